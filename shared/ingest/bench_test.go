@@ -1,0 +1,194 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/shared/ingest"
+	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// benchMembers: accruals are spread over this many members, as a billing run
+// over a customer base would be (each event reads and writes its member).
+const benchMembers = 500
+
+func benchBody(i int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": fmt.Sprintf("evt-%d", i), "source": "bench", "type": "payment.succeeded",
+		"time": "2026-11-05T10:00:00Z", "datacontenttype": "application/json",
+		"data": map[string]any{
+			"partner_id": "telco", "member_id": fmt.Sprintf("cust-%04d", i%benchMembers),
+			"payment_id": fmt.Sprintf("pay-%09d", i), "amount_minor": 129900 + i%1000, "currency": "RUB",
+			"category":  "telecom",
+			"recurring": map[string]any{"subscription_id": "plan-7", "period": "2026-11", "due_date": "2026-11-10"},
+		},
+	})
+	return b
+}
+
+func benchStore(b *testing.B, opts ...store.Option) (*store.Store, *dynamodb.Client, string) {
+	c := ddbtest.Client(b)
+	table := ddbtest.NewTable(b, c, store.CreateTableInput)
+	st := store.New(c, table, append([]store.Option{store.WithClock(func() time.Time { return now })}, opts...)...)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "program-telco.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := program.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.PutProgram(context.Background(), "telco", p); err != nil {
+		b.Fatal(err)
+	}
+	return st, c, table
+}
+
+// BenchmarkIngest: payment events through the processor (parse, rules, one
+// transaction) against DynamoDB Local, with the write units DynamoDB reports.
+// Run at the same concurrency as BenchmarkBareTransaction (-cpu sets it).
+func BenchmarkIngest(b *testing.B) {
+	var mu sync.Mutex
+	var table, index float64
+	var txs int64
+	st, _, _ := benchStore(b, store.WithCapacityReport(func(cc []types.ConsumedCapacity) {
+		mu.Lock()
+		defer mu.Unlock()
+		txs++
+		for _, c := range cc {
+			if c.Table != nil {
+				table += aws.ToFloat64(c.Table.CapacityUnits)
+			}
+			for _, ix := range c.LocalSecondaryIndexes {
+				index += aws.ToFloat64(ix.CapacityUnits)
+			}
+		}
+	}))
+	proc := ingest.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	// Warm up: members exist, as in steady state.
+	for i := range benchMembers {
+		if _, err := proc.Process(context.Background(), ingest.Message{ID: "w", Body: benchBody(-1 - i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mu.Lock()
+	table, index, txs = 0, 0, 0
+	mu.Unlock()
+	var seq atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		// Batches of 10, as Lambda's SQS event source mapping delivers them.
+		batch := events.SQSEvent{Records: make([]events.SQSMessage, 0, 10)}
+		flush := func() {
+			resp, err := proc.HandleSQS(context.Background(), batch)
+			if err != nil || len(resp.BatchItemFailures) > 0 {
+				b.Errorf("batch: %v %+v", err, resp.BatchItemFailures)
+			}
+			batch.Records = batch.Records[:0]
+		}
+		for pb.Next() {
+			i := int(seq.Add(1))
+			batch.Records = append(batch.Records, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(benchBody(i))})
+			if len(batch.Records) == 10 {
+				flush()
+			}
+		}
+		if len(batch.Records) > 0 {
+			flush()
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if txs > 0 {
+		b.ReportMetric(table/float64(txs), "table-WRU/accrual")
+		b.ReportMetric(index/float64(txs), "index-WRU/accrual")
+	}
+}
+
+// BenchmarkBareTransaction: the same TransactWriteItems shape as an accrual
+// (conditional put of the member item + conditional put of a new entry item,
+// same item sizes) in a bare loop, with nothing else around it.
+func BenchmarkBareTransaction(b *testing.B) {
+	var table, index atomicFloat
+	st, c, name := benchStore(b)
+	// Real items of a steady-state accrual, to copy their shape and size.
+	proc := ingest.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	for i := range 2 {
+		if _, err := proc.Process(context.Background(), ingest.Message{ID: "w", Body: benchBody(i * benchMembers)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	get := func(pk, sk string) map[string]types.AttributeValue {
+		out, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(name),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}}})
+		if err != nil || out.Item == nil {
+			b.Fatalf("get %s %s: %v", pk, sk, err)
+		}
+		return out.Item
+	}
+	member := get("P#telco#M#cust-0000", "MEMBER")
+	entry := get("P#telco#M#cust-0000", fmt.Sprintf("PAY#pay-%09d#S", benchMembers))
+	var ver struct {
+		Ver int64 `dynamodbav:"ver"`
+	}
+	_ = attributevalue.UnmarshalMap(member, &ver)
+	var seq atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			m := maps.Clone(member)
+			pk := fmt.Sprintf("P#telco#M#bare-%d", i%benchMembers)
+			m["pk"] = &types.AttributeValueMemberS{Value: pk}
+			e := maps.Clone(entry)
+			e["pk"] = m["pk"]
+			e["sk"] = &types.AttributeValueMemberS{Value: fmt.Sprintf("PAY#bare-%09d#S", i)}
+			out, err := c.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityIndexes, TransactItems: []types.TransactWriteItem{
+				{Put: &types.Put{TableName: aws.String(name), Item: m,
+					ConditionExpression:       aws.String("attribute_not_exists(ver) OR ver >= :v"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(ver.Ver)}}}},
+				{Put: &types.Put{TableName: aws.String(name), Item: e, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			}})
+			if err != nil {
+				b.Errorf("bare transaction %d: %v", i, err)
+				return
+			}
+			for _, cc := range out.ConsumedCapacity {
+				table.add(aws.ToFloat64(cc.Table.CapacityUnits))
+				for _, ix := range cc.LocalSecondaryIndexes {
+					index.add(aws.ToFloat64(ix.CapacityUnits))
+				}
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(table.get()/float64(b.N), "table-WRU/accrual")
+	b.ReportMetric(index.get()/float64(b.N), "index-WRU/accrual")
+}
+
+type atomicFloat struct {
+	mu sync.Mutex
+	v  float64
+}
+
+func (f *atomicFloat) add(x float64) { f.mu.Lock(); f.v += x; f.mu.Unlock() }
+func (f *atomicFloat) get() float64  { f.mu.Lock(); defer f.mu.Unlock(); return f.v }

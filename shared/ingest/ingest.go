@@ -1,0 +1,172 @@
+// Package ingest turns payment event messages into accruals and refunds. The
+// same Processor serves the SQS consumer (functions/ingest) and, later, the
+// synchronous POST /v1/events.
+//
+// Every message ends in exactly one of three ways:
+//   - applied (or recognised as a duplicate): done;
+//   - permanently invalid: recorded as a rejection with reason and raw body,
+//     counted in the RejectedEvents metric, and never retried;
+//   - transient failure (DynamoDB unavailable, contention, a refund whose payment
+//     has not arrived yet): reported so that only this message is retried; after
+//     the queue's max receives it moves to the DLQ.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/metrics"
+	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// Store is what the processor needs of the store.
+type Store interface {
+	ApplyHinted(ctx context.Context, pay payment.Payment, h *store.Hints) (store.Outcome, error)
+	Prefetch(ctx context.Context, pays []payment.Payment) (*store.Hints, error)
+	Program(ctx context.Context, partner string) (*program.Program, error)
+	RecordRejection(ctx context.Context, r store.Rejection) error
+}
+
+// Processor applies payment event messages.
+type Processor struct {
+	store   Store
+	log     *slog.Logger
+	metrics *metrics.EMF
+	now     func() time.Time
+}
+
+// New returns a Processor. metrics may be nil.
+func New(s Store, log *slog.Logger, m *metrics.EMF) *Processor {
+	return &Processor{store: s, log: log, metrics: m, now: time.Now}
+}
+
+// Message is one payment event as received.
+type Message struct {
+	ID         string // SQS message id, or the API request id
+	Source     string // "sqs" or "api"
+	Body       []byte
+	ReceivedAt time.Time
+}
+
+// Result of processing a message.
+type Result struct {
+	Outcome   store.Outcome
+	Rejection *store.Rejection // set when the message was rejected (and recorded)
+}
+
+// TransientError wraps a failure that a later retry may not have.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return "transient: " + e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Process applies one message. It returns an error only for transient failures
+// (a *TransientError); a permanently invalid message is recorded and reported
+// in Result.Rejection with a nil error.
+func (p *Processor) Process(ctx context.Context, msg Message) (Result, error) {
+	return p.process(ctx, msg, nil)
+}
+
+func (p *Processor) process(ctx context.Context, msg Message, hints *store.Hints) (Result, error) {
+	log := p.log.With("message_id", msg.ID, "source", msg.Source)
+	pay, err := payment.Parse(msg.Body)
+	if err == nil {
+		log = log.With("event_id", pay.EventID, "partner_id", pay.PartnerID, "member_id", pay.MemberID, "payment_id", pay.PaymentID, "type", pay.Type)
+		var out store.Outcome
+		out, err = p.store.ApplyHinted(ctx, pay, hints)
+		if err == nil {
+			log.InfoContext(ctx, "payment event applied", "duplicate", out.Duplicate, "points", out.Entry.Points,
+				"held", len(out.Entry.HoldReasons) > 0, "enrolled", out.Enrolled)
+			return Result{Outcome: out}, nil
+		}
+	}
+	rej, ok := classify(err)
+	if !ok {
+		log.WarnContext(ctx, "payment event failed, will be retried", "error", err)
+		return Result{}, &TransientError{Err: err}
+	}
+	rej.MessageID, rej.Source, rej.ReceivedAt, rej.Body = msg.ID, msg.Source, msg.ReceivedAt, string(msg.Body)
+	rej.EventID = pay.EventID
+	if rej.PartnerID, err = p.knownPartner(ctx, msg.Body); err == nil {
+		err = p.store.RecordRejection(ctx, rej)
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "recording a rejected event failed, will be retried", "error", err, "reason", rej.Reason)
+		return Result{}, &TransientError{Err: err}
+	}
+	log.WarnContext(ctx, "payment event rejected", "reason", rej.Reason, "field", rej.Field, "detail", rej.Detail)
+	p.metrics.Count("RejectedEvents", 1, map[string]string{"Reason": rej.Reason})
+	return Result{Rejection: &rej}, nil
+}
+
+// Reasons of rejections found by the store (the parser's are in package payment).
+const (
+	ReasonUnknownPartner = "unknown_partner"
+	ReasonUnknownMember  = "unknown_member"
+	ReasonMemberInactive = "member_inactive"
+	ReasonRefundCurrency = "refund_currency_mismatch"
+	ReasonRefundExceeds  = "refund_exceeds_payment"
+)
+
+var permanent = []struct {
+	err    error
+	reason string
+}{
+	{store.ErrUnknownPartner, ReasonUnknownPartner},
+	{store.ErrMemberNotFound, ReasonUnknownMember},
+	{store.ErrMemberInactive, ReasonMemberInactive},
+	{ledger.ErrRefundCurrency, ReasonRefundCurrency},
+	{ledger.ErrRefundExceeds, ReasonRefundExceeds},
+}
+
+// classify returns the rejection for a permanent error; ok is false for a
+// transient one.
+func classify(err error) (store.Rejection, bool) {
+	if ie, ok := payment.AsInvalid(err); ok {
+		return store.Rejection{Reason: ie.Reason, Field: ie.Field, Detail: ie.Detail}, true
+	}
+	for _, p := range permanent {
+		if errors.Is(err, p.err) {
+			return store.Rejection{Reason: p.reason, Detail: err.Error()}, true
+		}
+	}
+	return store.Rejection{}, false
+}
+
+// knownPartner returns the partner id the raw message names, when it is a
+// partner that exists: its rejections are then visible to that partner.
+// Otherwise (unreadable, unknown) it returns "" and the rejection goes to the
+// operators' partition.
+func (p *Processor) knownPartner(ctx context.Context, body []byte) (string, error) {
+	var env struct {
+		Data struct {
+			PartnerID string `json:"partner_id"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &env) != nil || !payment.ValidPartnerID(env.Data.PartnerID) {
+		return "", nil
+	}
+	_, err := p.store.Program(ctx, env.Data.PartnerID)
+	switch {
+	case errors.Is(err, store.ErrUnknownPartner):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return env.Data.PartnerID, nil
+}
+
+// String helps logs and tests.
+func (r Result) String() string {
+	if r.Rejection != nil {
+		return fmt.Sprintf("rejected: %s", r.Rejection.Reason)
+	}
+	return fmt.Sprintf("applied: duplicate=%v points=%d", r.Outcome.Duplicate, r.Outcome.Entry.Points)
+}

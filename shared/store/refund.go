@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/payment"
+)
+
+// maxOtherLots bounds the lots one refund may draw on besides the payment's own
+// (a transaction holds at most 100 items). Past it, the rest becomes debt.
+const maxOtherLots = 90
+
+// Refund reverses the points of the refunded payment, proportionally to the
+// refunded amount (see ledger.Reverse). A refund whose payment has not been
+// applied yet fails with ErrOriginalNotFound, a transient error: the queue
+// delivers it again later, so it is not lost.
+func (s *Store) Refund(ctx context.Context, pay payment.Payment) (Outcome, error) {
+	if _, err := s.Program(ctx, pay.PartnerID); err != nil {
+		return Outcome{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := s.refundOnce(ctx, pay)
+		if !errors.Is(err, errConflict) {
+			return out, err
+		}
+		if err := s.backoff(ctx, attempt); err != nil {
+			return Outcome{}, fmt.Errorf("refund %s: %w", pay.PaymentID, err)
+		}
+	}
+}
+
+func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, error) {
+	now := s.now()
+	pk := memberPK(pay.PartnerID, pay.MemberID)
+	refundSK := skPayment(pay.PaymentID, pay.Type)
+	// A refund already applied would now look like an over-refund: check first.
+	var seen ledger.Entry
+	if found, err := s.getItem(ctx, pk, refundSK, &seen); err != nil {
+		return Outcome{}, err
+	} else if found {
+		return Outcome{Duplicate: true}, nil
+	}
+	m, err := s.Member(ctx, pay.PartnerID, pay.MemberID)
+	if errors.Is(err, ErrMemberNotFound) {
+		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	origSK := skPayment(pay.RefundOf, payment.TypeSucceeded)
+	var orig ledger.Entry
+	if found, err := s.getItem(ctx, pk, origSK, &orig); err != nil {
+		return Outcome{}, err
+	} else if !found {
+		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
+	}
+	var others []*ledger.Entry
+	if orig.State != ledger.LotReview && ledger.ReversalNeeded(&orig, pay.AmountMinor) > orig.Remaining {
+		others, err = s.availableLots(ctx, pay.PartnerID, pay.MemberID, origSK)
+		if err != nil {
+			return Outcome{}, err
+		}
+	}
+	prevVersion := m.Version
+	rev, err := ledger.Reverse(&m, &orig, others, pay, now)
+	if err != nil {
+		return Outcome{}, err
+	}
+	m.Version++
+	items := make([]types.TransactWriteItem, 0, 3+len(rev.Others))
+	mput, err := s.putMember(&m, prevVersion, false)
+	if err != nil {
+		return Outcome{}, err
+	}
+	eput, err := s.putNewEntry(&rev.Entry, refundSK)
+	if err != nil {
+		return Outcome{}, err
+	}
+	items = append(items, mput, eput)
+	changed := append([]*ledger.Entry{rev.Original}, rev.Others...)
+	for _, e := range changed {
+		e.Version++
+		up, err := s.putEntryUpdate(e, skPayment(e.PaymentID, payment.TypeSucceeded))
+		if err != nil {
+			return Outcome{}, err
+		}
+		items = append(items, up)
+	}
+	if err := s.transact(ctx, items); err != nil {
+		if errors.Is(err, errDuplicate) {
+			return Outcome{Duplicate: true}, nil
+		}
+		return Outcome{}, err
+	}
+	return Outcome{Member: m, Entry: rev.Entry}, nil
+}
+
+// availableLots returns up to maxOtherLots of the member's payment entries whose
+// lot still has available points, other than the one at skipSK.
+func (s *Store) availableLots(ctx context.Context, partner, member, skipSK string) ([]*ledger.Entry, error) {
+	keyCond := expression.Key(AttrPK).Equal(expression.Value(memberPK(partner, member))).
+		And(expression.Key(AttrSK).BeginsWith("PAY#"))
+	filt := expression.Name("ls").Equal(expression.Value(string(ledger.LotAvailable))).
+		And(expression.Name("rem").GreaterThan(expression.Value(0)))
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filt).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build lots query: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	var lots []*ledger.Entry
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query lots of %s/%s: %w", partner, member, err)
+		}
+		for _, it := range page.Items {
+			if sk, _ := it[AttrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == skipSK {
+				continue
+			}
+			var e ledger.Entry
+			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+				return nil, fmt.Errorf("unmarshal lot: %w", err)
+			}
+			lots = append(lots, &e)
+		}
+	}
+	ledger.SortByExpiry(lots)
+	if len(lots) > maxOtherLots {
+		lots = lots[:maxOtherLots]
+	}
+	return lots, nil
+}

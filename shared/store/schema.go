@@ -1,0 +1,78 @@
+// Package store keeps Accrue's data in one DynamoDB table (spec §7). Every key
+// starts with the partner id, so no read or write of partner A can reach partner
+// B's items. This file is the one place the table and its indexes are defined:
+// the CDK stack, the local stack and the tests all build the table from it.
+//
+// The items of the table (pk | sk):
+//
+//	P#{partner}             | PROGRAM             the program JSON and its version
+//	P#{partner}             | BUDGET#{yyyy-mm}    program monthly points spent
+//	P#{partner}             | CAMPAIGN#{id}       campaign points spent
+//	P#{partner}#M#{member}  | MEMBER              balances, rules state, version, seq
+//	P#{partner}#M#{member}  | PAY#{payment}#S|R   earn / reverse entry of a payment (and its lot); the key
+//	                                              is the deduplication record (put only if absent)
+//	P#{partner}#REJ         | {received}#{msg}    rejected event of a known partner
+//	OPS#REJ                 | {received}#{msg}    rejected event whose partner is unknown or unreadable
+package store
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute and index names of the table.
+const (
+	AttrPK = "pk" // partition key (string)
+	AttrSK = "sk" // sort key (string)
+	// AttrLedgerSK orders a member's ledger entries: "L#" + zero-padded seq.
+	AttrLedgerSK = "lsk"
+	// AttrTTL: epoch seconds after which DynamoDB deletes the item (idempotency
+	// records, stale temporary items).
+	AttrTTL = "ttl"
+
+	// IndexLedger is a local secondary index (pk, lsk): a member's ledger, newest
+	// first, in one Query. Local, so it reads consistently with the entry writes.
+	IndexLedger = "ledger"
+)
+
+// KeySchema returns the table's primary key.
+func KeySchema() []types.KeySchemaElement {
+	return []types.KeySchemaElement{
+		{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
+		{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
+	}
+}
+
+// AttributeDefinitions returns the key attributes of the table and its indexes.
+func AttributeDefinitions() []types.AttributeDefinition {
+	return []types.AttributeDefinition{
+		{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(AttrLedgerSK), AttributeType: types.ScalarAttributeTypeS},
+	}
+}
+
+// LocalSecondaryIndexes returns the table's LSIs.
+func LocalSecondaryIndexes() []types.LocalSecondaryIndex {
+	return []types.LocalSecondaryIndex{{
+		IndexName: aws.String(IndexLedger),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(AttrLedgerSK), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+	}}
+}
+
+// CreateTableInput is the table as the local stack and tests create it
+// (on-demand billing, like the deployed table).
+func CreateTableInput(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:             aws.String(name),
+		BillingMode:           types.BillingModePayPerRequest,
+		KeySchema:             KeySchema(),
+		AttributeDefinitions:  AttributeDefinitions(),
+		LocalSecondaryIndexes: LocalSecondaryIndexes(),
+	}
+}

@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/program"
+)
+
+// DynamoDB is the part of the DynamoDB client the store uses.
+type DynamoDB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store reads and writes Accrue's items in one table.
+type Store struct {
+	db    DynamoDB
+	table string
+	now   func() time.Time
+	// ProgramTTL: how long a program read stays cached in this process.
+	programTTL time.Duration
+	mu         sync.Mutex
+	programs   map[string]cachedProgram
+	// capacity, when set, receives the consumed capacity of every transaction.
+	capacity func([]types.ConsumedCapacity)
+}
+
+type cachedProgram struct {
+	p  *program.Program
+	at time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock (tests use a fixed or stepping clock).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithProgramCacheTTL sets how long programs stay cached (default 30s; 0 disables).
+func WithProgramCacheTTL(d time.Duration) Option { return func(s *Store) { s.programTTL = d } }
+
+// WithCapacityReport asks DynamoDB for the consumed capacity of every write
+// transaction and passes it to f (used by the benchmarks).
+func WithCapacityReport(f func([]types.ConsumedCapacity)) Option {
+	return func(s *Store) { s.capacity = f }
+}
+
+// New returns a Store on table.
+func New(db DynamoDB, table string, opts ...Option) *Store {
+	s := &Store{db: db, table: table, now: time.Now, programTTL: 30 * time.Second, programs: map[string]cachedProgram{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Errors a caller can act on.
+var (
+	ErrUnknownPartner = errors.New("unknown partner")
+	ErrMemberNotFound = errors.New("member not found")
+	ErrMemberInactive = errors.New("member is not active")
+	// ErrOriginalNotFound: a refund whose payment has not been seen (yet). Transient:
+	// the payment may still arrive.
+	ErrOriginalNotFound = errors.New("refunded payment not found yet")
+	// ErrContention: the write kept conflicting with concurrent writes until the
+	// retry budget ran out. Transient.
+	ErrContention = errors.New("too much write contention, retry later")
+	// errConflict: an optimistic-concurrency check failed; re-read and retry.
+	errConflict = errors.New("concurrent change")
+)
+
+// Keys.
+func partnerPK(partner string) string        { return "P#" + partner }
+func memberPK(partner, member string) string { return "P#" + partner + "#M#" + member }
+func rejectedPK(partner string) string {
+	if partner == "" {
+		return "OPS#REJ"
+	}
+	return "P#" + partner + "#REJ"
+}
+
+const (
+	skProgram = "PROGRAM"
+	skMember  = "MEMBER"
+)
+
+func skPayment(paymentID, typ string) string {
+	suffix := "#S"
+	if typ == "payment.refunded" {
+		suffix = "#R"
+	}
+	return "PAY#" + paymentID + suffix
+}
+
+func ledgerSK(seq int64) string { return fmt.Sprintf("L#%016d", seq) }
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK: &types.AttributeValueMemberS{Value: pk},
+		AttrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// item marshals v and adds its keys.
+func item(v any, pk, sk string) (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s|%s: %w", pk, sk, err)
+	}
+	m[AttrPK] = &types.AttributeValueMemberS{Value: pk}
+	m[AttrSK] = &types.AttributeValueMemberS{Value: sk}
+	return m, nil
+}
+
+func memberItem(m *ledger.Member) (map[string]types.AttributeValue, error) {
+	return item(m, memberPK(m.PartnerID, m.ID), skMember)
+}
+
+func entryItem(e *ledger.Entry, sk string) (map[string]types.AttributeValue, error) {
+	it, err := item(e, memberPK(e.PartnerID, e.MemberID), sk)
+	if err != nil {
+		return nil, err
+	}
+	it[AttrLedgerSK] = &types.AttributeValueMemberS{Value: ledgerSK(e.Seq)}
+	return it, nil
+}
+
+// getItem reads one item consistently into out; found is false when absent.
+func (s *Store) getItem(ctx context.Context, pk, sk string, out any) (found bool, err error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(pk, sk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, fmt.Errorf("get %s|%s: %w", pk, sk, err)
+	}
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return false, fmt.Errorf("unmarshal %s|%s: %w", pk, sk, err)
+	}
+	return true, nil
+}
+
+// Member returns a member.
+func (s *Store) Member(ctx context.Context, partner, member string) (ledger.Member, error) {
+	var m ledger.Member
+	found, err := s.getItem(ctx, memberPK(partner, member), skMember, &m)
+	if err != nil {
+		return m, err
+	}
+	if !found {
+		return m, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberNotFound)
+	}
+	return m, nil
+}
+
+type programItem struct {
+	PartnerID string    `dynamodbav:"partner"`
+	Program   string    `dynamodbav:"program"` // the program JSON
+	Version   int64     `dynamodbav:"ver"`
+	UpdatedAt time.Time `dynamodbav:"updated"`
+}
+
+// PutProgram stores a validated program for partner (creating the partner) and
+// returns its new version. The version only grows.
+func (s *Store) PutProgram(ctx context.Context, partner string, p *program.Program) (int64, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
+	for attempt := 0; ; attempt++ {
+		var cur programItem
+		found, err := s.getItem(ctx, partnerPK(partner), skProgram, &cur)
+		if err != nil {
+			return 0, err
+		}
+		q := *p
+		q.Version = cur.Version + 1
+		body, err := marshalProgram(&q)
+		if err != nil {
+			return 0, err
+		}
+		it, err := item(programItem{PartnerID: partner, Program: body, Version: q.Version, UpdatedAt: s.now().UTC()}, partnerPK(partner), skProgram)
+		if err != nil {
+			return 0, err
+		}
+		cond := "attribute_not_exists(pk)"
+		vals := map[string]types.AttributeValue(nil)
+		if found {
+			cond = "ver = :v"
+			vals = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(cur.Version, 10)}}
+		}
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			if err := s.backoff(ctx, attempt); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("put program of %s: %w", partner, err)
+		}
+		s.mu.Lock()
+		delete(s.programs, partner)
+		s.mu.Unlock()
+		return q.Version, nil
+	}
+}
+
+// Program returns partner's program (cached for the program cache TTL).
+func (s *Store) Program(ctx context.Context, partner string) (*program.Program, error) {
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.programs[partner]
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) < s.programTTL {
+		return c.p, nil
+	}
+	var it programItem
+	found, err := s.getItem(ctx, partnerPK(partner), skProgram, &it)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("partner %q: %w", partner, ErrUnknownPartner)
+	}
+	p, err := program.Parse([]byte(it.Program))
+	if err != nil {
+		return nil, fmt.Errorf("stored program of %s: %w", partner, err)
+	}
+	p.Version = it.Version
+	if s.programTTL > 0 {
+		s.mu.Lock()
+		s.programs[partner] = cachedProgram{p: p, at: now}
+		s.mu.Unlock()
+	}
+	return p, nil
+}
+
+// maxAttempts bounds optimistic-concurrency retries of one operation.
+const maxAttempts = 60
+
+// backoff sleeps before retry number attempt (full jitter, capped), or returns
+// ErrContention when the attempts are used up or ctx is done.
+func (s *Store) backoff(ctx context.Context, attempt int) error {
+	if attempt+1 >= maxAttempts {
+		return ErrContention
+	}
+	base := time.Millisecond << min(attempt, 7) // 1ms .. 128ms
+	d := time.Duration(rand.Int64N(int64(base))) + time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrContention, ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
+// UpdateMember changes a member's own fields (status, tags) inside an
+// optimistic-concurrency loop: update sees the current member and may change
+// anything but its balances, which only ledger entries change (invariant 4).
+func (s *Store) UpdateMember(ctx context.Context, partner, member string, update func(*ledger.Member) error) (ledger.Member, error) {
+	for attempt := 0; ; attempt++ {
+		m, err := s.Member(ctx, partner, member)
+		if err != nil {
+			return m, err
+		}
+		before, prev := m.Balances, m.Version
+		if err := update(&m); err != nil {
+			return m, err
+		}
+		if m.Balances != before || m.PartnerID != partner || m.ID != member {
+			return m, errors.New("UpdateMember may not change balances or identity")
+		}
+		m.Version = prev + 1
+		w, err := s.putMember(&m, prev, false)
+		if err != nil {
+			return m, err
+		}
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: w.Put.TableName, Item: w.Put.Item,
+			ConditionExpression: w.Put.ConditionExpression, ExpressionAttributeValues: w.Put.ExpressionAttributeValues,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			if err := s.backoff(ctx, attempt); err != nil {
+				return m, err
+			}
+			continue
+		}
+		if err != nil {
+			return m, fmt.Errorf("update member %s/%s: %w", partner, member, err)
+		}
+		return m, nil
+	}
+}
