@@ -14,6 +14,8 @@ GO       ?= go
 PKGS     ?= ./...
 # Extra flags for go test, e.g. make test GOTESTFLAGS='-run TestLedger -v'
 GOTESTFLAGS ?=
+# How long each benchmark runs (make bench).
+BENCHTIME ?= 3s
 
 TESTENV  := bin/testenv
 DDB_JAR  := .local/dynamodb-local/DynamoDBLocal.jar
@@ -39,8 +41,11 @@ test: check-go tools testenv ## Run every test against DynamoDB Local + moto (-r
 	$(TESTENV) -- $(GO) test $(TEST_FLAGS) $(GOTESTFLAGS) $(PKGS)
 
 .PHONY: bench
-bench: check-go tools testenv ## Run the benchmarks (no tests) against the emulators
-	$(TESTENV) -- $(GO) test -run='^$$' -bench=. -benchmem $(GOTESTFLAGS) $(PKGS)
+bench: check-go tools testenv ## Run the benchmarks against the emulators and write BENCHMARKS.md
+	@mkdir -p .local
+	$(TESTENV) -- $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(GOTESTFLAGS) ./shared/... | tee .local/bench.txt
+	$(GO) run ./cmd/benchreport -in .local/bench.txt -out BENCHMARKS.md -cmd "make bench BENCHTIME=$(BENCHTIME)"
+	@cat BENCHMARKS.md
 
 GO_FILES = $$(find . -name '*.go' -not -path './.local/*' -not -path '*/node_modules/*' -not -path './cdk.out/*')
 

@@ -67,15 +67,15 @@ func benchStore(b *testing.B, opts ...store.Option) (*store.Store, *dynamodb.Cli
 // Run at the same concurrency as BenchmarkBareTransaction (-cpu sets it).
 func BenchmarkIngest(b *testing.B) {
 	var mu sync.Mutex
-	var table, index float64
+	var tableWRU, index float64
 	var txs int64
-	st, _, _ := benchStore(b, store.WithCapacityReport(func(cc []types.ConsumedCapacity) {
+	st, client, table := benchStore(b, store.WithCapacityReport(func(cc []types.ConsumedCapacity) {
 		mu.Lock()
 		defer mu.Unlock()
 		txs++
 		for _, c := range cc {
 			if c.Table != nil {
-				table += aws.ToFloat64(c.Table.CapacityUnits)
+				tableWRU += aws.ToFloat64(c.Table.CapacityUnits)
 			}
 			for _, ix := range c.LocalSecondaryIndexes {
 				index += aws.ToFloat64(ix.CapacityUnits)
@@ -90,7 +90,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	mu.Lock()
-	table, index, txs = 0, 0, 0
+	tableWRU, index, txs = 0, 0, 0
 	mu.Unlock()
 	var seq atomic.Int64
 	b.ResetTimer()
@@ -117,10 +117,34 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	member, entry := itemSizes(b, client, table)
+	b.ReportMetric(float64(member), "member-item-bytes")
+	b.ReportMetric(float64(entry), "entry-item-bytes")
 	if txs > 0 {
-		b.ReportMetric(table/float64(txs), "table-WRU/accrual")
+		b.ReportMetric(tableWRU/float64(txs), "table-WRU/accrual")
 		b.ReportMetric(index/float64(txs), "index-WRU/accrual")
 	}
+}
+
+// itemSizes returns the billed sizes (AWS's formula) of a steady-state member
+// item and of its latest entry.
+func itemSizes(b *testing.B, c *dynamodb.Client, table string) (member, entry int) {
+	out, err := c.Query(context.Background(), &dynamodb.QueryInput{
+		TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "P#telco#M#cust-0001"}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, it := range out.Items {
+		n := store.ItemSize(it)
+		if sk := it["sk"].(*types.AttributeValueMemberS).Value; sk == "MEMBER" {
+			member = n
+		} else {
+			entry = max(entry, n)
+		}
+	}
+	return member, entry
 }
 
 // BenchmarkBareTransaction: the same TransactWriteItems shape as an accrual

@@ -71,12 +71,14 @@ func (e *TransientError) Unwrap() error { return e.Err }
 // (a *TransientError); a permanently invalid message is recorded and reported
 // in Result.Rejection with a nil error.
 func (p *Processor) Process(ctx context.Context, msg Message) (Result, error) {
-	return p.process(ctx, msg, nil)
+	pay, err := payment.Parse(msg.Body)
+	return p.apply(ctx, msg, pay, err, nil)
 }
 
-func (p *Processor) process(ctx context.Context, msg Message, hints *store.Hints) (Result, error) {
+// apply applies a message already parsed into pay (or that failed to parse
+// with err), with the batch's member hints.
+func (p *Processor) apply(ctx context.Context, msg Message, pay payment.Payment, err error, hints *store.Hints) (Result, error) {
 	log := p.log.With("message_id", msg.ID, "source", msg.Source)
-	pay, err := payment.Parse(msg.Body)
 	if err == nil {
 		log = log.With("event_id", pay.EventID, "partner_id", pay.PartnerID, "member_id", pay.MemberID, "payment_id", pay.PaymentID, "type", pay.Type)
 		var out store.Outcome

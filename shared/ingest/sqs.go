@@ -18,15 +18,20 @@ import (
 // The handler itself never fails the whole batch.
 func (p *Processor) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
-	hints := p.prefetch(ctx, ev.Records)
-	for _, rec := range ev.Records {
+	pays := make([]payment.Payment, len(ev.Records))
+	errs := make([]error, len(ev.Records))
+	for i, rec := range ev.Records {
+		pays[i], errs[i] = payment.Parse([]byte(rec.Body))
+	}
+	hints := p.prefetch(ctx, pays, errs)
+	for i, rec := range ev.Records {
 		if ctx.Err() != nil {
 			// Out of time: hand the rest back untouched.
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			continue
 		}
 		msg := Message{ID: rec.MessageId, Source: "sqs", Body: []byte(rec.Body), ReceivedAt: sentAt(rec, p.now)}
-		if _, err := p.process(ctx, msg, hints); err != nil {
+		if _, err := p.apply(ctx, msg, pays[i], errs[i], hints); err != nil {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
@@ -35,14 +40,14 @@ func (p *Processor) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.S
 
 // prefetch reads the members of the batch's payments in one request. It is an
 // optimisation only: on failure each event reads its member itself.
-func (p *Processor) prefetch(ctx context.Context, recs []events.SQSMessage) *store.Hints {
-	pays := make([]payment.Payment, 0, len(recs))
-	for _, rec := range recs {
-		if pay, err := payment.Parse([]byte(rec.Body)); err == nil {
-			pays = append(pays, pay)
+func (p *Processor) prefetch(ctx context.Context, pays []payment.Payment, errs []error) *store.Hints {
+	valid := make([]payment.Payment, 0, len(pays))
+	for i, pay := range pays {
+		if errs[i] == nil {
+			valid = append(valid, pay)
 		}
 	}
-	h, err := p.store.Prefetch(ctx, pays)
+	h, err := p.store.Prefetch(ctx, valid)
 	if err != nil {
 		p.log.WarnContext(ctx, "prefetching the batch's members failed; reading them one by one", "error", err)
 		return nil

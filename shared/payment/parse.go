@@ -219,7 +219,8 @@ func ValidCurrency(code string) error {
 		return fmt.Errorf("%q is not an upper-case ISO 4217 code", code)
 	}
 	u, err := currency.ParseISO(code)
-	if err != nil || u.String() != code {
+	if err != nil || u.String() != code || u == (currency.Unit{}) {
+		// currency.Unit{} is XXX, "no currency": not a currency to pay in.
 		return fmt.Errorf("%q is not an ISO 4217 currency", code)
 	}
 	return nil

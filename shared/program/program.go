@@ -3,10 +3,14 @@
 // here, including the parts (tiers, expiry) that scheduled jobs act on.
 package program
 
-import "time"
+import (
+	"time"
+
+	"github.com/accrue/accrue/shared/payment"
+)
 
 // Categories a payment can carry (spec §3).
-var Categories = []string{"telecom", "utilities", "banking", "subscription", "retail", "other"}
+var Categories = payment.Categories
 
 // Program is one partner's program configuration. Amounts are integer minor units,
 // points are integers, rates and multipliers are exact ratios.

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/currency"
+	"github.com/accrue/accrue/shared/payment"
 )
 
 // FieldError is one offending field. Field is a JSON path such as
@@ -386,13 +386,7 @@ func (v *validator) currency(field, code string) {
 	}
 }
 
-func isCurrency(code string) bool {
-	if len(code) != 3 || strings.ToUpper(code) != code {
-		return false
-	}
-	u, err := currency.ParseISO(code)
-	return err == nil && u != currency.Unit{}
-}
+func isCurrency(code string) bool { return payment.ValidCurrency(code) == nil }
 
 func (v *validator) multiplier(field string, m Ratio) {
 	if m.IsZero() || m.Cmp(maxMultiplier) > 0 {

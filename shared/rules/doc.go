@@ -8,8 +8,8 @@
 // Evaluate handles payment.TypeSucceeded events (refunds are reversed by the
 // ledger). It is deterministic, reads no clock, never panics and never writes into
 // its inputs. The only thing it looks up is the program's timezone
-// (time.LoadLocation; an empty or unknown zone is UTC), so binaries must carry the
-// zone database (import time/tzdata in main packages deployed without one).
+// (program.Location, cached per zone; an empty or unknown zone is UTC); package
+// program embeds the zone database (time/tzdata), so Lambda needs none.
 //
 // # Arithmetic and rounding
 //

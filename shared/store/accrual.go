@@ -148,7 +148,8 @@ func (s *Store) hintedMember(ctx context.Context, partner, member string, h *Hin
 // budgets reads the program-wide counters the payment may draw on. Nothing is
 // read when the program has no monthly budget and no budgeted campaign is open.
 func (s *Store) budgets(ctx context.Context, prog *program.Program, pay payment.Payment, now time.Time) (rules.Budgets, error) {
-	b := rules.Budgets{ProgramMonth: now.In(prog.Location()).Format("2006-01")}
+	_, month := rules.PeriodKeys(prog, now)
+	b := rules.Budgets{ProgramMonth: month}
 	var c counter
 	if prog.Caps.ProgramMonthly > 0 {
 		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), "BUDGET#"+b.ProgramMonth, &c); err != nil {
