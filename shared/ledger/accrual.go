@@ -49,6 +49,7 @@ func refOf(pay payment.Payment) PaymentRef {
 	return PaymentRef{
 		EventID: pay.EventID, PaymentID: pay.PaymentID, AmountMinor: pay.AmountMinor,
 		Currency: pay.Currency, Category: pay.Category, PaidAt: pay.Time.UTC(), RefundOf: pay.RefundOf,
+		Recurring: pay.Recurring,
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/rules"
 )
 
@@ -77,6 +78,8 @@ type Member struct {
 	Seq          int64     `dynamodbav:"seq"`
 	CreatedAt    time.Time `dynamodbav:"created"`
 	LastActivity time.Time `dynamodbav:"last_act"`
+	// Activities: how many times each named activity was rewarded.
+	Activities map[string]int64 `dynamodbav:"acts,omitempty"`
 }
 
 // NewMember enrolls a member.
@@ -131,6 +134,8 @@ type PaymentRef struct {
 	Category    string    `dynamodbav:"cat,omitempty" json:"category,omitempty"`
 	PaidAt      time.Time `dynamodbav:"paid,omitempty" json:"paid_at,omitempty"`
 	RefundOf    string    `dynamodbav:"rof,omitempty" json:"refund_of,omitempty"`
+	// Recurring is kept so that a simulation can replay streaks from history.
+	Recurring *payment.Recurring `dynamodbav:"rec,omitempty" json:"recurring,omitempty"`
 }
 
 // Entry is one ledger entry.
@@ -148,6 +153,11 @@ type Entry struct {
 	// Delta: exactly what this entry changed in the member's balances.
 	Delta       Balances `dynamodbav:"d"`
 	HoldReasons []string `dynamodbav:"hold,omitempty"`
+	// Reason and Actor (API key id) of manual adjustments and review decisions.
+	Reason string `dynamodbav:"reason,omitempty"`
+	Actor  string `dynamodbav:"actor,omitempty"`
+	// Redemption this entry belongs to (hold, capture, cancel).
+	RedemptionID string `dynamodbav:"rid,omitempty"`
 	PaymentRef
 	Lot
 	// RefundedMinor and Reversed: cumulative refunds against this payment and the

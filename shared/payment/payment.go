@@ -12,11 +12,11 @@ const (
 
 // Recurring describes the subscription period a recurring payment pays for.
 type Recurring struct {
-	SubscriptionID string `json:"subscription_id"`
+	SubscriptionID string `json:"subscription_id" dynamodbav:"sub"`
 	// Period is "YYYY-MM" (monthly), "YYYY-Qn" (quarterly), "YYYY-Www" (ISO week) or "YYYY" (yearly).
-	Period string `json:"period"`
+	Period string `json:"period" dynamodbav:"per"`
 	// DueDate "YYYY-MM-DD": paid on or before it (in the program timezone) is on time.
-	DueDate string `json:"due_date"`
+	DueDate string `json:"due_date" dynamodbav:"due"`
 }
 
 // Payment is a validated payment event.

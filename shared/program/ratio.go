@@ -93,3 +93,7 @@ func (x *Ratio) UnmarshalJSON(b []byte) error {
 	*x = r
 	return nil
 }
+
+// RatString renders an exact rational as a decimal string, like Ratio.String
+// (9 decimals at most: values made from Ratios of this package terminate).
+func RatString(r *big.Rat) string { return Ratio{r: r}.String() }

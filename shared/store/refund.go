@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/shared/ledger"
@@ -64,8 +60,9 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
 	}
 	var others []*ledger.Entry
+	keys := map[*ledger.Entry]string{}
 	if orig.State != ledger.LotReview && ledger.ReversalNeeded(&orig, pay.AmountMinor) > orig.Remaining {
-		others, err = s.availableLots(ctx, pay.PartnerID, pay.MemberID, origSK)
+		others, keys, err = s.availableLots(ctx, pay.PartnerID, pay.MemberID, origSK)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -86,10 +83,11 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 		return Outcome{}, err
 	}
 	items = append(items, mput, eput)
+	keys[rev.Original] = origSK
 	changed := append([]*ledger.Entry{rev.Original}, rev.Others...)
 	for _, e := range changed {
 		e.Version++
-		up, err := s.putEntryUpdate(e, skPayment(e.PaymentID, payment.TypeSucceeded))
+		up, err := s.putEntryUpdate(e, keys[e])
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -104,43 +102,18 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 	return Outcome{Member: m, Entry: rev.Entry}, nil
 }
 
-// availableLots returns up to maxOtherLots of the member's payment entries whose
-// lot still has available points, other than the one at skipSK.
-func (s *Store) availableLots(ctx context.Context, partner, member, skipSK string) ([]*ledger.Entry, error) {
-	keyCond := expression.Key(AttrPK).Equal(expression.Value(memberPK(partner, member))).
-		And(expression.Key(AttrSK).BeginsWith("PAY#"))
-	filt := expression.Name("ls").Equal(expression.Value(string(ledger.LotAvailable))).
-		And(expression.Name("rem").GreaterThan(expression.Value(0)))
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filt).Build()
+// availableLots returns up to maxOtherLots of the member's available lots,
+// earliest expiry first, other than the one at skipSK.
+func (s *Store) availableLots(ctx context.Context, partner, member, skipSK string) ([]*ledger.Entry, map[*ledger.Entry]string, error) {
+	all, keys, err := s.lots(ctx, partner, member, "ls", string(ledger.LotAvailable))
 	if err != nil {
-		return nil, fmt.Errorf("build lots query: %w", err)
+		return nil, nil, err
 	}
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}
-	var lots []*ledger.Entry
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query lots of %s/%s: %w", partner, member, err)
-		}
-		for _, it := range page.Items {
-			if sk, _ := it[AttrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == skipSK {
-				continue
-			}
-			var e ledger.Entry
-			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
-				return nil, fmt.Errorf("unmarshal lot: %w", err)
-			}
-			lots = append(lots, &e)
+	lots := make([]*ledger.Entry, 0, len(all))
+	for _, l := range all {
+		if keys[l] != skipSK && len(lots) < maxOtherLots {
+			lots = append(lots, l)
 		}
 	}
-	ledger.SortByExpiry(lots)
-	if len(lots) > maxOtherLots {
-		lots = lots[:maxOtherLots]
-	}
-	return lots, nil
+	return lots, keys, nil
 }

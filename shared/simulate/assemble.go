@@ -1,0 +1,82 @@
+package simulate
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+)
+
+// assemble turns the plan and both replays into the Result.
+func assemble(req Request, pl plan, cur, prop run) Result {
+	res := Result{
+		Payments:   make([]PaymentResult, len(pl.steps)),
+		Duplicates: pl.duplicates,
+		Skipped:    pl.skipped,
+	}
+	members := make(map[string]*MemberTotals)
+	for i, s := range pl.steps {
+		p := req.Payments[s.idx]
+		c, q := cur.outcomes[i], prop.outcomes[i]
+		res.Payments[i] = PaymentResult{
+			Index: s.idx, PaymentID: p.PaymentID, MemberID: p.MemberID, Type: p.Type, RefundOf: p.RefundOf,
+			Time: p.Time, Current: c, Proposed: q, Delta: q.Points - c.Points,
+		}
+		m := members[p.MemberID]
+		if m == nil {
+			m = &MemberTotals{MemberID: p.MemberID}
+			members[p.MemberID] = m
+		}
+		m.Current = satAdd(m.Current, c.Points)
+		m.Proposed = satAdd(m.Proposed, q.Points)
+		res.Current = satAdd(res.Current, c.Points)
+		res.Proposed = satAdd(res.Proposed, q.Points)
+	}
+	res.Delta = satSub(res.Proposed, res.Current)
+
+	res.Members = make([]MemberTotals, 0, len(members))
+	for id, m := range members {
+		m.Delta = satSub(m.Proposed, m.Current)
+		m.CurrentTier = tierName(req.Current, cur.states[id].Tier)
+		m.ProposedTier = tierName(req.Proposed, prop.states[id].Tier)
+		res.Members = append(res.Members, *m)
+	}
+	slices.SortFunc(res.Members, func(a, b MemberTotals) int { return cmp.Compare(a.MemberID, b.MemberID) })
+
+	propL := liability(res.Proposed, req.Proposed.PointValue)
+	curL, curCcy := new(big.Rat), req.Proposed.PointValue.Currency
+	if req.Current != nil {
+		curL, curCcy = liability(res.Current, req.Current.PointValue), req.Current.PointValue.Currency
+	}
+	res.CurrentLiability = Money{AmountMinor: decimal(curL), Currency: curCcy}
+	res.ProposedLiability = Money{AmountMinor: decimal(propL), Currency: req.Proposed.PointValue.Currency}
+	if curCcy == res.ProposedLiability.Currency {
+		res.LiabilityDelta = &Money{AmountMinor: decimal(new(big.Rat).Sub(propL, curL)), Currency: curCcy}
+	} else {
+		res.LiabilityNote = fmt.Sprintf("point values are in different currencies (current %s, proposed %s): no liability delta", curCcy, res.ProposedLiability.Currency)
+	}
+	return res
+}
+
+// satAdd adds without overflowing: the sum sticks at the int64 range.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	switch {
+	case a > 0 && b > 0 && s < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
+}
+
+func satSub(a, b int64) int64 {
+	if b == math.MinInt64 {
+		if a >= 0 {
+			return math.MaxInt64
+		}
+		return a - b
+	}
+	return satAdd(a, -b)
+}
