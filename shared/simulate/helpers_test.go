@@ -36,7 +36,7 @@ func prog(t testing.TB, r program.Rate, mods ...func(*program.Program)) *program
 	for _, m := range mods {
 		m(p)
 	}
-	if err := program.Validate(p); err != nil {
+	if err := p.Validate(); err != nil {
 		t.Fatalf("test program: %v", err)
 	}
 	return p
@@ -49,7 +49,7 @@ func pointValue(minor, currency string) func(*program.Program) {
 }
 
 func tiers(ts ...program.Tier) func(*program.Program) {
-	return func(p *program.Program) { p.Tiers = ts }
+	return func(p *program.Program) { p.Tiers, p.QualifyingWindowDays = ts, 365 }
 }
 
 func tier(name string, threshold int64, mult string) program.Tier {

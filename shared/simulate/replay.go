@@ -26,7 +26,7 @@ func replay(req Request, p *program.Program, pl plan) run {
 		states:     make(map[string]rules.State),
 		monthSpent: make(map[string]int64),
 		campSpent:  make(map[string]int64),
-		earned:     make(map[int]*ledger.Entry),
+		earned:     make([]earning, len(req.Payments)),
 	}
 	for i, s := range pl.steps {
 		pay := req.Payments[s.idx]
@@ -48,7 +48,13 @@ type replayer struct {
 	states     map[string]rules.State
 	monthSpent map[string]int64 // program monthly budget spend by month
 	campSpent  map[string]int64 // campaign budget spend by campaign id
-	earned     map[int]*ledger.Entry
+	earned     []earning        // by position in Request.Payments
+}
+
+// earning is what a payment earned in the replay and what refunds took back.
+type earning struct {
+	points, refunded, reversed int64
+	held                       bool
 }
 
 func (r *replayer) state(member string) rules.State {
@@ -70,14 +76,7 @@ func (r *replayer) accrue(idx int, pay payment.Payment) Outcome {
 	for id, n := range res.CampaignSpend {
 		r.campSpent[id] += n
 	}
-	e := &ledger.Entry{
-		Points:     res.Points,
-		PaymentRef: ledger.PaymentRef{PaymentID: pay.PaymentID, AmountMinor: pay.AmountMinor, Currency: pay.Currency},
-	}
-	if res.Held {
-		e.State = ledger.LotReview
-	}
-	r.earned[idx] = e
+	r.earned[idx] = earning{points: res.Points, held: res.Held}
 	return Outcome{
 		Points: res.Points, Held: res.Held, HoldReasons: res.HoldReasons, Breakdown: res.Breakdown,
 		Tier: tierName(r.p, res.State.Tier), TierChanged: res.TierChanged,
@@ -88,20 +87,24 @@ func (r *replayer) accrue(idx int, pay payment.Payment) Outcome {
 // amount) − already reversed, and lowers qualifying points unless the payment
 // was held. The plan has already checked currency and total.
 func (r *replayer) refund(orig int, pay payment.Payment) Outcome {
-	e := r.earned[orig]
-	n := ledger.ReversalNeeded(e, pay.AmountMinor)
-	e.RefundedMinor += pay.AmountMinor
-	e.Reversed += n
-	st := r.state(pay.MemberID)
-	if e.State != ledger.LotReview {
-		st.Qualifying = max(st.Qualifying-n, 0)
-	}
-	r.states[pay.MemberID] = st
+	e := &r.earned[orig]
+	amount := r.req.Payments[orig].AmountMinor
+	n := ledger.ReversalNeeded(&ledger.Entry{
+		Points: e.points, PaymentRef: ledger.PaymentRef{AmountMinor: amount},
+		RefundedMinor: e.refunded, Reversed: e.reversed,
+	}, pay.AmountMinor)
 	line := rules.Line{
 		Kind: string(ledger.KindReverse), Rule: pay.RefundOf, Points: -n,
 		Detail: fmt.Sprintf("floor(%d × %d / %d) − %d already reversed",
-			e.Points, e.RefundedMinor, e.AmountMinor, e.Reversed-n),
+			e.points, e.refunded+pay.AmountMinor, amount, e.reversed),
 	}
+	e.refunded += pay.AmountMinor
+	e.reversed += n
+	st := r.state(pay.MemberID)
+	if !e.held {
+		st.Qualifying = max(st.Qualifying-n, 0)
+	}
+	r.states[pay.MemberID] = st
 	return Outcome{Points: -n, Breakdown: []rules.Line{line}, Tier: tierName(r.p, st.Tier)}
 }
 

@@ -16,7 +16,7 @@ type Request struct {
 	// Current is the partner's program now; nil makes every "current" figure 0.
 	Current *program.Program
 	// Proposed is the program to try (required; validated by the caller with
-	// program.Validate).
+	// (*program.Program).Validate).
 	Proposed *program.Program
 	// Payments to replay, succeeded and refunded, in any order, of one or more
 	// members (at most MaxPayments).

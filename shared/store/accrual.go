@@ -116,6 +116,15 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 		return Outcome{}, err
 	}
 	items = append(items, mput, eput)
+	if res.Held {
+		rv := ReviewItem{MemberID: m.ID, PaymentID: pay.PaymentID, EventID: pay.EventID, Points: entry.Points,
+			Reasons: res.HoldReasons, HeldAt: now.UTC(), AmountMinor: pay.AmountMinor, Currency: pay.Currency}
+		it, err := item(rv, reviewPK(pay.PartnerID), reviewSK(now, m.ID, pay.PaymentID))
+		if err != nil {
+			return Outcome{}, err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}})
+	}
 	if res.ProgramSpend > 0 {
 		items = append(items, s.spend(partnerPK(pay.PartnerID), "BUDGET#"+budgets.ProgramMonth, res.ProgramSpend, prog.Caps.ProgramMonthly))
 	}

@@ -252,3 +252,19 @@ func markTaken(tx *LedgerTx, lots []*ledger.Entry, takes []ledger.LotTake) {
 }
 
 type ledgerLine = rules.Line
+
+// ExpiringLots returns the member's available lots that expire before `before`,
+// earliest first.
+func (s *Store) ExpiringLots(ctx context.Context, partner, member string, before time.Time) ([]*ledger.Entry, error) {
+	lots, _, err := s.lots(ctx, partner, member, "ls", string(ledger.LotAvailable))
+	if err != nil {
+		return nil, err
+	}
+	var out []*ledger.Entry
+	for _, l := range lots {
+		if l.ExpiresAt != nil && l.ExpiresAt.Before(before) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
