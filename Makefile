@@ -49,6 +49,67 @@ bench: check-go tools testenv ## Run the benchmarks against the emulators and wr
 
 GO_FILES = $$(find . -name '*.go' -not -path './.local/*' -not -path '*/node_modules/*' -not -path './cdk.out/*')
 
+# make dev: the whole system on this machine (see README). ADDR, FRESH=1.
+ADDR ?= 127.0.0.1:8080
+.PHONY: dev
+dev: check-go tools ## Run the whole system locally: emulators, API on $(ADDR), queue consumer, schedules (Ctrl-C stops)
+	@$(GO) build -o bin/accrue-local ./cmd/accrue-local
+	bin/accrue-local -addr $(ADDR) $(if $(FRESH),-fresh,)
+
+.PHONY: invoke
+invoke: check-go ## Run one handler on a sample event against a running make dev: make invoke FN=ingest EVENT=events/sqs-payment.json
+	@[[ -n "$(FN)" && -n "$(EVENT)" ]] || { echo "usage: make invoke FN=<function> EVENT=events/<file>.json" >&2; exit 2; }
+	@$(GO) run ./cmd/accrue-local -invoke $(FN) -event $(EVENT)
+
+# ---- Lambda binaries and the CDK stack (infra/, SPEC §8) --------------------
+# make build: every functions/<name>/ into bin/lambda/<name>/bootstrap, the
+# provided.al2023 arm64 layout the stack deploys. make synth runs offline once
+# the pinned cdk CLI is installed (infra/package-lock.json, into .local/).
+STAGE      ?= dev
+LAMBDA_DIR := bin/lambda
+FUNCTIONS   = $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
+CDK        := .local/node_modules/.bin/cdk
+# jsii (the CDK's Go bindings run on Node.js) warns about Node 20 on every run.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+# Offline synth: no version check, telemetry or EC2 metadata lookups.
+CDK_OFFLINE := CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
+
+.PHONY: build
+build: check-go ## Build the Lambda binaries into bin/lambda/<function>/bootstrap (linux/arm64)
+	@for fn in $(FUNCTIONS); do \
+		echo "go build ./functions/$$fn -> $(LAMBDA_DIR)/$$fn/bootstrap"; \
+		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+			-o $(LAMBDA_DIR)/$$fn/bootstrap ./functions/$$fn; \
+	done
+
+$(CDK): infra/package.json infra/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm not found: install Node.js 20+ and npm (the cdk CLI comes from the npm registry)" >&2; exit 1; }
+	@mkdir -p .local
+	cp infra/package.json infra/package-lock.json .local/
+	cd .local && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(CDK)
+
+.PHONY: cdk-cli
+cdk-cli: $(CDK) ## Install the pinned AWS CDK CLI into .local/node_modules (once; npm registry)
+
+.PHONY: synth
+synth: build cdk-cli ## Synthesize the stack into cdk.out/ (offline): STAGE=dev|prod
+	$(CDK_OFFLINE) $(CDK) synth --quiet --no-notices -c stage=$(STAGE)
+	@echo "cdk.out/accrue-$(STAGE).template.json"
+
+.PHONY: cdk-test
+cdk-test: check-go ## Run the infra tests only (CDK assertions, cfn-lint; no emulators)
+	$(GO) test -count=1 $(GOTESTFLAGS) ./infra/...
+
+.PHONY: diff
+diff: build cdk-cli ## Show what cdk deploy would change in your AWS account: STAGE=dev|prod
+	$(CDK) diff -c stage=$(STAGE)
+
+.PHONY: deploy
+deploy: build cdk-cli ## Deploy the stack with your AWS credentials: STAGE=dev|prod [ALARM_EMAIL=...]
+	$(CDK) deploy -c stage=$(STAGE) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL),)
+
 .PHONY: fmt
 fmt: ## Format the Go code (gofmt -s -w)
 	@gofmt -s -w $(GO_FILES)

@@ -40,6 +40,11 @@ def write(name, bodies, start=1):
 
 pay = event("evt-8f2c", "pay-9001", 129900)
 write("sqs-payment.json", [pay])
+# The bare CloudEvent, for `aws sqs send-message --message-body file://events/payment.json`
+# and POST /v1/events.
+with open("events/payment.json", "w") as f:
+    json.dump(pay, f, indent=2)
+    f.write("\n")
 write("sqs-partial-refund.json", [event("evt-9a01", "ref-9001-1", 50000, "payment.refunded", "pay-9001")], start=10)
 write("sqs-duplicate.json", [pay, dict(pay, id="evt-8f2c-resent"), pay], start=20)
 

@@ -101,6 +101,14 @@ func run(in, out, cmd string) error {
 		fmt.Fprintf(&b, "| rules engine, %s | %.0f ns/op, %.0f allocs/op, %.0f B/op | — |\n",
 			strings.TrimPrefix(name, "Evaluate/"), r["sec/op"]*1e9, r["allocs/op"], r["B/op"])
 	}
+	for _, name := range []string{"APIBalanceRead", "APIRedemption"} {
+		if r := res[name]; r != nil {
+			fmt.Fprintf(&b, "| API %s over HTTP, 4 clients per core: p50 / p99 | %.1f ms / %.1f ms | — |\n", apiLabel[name], r["p50-ms"], r["p99-ms"])
+		}
+	}
+	if r := res["Simulate"]; r != nil {
+		fmt.Fprintf(&b, "| program simulation, 1,000 payments under two programs | %.1f ms/op | — |\n", r["sec/op"]*1e3)
+	}
 	sizes, err := lambdaSizes()
 	if err != nil {
 		return err
@@ -121,6 +129,11 @@ How to read it:
 - Process start-to-ready time of the Lambda binaries is not measured yet.
 `)
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+var apiLabel = map[string]string{
+	"APIBalanceRead": "balance read (GET /v1/members/{id})",
+	"APIRedemption":  "redemption with capture (POST .../redemptions)",
 }
 
 type size struct {

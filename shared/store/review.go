@@ -1,14 +1,28 @@
 package store
 
 import (
+	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/program"
 )
 
 // ReviewItem is an accrual held by a fraud limit, waiting for an admin's
 // decision (GET /v1/review). It is written in the accrual's own transaction,
-// only for held accruals.
+// only for held accruals, and deleted in the transaction that decides it
+// (Approve or Reject).
 type ReviewItem struct {
+	// ID is opaque: the item's sort key, base64url-encoded (see ReviewQueue).
 	ID          string    `dynamodbav:"-" json:"id"`
 	MemberID    string    `dynamodbav:"member" json:"member_id"`
 	PaymentID   string    `dynamodbav:"pid" json:"payment_id"`
@@ -18,6 +32,18 @@ type ReviewItem struct {
 	HeldAt      time.Time `dynamodbav:"held" json:"held_at"`
 	AmountMinor int64     `dynamodbav:"amt" json:"amount_minor"`
 	Currency    string    `dynamodbav:"cur" json:"currency"`
+	// LotSK is the key of the held entry in the member's partition when it is
+	// not the payment's own key (PAY#{payment_id}#S): set on the items of an
+	// erased member, whose entries were re-keyed (see Erase).
+	LotSK string `dynamodbav:"lot,omitempty" json:"-"`
+}
+
+// lotKey is the key of the held earn entry in the member's partition.
+func (r *ReviewItem) lotKey() string {
+	if r.LotSK != "" {
+		return r.LotSK
+	}
+	return skPayment(r.PaymentID, payment.TypeSucceeded)
 }
 
 func reviewPK(partner string) string { return "P#" + partner + "#REVIEW" }
@@ -25,4 +51,283 @@ func reviewPK(partner string) string { return "P#" + partner + "#REVIEW" }
 // reviewSK orders the queue by time held.
 func reviewSK(at time.Time, member, paymentID string) string {
 	return fmt.Sprintf("%s#%s#%s", at.UTC().Format("2006-01-02T15:04:05.000000000Z"), member, paymentID)
+}
+
+// Errors of review decisions.
+var (
+	// ErrReviewNotFound: no pending review item has this id for this partner
+	// (unknown, another partner's, or already decided). It is also ErrNotFound.
+	ErrReviewNotFound = fmt.Errorf("review item %w", ErrNotFound)
+	// ErrNotInReview: the held entry's points are no longer in review (a state
+	// the item should never be in; the decision is refused).
+	ErrNotInReview = errors.New("the held points are no longer in review")
+)
+
+// Audit actions of review decisions.
+const (
+	AuditReviewApprove = "review.approve"
+	AuditReviewReject  = "review.reject"
+)
+
+func reviewID(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
+
+func reviewSKOf(id string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(b) == 0 {
+		return "", fmt.Errorf("%q: %w", id, ErrReviewNotFound)
+	}
+	return string(b), nil
+}
+
+// ReviewQueue lists a partner's accruals held for review, oldest first. The
+// cursor is opaque (ErrBadCursor when it is not one this method handed out for
+// this partner).
+func (s *Store) ReviewQueue(ctx context.Context, partner string, limit int32, cursor string) (Page[ReviewItem], error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: reviewPK(partner)}},
+		ScanIndexForward:          aws.Bool(true), Limit: aws.Int32(limit),
+	}
+	page := Page[ReviewItem]{Items: []ReviewItem{}}
+	if cursor != "" {
+		k, err := decodeCursor(cursor, AttrPK, AttrSK)
+		if err != nil {
+			return page, err
+		}
+		if k[AttrPK].(*types.AttributeValueMemberS).Value != reviewPK(partner) {
+			return page, ErrBadCursor
+		}
+		in.ExclusiveStartKey = k
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return page, fmt.Errorf("query review queue of %s: %w", partner, err)
+	}
+	for _, it := range out.Items {
+		r, err := unmarshalReview(it)
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, r)
+	}
+	page.Next = encodeCursor(out.LastEvaluatedKey, AttrPK, AttrSK)
+	return page, nil
+}
+
+func unmarshalReview(it map[string]types.AttributeValue) (ReviewItem, error) {
+	var r ReviewItem
+	if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+		return r, fmt.Errorf("unmarshal review item: %w", err)
+	}
+	if sk, ok := it[AttrSK].(*types.AttributeValueMemberS); ok {
+		r.ID = reviewID(sk.Value)
+	}
+	return r, nil
+}
+
+// Approve releases the points of a held accrual. In one transaction on the
+// member (UpdateLedger): the held entry's lot leaves review for available (or
+// for pending, see below), a new "release" entry records the move (review −n;
+// available +n, repaying debt first as any available credit does, or pending
+// +n; lifetime +n), the n points count toward the tier (an upgrade happens at
+// once, never a downgrade), the review item is deleted (conditional on its
+// existence) and an audit record names the actor.
+//
+// Pending period: the refund window counts from the accrual, not from the
+// approval. If the program has pending_days and the window of the original
+// accrual has not ended, the points become pending until its end (the lot's
+// AvailableAt); otherwise they are available at once.
+//
+// n is what is left of the held lot: a partial refund of a held payment
+// reduces it. A hold with nothing left (0 points, or refunded in full while
+// held) is decided with a 0-point entry, so that it leaves the queue.
+//
+// An unknown, foreign or already decided id fails with ErrReviewNotFound; of
+// concurrent decisions on one item exactly one applies, the others get
+// ErrReviewNotFound. The member's status does not matter: a decision only
+// settles points that were earned before.
+func (s *Store) Approve(ctx context.Context, partner, reviewID, actor string) (ledger.Member, ledger.Entry, error) {
+	return s.decide(ctx, partner, reviewID, actor, "", true)
+}
+
+// Reject refuses the points of a held accrual, in the same transaction shape
+// as Approve: the lot leaves review (state none, nothing remaining), a
+// "reverse" entry records it (review −n) with the reason, the review item is
+// deleted and an audit record names the actor. Held points never counted in
+// lifetime or qualifying points, so nothing else changes.
+//
+// Out of scope: held points were counted against the program's monthly
+// budget and the campaigns' budgets when accrued; a rejection does not give
+// them back (nor the member's day/month cap counters).
+func (s *Store) Reject(ctx context.Context, partner, reviewID, actor, reason string) (ledger.Member, ledger.Entry, error) {
+	return s.decide(ctx, partner, reviewID, actor, reason, false)
+}
+
+func (s *Store) decide(ctx context.Context, partner, id, actor, reason string, approve bool) (ledger.Member, ledger.Entry, error) {
+	sk, err := reviewSKOf(id)
+	if err != nil {
+		return ledger.Member{}, ledger.Entry{}, err
+	}
+	p, err := s.Program(ctx, partner)
+	if errors.Is(err, ErrUnknownPartner) {
+		return ledger.Member{}, ledger.Entry{}, fmt.Errorf("%q: %w", id, ErrReviewNotFound)
+	}
+	if err != nil {
+		return ledger.Member{}, ledger.Entry{}, err
+	}
+	first, err := s.reviewItem(ctx, partner, sk)
+	if err != nil {
+		return ledger.Member{}, ledger.Entry{}, err
+	}
+	var booked ledger.Entry
+	m, err := s.UpdateLedger(ctx, partner, first.MemberID, func(tx *LedgerTx) error {
+		// The lot first, then the item again (on every attempt): a decision
+		// committed before the lot was read has deleted the item by then.
+		lot, lotErr := tx.Lot(first.lotKey())
+		if lotErr != nil && !errors.Is(lotErr, ErrNotFound) {
+			return lotErr
+		}
+		rv, err := s.reviewItem(ctx, partner, sk)
+		if err != nil {
+			return err
+		}
+		if rv.MemberID != tx.Member.ID {
+			return fmt.Errorf("%q: %w", id, ErrReviewNotFound) // re-keyed by an erase meanwhile
+		}
+		if lotErr != nil {
+			return fmt.Errorf("held entry %s of %s: %w", rv.lotKey(), rv.MemberID, ErrNotInReview)
+		}
+		n := lot.Remaining
+		switch {
+		case lot.State == ledger.LotReview:
+		case lot.State == ledger.LotNone && lot.Remaining == 0:
+			n = 0 // nothing left to decide on: 0 points held, or refunded in full
+		default:
+			return fmt.Errorf("held entry %s of %s is %q: %w", rv.lotKey(), rv.MemberID, lot.State, ErrNotInReview)
+		}
+		var e *ledger.Entry
+		if approve {
+			e = release(tx, p, lot, n)
+		} else {
+			e = &ledger.Entry{Kind: ledger.KindReverse, Points: -n, Delta: ledger.Balances{Review: -n}, Reason: reason,
+				Breakdown: []ledgerLine{{Kind: "review", Rule: "reject", Points: -n, Detail: reason}}}
+			lot.Remaining, lot.State = 0, ledger.LotNone
+		}
+		tx.Changed(lot)
+		e.Actor = actor
+		e.PaymentRef = lot.PaymentRef
+		e.HoldReasons = lot.HoldReasons
+		tx.Book(e)
+		booked = *e
+		tx.Raw(types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: key(reviewPK(partner), sk),
+			ConditionExpression: aws.String("attribute_exists(pk)"),
+		}})
+		action := AuditReviewReject
+		if approve {
+			action = AuditReviewApprove
+		}
+		rec := AuditRecord{At: tx.Now.UTC(), Actor: actor, Action: action, MemberID: tx.Member.ID, Points: e.Points, Reason: reason, Entry: e.Seq}
+		return tx.Put(rec, auditPK(partner), auditSK(tx.Now, tx.Member.ID, e.Seq))
+	})
+	if errors.Is(err, ErrMemberNotFound) {
+		// The member was erased between the two reads: its items were re-keyed.
+		return m, booked, fmt.Errorf("%q: %w", id, ErrReviewNotFound)
+	}
+	return m, booked, err
+}
+
+// auditSK orders a partner's audit records by time (as Adjust writes them).
+func auditSK(at time.Time, member string, seq int64) string {
+	return fmt.Sprintf("%s#%s#%016d", at.UTC().Format(time.RFC3339Nano), member, seq)
+}
+
+// release moves the n remaining points of a held lot out of review (Approve).
+func release(tx *LedgerTx, p *program.Program, lot *ledger.Entry, n int64) *ledger.Entry {
+	state := ledger.LotAvailable
+	var availableAt *time.Time
+	if p.PendingDays > 0 {
+		at := lot.At.In(p.Location()).AddDate(0, 0, p.PendingDays).UTC()
+		if at.After(tx.Now) {
+			state, availableAt = ledger.LotPending, &at
+		}
+	}
+	d, nl := tx.Member.Credit(n, state)
+	d.Review = -n
+	lot.State, lot.Remaining, lot.AvailableAt = nl.State, nl.Remaining, nil
+	if nl.State == ledger.LotPending {
+		lot.AvailableAt = availableAt
+	}
+	detail := "approved: available"
+	if state == ledger.LotPending {
+		detail = "approved: pending until " + availableAt.Format(time.RFC3339)
+	}
+	lines := []ledgerLine{{Kind: "review", Rule: "approve", Points: n, Detail: detail}}
+	tx.Member.Rules.Qualifying += n
+	if t, ok := p.TierFor(tx.Member.Rules.Qualifying); ok && p.TierIndex(t.Name) > max(p.TierIndex(tx.Member.Rules.Tier), 0) {
+		tx.Member.Rules.Tier = t.Name
+		lines = append(lines, ledgerLine{Kind: "tier_change", Rule: t.Name, Detail: "upgraded: qualifying points reached the threshold"})
+	}
+	return &ledger.Entry{Kind: ledger.KindRelease, Points: n, Delta: d, Breakdown: lines}
+}
+
+// reviewItem reads one pending review item of partner.
+func (s *Store) reviewItem(ctx context.Context, partner, sk string) (ReviewItem, error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(reviewPK(partner), sk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return ReviewItem{}, fmt.Errorf("get review item of %s: %w", partner, err)
+	}
+	if res.Item == nil {
+		return ReviewItem{}, fmt.Errorf("%q: %w", reviewID(sk), ErrReviewNotFound)
+	}
+	return unmarshalReview(res.Item)
+}
+
+// memberReviews returns the pending review items of one member (a filtered
+// query of the partner's queue: the queue holds only undecided holds).
+func (s *Store) memberReviews(ctx context.Context, partner, member string) ([]ReviewItem, error) {
+	its, err := s.queryAll(ctx, reviewPK(partner), member)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ReviewItem, 0, len(its))
+	for _, it := range its {
+		r, err := unmarshalReview(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// queryAll reads a whole partition consistently; with member set, only the
+// items whose "member" attribute is member.
+func (s *Store) queryAll(ctx context.Context, pk, member string) ([]map[string]types.AttributeValue, error) {
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+	}
+	if member != "" {
+		in.FilterExpression = aws.String("#m = :m")
+		in.ExpressionAttributeNames = map[string]string{"#m": "member"}
+		in.ExpressionAttributeValues[":m"] = &types.AttributeValueMemberS{Value: member}
+	}
+	var out []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", pk, err)
+		}
+		out = append(out, page.Items...)
+	}
+	return out, nil
 }

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/accrue/accrue/shared/store"
+)
+
+// MaxReviewIDLen bounds a review item id in a path (ids are base64url of a
+// key of at most a few hundred bytes).
+const MaxReviewIDLen = 1024
+
+// MaxRejectReasonLen is the longest reason a rejection may carry, in characters.
+const MaxRejectReasonLen = 500
+
+// reviewDecision is the reply of POST /v1/review/{id}/approve and /reject.
+type reviewDecision struct {
+	ReviewID string    `json:"review_id"`
+	Decision string    `json:"decision"` // "approved" or "rejected"
+	MemberID string    `json:"member_id"`
+	Entry    EntryView `json:"entry"`
+	Balances Balances  `json:"balances"`
+}
+
+type rejectRequest struct {
+	Reason string `json:"reason"`
+}
+
+// reviewID reads and checks the {id} path value (an opaque id from GET /v1/review).
+func reviewID(c *call) (string, error) {
+	id := c.r.PathValue("id")
+	if id == "" || len(id) > MaxReviewIDLen {
+		return "", invalid("id", "a review item id from GET /v1/review")
+	}
+	return id, nil
+}
+
+// listReview is GET /v1/review: accruals held by fraud limits, oldest first.
+func (s *server) listReview(ctx context.Context, c *call) (result, error) {
+	limit, cursor, err := pageParams(c.r)
+	if err != nil {
+		return result{}, err
+	}
+	page, err := s.Store.ReviewQueue(ctx, c.principal.PartnerID, limit, cursor)
+	if err != nil {
+		return result{}, err
+	}
+	out := list[store.ReviewItem]{Data: make([]store.ReviewItem, 0, len(page.Items)), NextCursor: page.Next}
+	for _, it := range page.Items {
+		it.Reasons = nonNil(it.Reasons)
+		out.Data = append(out.Data, it)
+	}
+	return result{http.StatusOK, out}, nil
+}
+
+// approve is POST /v1/review/{id}/approve (an empty body or {}): the held
+// points are released.
+func (s *server) approve(ctx context.Context, c *call) (result, error) {
+	id, err := reviewID(c)
+	if err != nil {
+		return result{}, err
+	}
+	if len(c.body) > 0 {
+		var empty struct{}
+		if err := decodeStrict(c.body, &empty); err != nil {
+			return result{}, err
+		}
+	}
+	m, e, err := s.Store.Approve(ctx, c.principal.PartnerID, id, c.principal.KeyID)
+	if err != nil {
+		return result{}, err
+	}
+	return result{http.StatusOK, reviewDecision{ReviewID: id, Decision: "approved", MemberID: m.ID,
+		Entry: entryView(e), Balances: Balances{m.Balances, m.Rules.Qualifying}}}, nil
+}
+
+// reject is POST /v1/review/{id}/reject with an optional {"reason": "..."}:
+// the held points are taken back.
+func (s *server) reject(ctx context.Context, c *call) (result, error) {
+	id, err := reviewID(c)
+	if err != nil {
+		return result{}, err
+	}
+	var req rejectRequest
+	if len(c.body) > 0 {
+		if err := decodeStrict(c.body, &req); err != nil {
+			return result{}, err
+		}
+	}
+	if utf8.RuneCountInString(req.Reason) > MaxRejectReasonLen {
+		return result{}, invalid("reason", "at most 500 characters")
+	}
+	m, e, err := s.Store.Reject(ctx, c.principal.PartnerID, id, c.principal.KeyID, req.Reason)
+	if err != nil {
+		return result{}, err
+	}
+	return result{http.StatusOK, reviewDecision{ReviewID: id, Decision: "rejected", MemberID: m.ID,
+		Entry: entryView(e), Balances: Balances{m.Balances, m.Rules.Qualifying}}}, nil
+}

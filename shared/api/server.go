@@ -1,0 +1,198 @@
+// Package api is the partner HTTP API (spec §4) as a standard net/http handler:
+// the same handler runs under httptest, the local stack and Lambda (through an
+// API Gateway adapter in functions/api).
+//
+// Conventions: Bearer API keys with roles (admin ⊇ app); RFC 9457
+// application/problem+json errors with stable types (ProblemBase + slug);
+// Idempotency-Key on every state-changing POST (same key and body → the same
+// response, replayed; same key, other body → 409); request bodies at most
+// MaxBodyBytes; unknown JSON fields rejected with the field named; lists
+// paginated with an opaque cursor (?limit=&cursor=, next_cursor in the reply).
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/accrue/accrue/shared/ingest"
+	"github.com/accrue/accrue/shared/keys"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// Authenticator resolves a bearer token to its principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (keys.Principal, error)
+}
+
+// Deps are what the API needs.
+type Deps struct {
+	Store  *store.Store
+	Keys   Authenticator
+	Ingest *ingest.Processor
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+type server struct {
+	Deps
+}
+
+// New returns the API handler.
+func New(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &server{Deps: d}
+	mux := http.NewServeMux()
+	route := func(pattern string, role string, idempotent bool, h handlerFunc) {
+		mux.Handle(pattern, s.wrap(role, idempotent, h))
+	}
+	const app, admin = keys.RoleApp, keys.RoleAdmin
+	mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
+
+	route("GET /v1/program", app, false, s.getProgram)
+	route("PUT /v1/program", admin, false, s.putProgram)
+	route("POST /v1/program/simulate", admin, false, s.simulate)
+
+	route("POST /v1/members", app, true, s.enroll)
+	route("GET /v1/members/{id}", app, false, s.getMember)
+	route("PATCH /v1/members/{id}", app, false, s.patchMember)
+	route("GET /v1/members/{id}/ledger", app, false, s.getLedger)
+	route("POST /v1/members/{id}/activities", app, true, s.postActivity)
+	route("POST /v1/members/{id}/redemptions", app, true, s.redeem)
+	route("POST /v1/members/{id}/redemptions/{rid}/capture", app, true, s.capture)
+	route("POST /v1/members/{id}/redemptions/{rid}/cancel", app, true, s.cancel)
+	route("POST /v1/members/{id}/adjustments", admin, true, s.adjust)
+	route("GET /v1/members/{id}/data", admin, false, s.exportData)
+	route("DELETE /v1/members/{id}/data", admin, false, s.eraseData)
+
+	route("GET /v1/rewards", app, false, s.getRewards)
+	route("PUT /v1/rewards", admin, false, s.putRewards)
+	route("GET /v1/stats", admin, false, s.getStats)
+	route("GET /v1/review", admin, false, s.listReview)
+	route("POST /v1/review/{id}/approve", admin, true, s.approve)
+	route("POST /v1/review/{id}/reject", admin, true, s.reject)
+	route("GET /v1/rejected-events", admin, false, s.listRejected)
+	route("POST /v1/events", app, true, s.postEvent)
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, d.Log, problem(probNotFound, "no route "+r.Method+" "+r.URL.Path))
+	})
+	return mux
+}
+
+// call is one authenticated request.
+type call struct {
+	w         http.ResponseWriter
+	r         *http.Request
+	principal keys.Principal
+	body      []byte
+	log       *slog.Logger
+	requestID string
+}
+
+// result of a handler: a status and a JSON value (nil for 204).
+type result struct {
+	status int
+	body   any
+}
+
+type handlerFunc func(ctx context.Context, c *call) (result, error)
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "req_" + hex.EncodeToString(b)
+}
+
+// wrap adds, in order: request id and logging, authentication, the role check,
+// body reading, and idempotency for state-changing POSTs.
+func (s *server) wrap(role string, idempotent bool, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.Now()
+		rid := newRequestID()
+		w.Header().Set("X-Request-Id", rid)
+		log := s.Log.With("request_id", rid, "method", r.Method, "path", r.URL.Path)
+		ctx := r.Context()
+		c := &call{w: w, r: r, log: log, requestID: rid}
+		fail := func(err error) { writeError(w, r, log, err) }
+
+		token, ok := bearer(r)
+		if !ok {
+			fail(problem(probUnauth, "send Authorization: Bearer <api key>"))
+			return
+		}
+		p, err := s.Keys.Authenticate(ctx, token)
+		if err != nil {
+			fail(err)
+			return
+		}
+		c.principal = p
+		c.log = log.With("partner_id", p.PartnerID, "key_id", p.KeyID)
+		if role == keys.RoleAdmin && p.Role != keys.RoleAdmin {
+			fail(problem(probForbidden, "this route needs an admin key"))
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+			if c.body, err = readBody(r); err != nil {
+				fail(err)
+				return
+			}
+		}
+		var res result
+		if ik := r.Header.Get("Idempotency-Key"); idempotent && ik != "" {
+			res, err = s.idempotent(ctx, c, ik, h)
+		} else {
+			res, err = h(ctx, c)
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		if res.status == http.StatusNoContent {
+			w.WriteHeader(res.status)
+		} else if raw, ok := res.body.(rawJSON); ok {
+			w.Header().Set("Content-Type", raw.contentType)
+			w.WriteHeader(res.status)
+			_, _ = w.Write(raw.body)
+		} else {
+			writeJSON(w, res.status, "application/json", res.body)
+		}
+		c.log.InfoContext(ctx, "request", "status", res.status, "ms", s.Now().Sub(start).Milliseconds())
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !equalFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return h[len(prefix):], true
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

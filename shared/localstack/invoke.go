@@ -1,0 +1,84 @@
+package localstack
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/ingest"
+	"github.com/accrue/accrue/shared/keys"
+	"github.com/accrue/accrue/shared/metrics"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// Handlers are the Lambda handlers of functions/, wired as their main.go wire
+// them, for make invoke.
+func Handlers(st *store.Store, ks *keys.Store, log *slog.Logger) map[string]lambda.Handler {
+	proc := ingest.New(st, log, metrics.New(os.Stdout))
+	return map[string]lambda.Handler{
+		"ingest": lambda.NewHandler(proc.HandleSQS),
+		"api":    lambda.NewHandler(httpadapter.NewV2(api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Log: log})).ProxyWithContext),
+	}
+}
+
+// ReadEnv reads dir/dev.env written by a running make dev.
+func ReadEnv(dir string) (map[string]string, error) {
+	f, err := os.Open(filepath.Join(dir, "dev.env"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: start the local stack first (make dev)", err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	return env, sc.Err()
+}
+
+// Invoke runs function fn on the event in eventFile against the running local
+// stack of dir, and writes the handler's JSON response to out.
+func Invoke(ctx context.Context, dir, fn, eventFile string, out io.Writer) error {
+	env, err := ReadEnv(dir)
+	if err != nil {
+		return err
+	}
+	payload, err := os.ReadFile(eventFile)
+	if err != nil {
+		return err
+	}
+	cfg := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["ACCRUE_DYNAMODB_ENDPOINT"]) })
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	hs := Handlers(store.New(db, env["ACCRUE_TABLE"]), keys.New(db, env["ACCRUE_TABLE"]), log)
+	h, ok := hs[fn]
+	if !ok {
+		names := make([]string, 0, len(hs))
+		for n := range hs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("no function %q (functions: %s)", fn, strings.Join(names, ", "))
+	}
+	resp, err := h.Invoke(ctx, payload)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fn, err)
+	}
+	_, err = fmt.Fprintf(out, "%s\n", resp)
+	return err
+}

@@ -1,0 +1,282 @@
+// Package localstack runs the whole system on one machine (spec §9, make dev):
+// DynamoDB Local and moto, the table and queues from the same definitions as
+// the CDK stack, a seeded demo partner, the API on a local address, the
+// payments queue consumed with Lambda's batch semantics, and the schedules.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/ingest"
+	"github.com/accrue/accrue/shared/keys"
+	"github.com/accrue/accrue/shared/localenv"
+	"github.com/accrue/accrue/shared/metrics"
+	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/queue"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// Config of a local stack.
+type Config struct {
+	// Addr of the API (default 127.0.0.1:8080).
+	Addr string
+	// Dir keeps the DynamoDB data, logs and dev.env (default .local).
+	Dir string
+	// Fresh: start with an empty database (in memory) instead of the kept one.
+	Fresh bool
+	// Partner (default telco, the partner of the samples in events/) and
+	// ProgramFile of the demo partner seeded on first start.
+	Partner, ProgramFile string
+	// Table and Queue names.
+	Table, Queue string
+	// Visibility of the local payments queue (default 5s: retries show quickly).
+	Visibility time.Duration
+	// Progress receives human-readable progress lines (stderr in make dev).
+	Progress func(format string, args ...any)
+	Log      *slog.Logger
+	// Schedules fired while the stack runs (the scheduled jobs' handlers).
+	Schedules []Schedule
+}
+
+// Env is what a running local stack offers, also written to Dir/dev.env.
+type Env struct {
+	APIURL, APIKey, QueueURL, DLQURL, MotoEndpoint, DynamoDBEndpoint, Region, Table, Partner string
+}
+
+func (c *Config) defaults() {
+	set := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	set(&c.Addr, "127.0.0.1:8080")
+	set(&c.Dir, ".local")
+	set(&c.Partner, "telco")
+	set(&c.ProgramFile, "events/program-telco.json")
+	set(&c.Table, "accrue")
+	set(&c.Queue, "accrue-payments")
+	if c.Visibility <= 0 {
+		c.Visibility = 5 * time.Second
+	}
+	if c.Progress == nil {
+		c.Progress = func(string, ...any) {}
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Run starts everything, calls ready with the environment once it serves, and
+// runs until ctx is done; then it stops everything it started.
+func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
+	cfg.defaults()
+	logDir := filepath.Join(cfg.Dir, "logs")
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("the API address %s: %w (is another make dev running? use ADDR=127.0.0.1:PORT)", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	cfg.Progress("starting DynamoDB Local and moto ...")
+	start := time.Now()
+	var ddb, moto *localenv.Server
+	var ddbErr, motoErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		opts := localenv.DynamoDBOptions{LogDir: logDir}
+		if !cfg.Fresh {
+			opts.DBPath = filepath.Join(cfg.Dir, "dev-db")
+		}
+		ddb, ddbErr = localenv.StartDynamoDB(ctx, opts)
+	}()
+	go func() {
+		defer wg.Done()
+		moto, motoErr = localenv.StartMoto(ctx, localenv.MotoOptions{LogDir: logDir})
+	}()
+	wg.Wait()
+	defer func() {
+		for _, s := range []*localenv.Server{ddb, moto} {
+			if s != nil {
+				_ = s.Stop()
+			}
+		}
+	}()
+	if err := errors.Join(ddbErr, motoErr); err != nil {
+		return err
+	}
+	cfg.Progress("emulators ready in %.1fs (DynamoDB Local %s, moto %s)", time.Since(start).Seconds(), ddb.Endpoint(), moto.Endpoint())
+
+	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) })
+	sq := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(moto.Endpoint()) })
+
+	if err := ensureTable(ctx, db, cfg.Table); err != nil {
+		return err
+	}
+	qs, err := queue.CreatePayments(ctx, sq, cfg.Queue, cfg.Visibility)
+	if err != nil {
+		return err
+	}
+	st := store.New(db, cfg.Table)
+	ks := keys.New(db, cfg.Table)
+	key, err := seed(ctx, st, ks, cfg)
+	if err != nil {
+		return err
+	}
+
+	proc := ingest.New(st, cfg.Log, metrics.New(nil))
+	handler := api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Log: cfg.Log})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("API server: %w", err)
+		}
+	}()
+	poller := &queue.Poller{Client: sq, QueueURL: qs.URL, Handler: proc.HandleSQS, Log: cfg.Log, BatchSize: queue.BatchSize, WaitSeconds: 1}
+	pollDone := make(chan struct{})
+	go func() { defer close(pollDone); _ = poller.Run(runCtx) }()
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); runSchedules(runCtx, cfg) }()
+
+	env := Env{
+		APIURL: "http://" + ln.Addr().String(), APIKey: key, QueueURL: qs.URL, DLQURL: qs.DLQURL,
+		MotoEndpoint: moto.Endpoint(), DynamoDBEndpoint: ddb.Endpoint(), Region: awsCfg.Region, Table: cfg.Table, Partner: cfg.Partner,
+	}
+	if err := writeEnv(filepath.Join(cfg.Dir, "dev.env"), env); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(env)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	cfg.Progress("stopping ...")
+	cancel()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdown)
+	<-pollDone
+	<-schedDone
+	return err
+}
+
+func ensureTable(ctx context.Context, db *dynamodb.Client, name string) error {
+	_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	var nf *dtypes.ResourceNotFoundException
+	if err == nil {
+		return nil
+	}
+	if !errors.As(err, &nf) {
+		return fmt.Errorf("describe table: %w", err)
+	}
+	if _, err := db.CreateTable(ctx, store.CreateTableInput(name)); err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+	return nil
+}
+
+// seed creates the demo partner on first start and a new admin key on every
+// start (keys are shown only once, so the previous one cannot be printed again).
+func seed(ctx context.Context, st *store.Store, ks *keys.Store, cfg Config) (string, error) {
+	if _, err := st.Program(ctx, cfg.Partner); errors.Is(err, store.ErrUnknownPartner) {
+		raw, err := os.ReadFile(cfg.ProgramFile)
+		if err != nil {
+			return "", fmt.Errorf("demo program: %w", err)
+		}
+		p, err := program.Parse(raw)
+		if err != nil {
+			return "", fmt.Errorf("demo program %s: %w", cfg.ProgramFile, err)
+		}
+		if _, err := st.PutProgram(ctx, cfg.Partner, p); err != nil {
+			return "", err
+		}
+		cfg.Progress("seeded partner %q with %s", cfg.Partner, cfg.ProgramFile)
+	} else if err != nil {
+		return "", err
+	}
+	key, _, err := ks.Create(ctx, cfg.Partner, keys.RoleAdmin, "make dev "+time.Now().UTC().Format(time.RFC3339))
+	return key, err
+}
+
+// writeEnv writes shell KEY=value lines for scripts and other tools.
+func writeEnv(path string, e Env) error {
+	lines := []string{
+		"ACCRUE_API_URL=" + e.APIURL,
+		"ACCRUE_API_KEY=" + e.APIKey,
+		"ACCRUE_PARTNER=" + e.Partner,
+		"ACCRUE_QUEUE_URL=" + e.QueueURL,
+		"ACCRUE_DLQ_URL=" + e.DLQURL,
+		"ACCRUE_TABLE=" + e.Table,
+		"AWS_ENDPOINT_URL=" + e.MotoEndpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDBEndpoint,
+		"ACCRUE_DYNAMODB_ENDPOINT=" + e.DynamoDBEndpoint,
+		"AWS_REGION=" + e.Region,
+		"AWS_DEFAULT_REGION=" + e.Region,
+		"AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test",
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Schedule is a periodic job that the local stack fires, as EventBridge
+// schedules do in AWS.
+type Schedule struct {
+	Name  string
+	Every time.Duration
+	Run   func(ctx context.Context) error
+}
+
+// runSchedules fires each of cfg.Schedules every Every until ctx is done.
+func runSchedules(ctx context.Context, cfg Config) {
+	var wg sync.WaitGroup
+	for _, s := range cfg.Schedules {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(s.Every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+						cfg.Log.WarnContext(ctx, "scheduled job failed", "job", s.Name, "error", err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,108 @@
+package localstack_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accrue/accrue/shared/localstack"
+)
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func need(t *testing.T, tool, install string) string {
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		t.Fatalf("%s not found: %s", tool, install)
+	}
+	return p
+}
+
+// The README's client journey against a real local stack: the aws CLI drops a
+// payment on the queue, curl reads the balance and redeems.
+func TestClientJourney(t *testing.T) {
+	awsCLI := need(t, "aws", "pip install awscli")
+	curl := need(t, "curl", "apt-get install curl")
+	dir := t.TempDir()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	ctx, cancel := context.WithCancel(context.Background())
+	envCh := make(chan localstack.Env, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- localstack.Run(ctx, localstack.Config{
+			Addr: freeAddr(t), Dir: dir, Fresh: true, ProgramFile: filepath.Join(root, "events", "program-telco.json"),
+			Visibility: time.Second,
+		}, func(e localstack.Env) { envCh <- e })
+	}()
+	var env localstack.Env
+	select {
+	case env = <-envCh:
+	case err := <-done:
+		t.Fatalf("local stack did not start: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("local stack did not start in 90s")
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("local stack stopped with %v", err)
+		}
+	}()
+	// dev.env is written for scripts.
+	raw, err := os.ReadFile(filepath.Join(dir, "dev.env"))
+	if err != nil || !strings.Contains(string(raw), "ACCRUE_API_KEY="+env.APIKey) || !strings.Contains(string(raw), "ACCRUE_QUEUE_URL=") {
+		t.Fatalf("dev.env: %s %v", raw, err)
+	}
+
+	run := func(name string, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION="+env.Region, "AWS_PAGER=")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return out
+	}
+	run(awsCLI, "--endpoint-url", env.MotoEndpoint, "--region", env.Region, "sqs", "send-message", "--queue-url", env.QueueURL,
+		"--message-body", "file://events/payment.json")
+
+	auth := "Authorization: Bearer " + env.APIKey
+	var member struct {
+		Balances struct{ Available int64 } `json:"balances"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for member.Balances.Available == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the payment was not consumed from the queue within 30s")
+		}
+		time.Sleep(300 * time.Millisecond)
+		out := run(curl, "-s", "-H", auth, env.APIURL+"/v1/members/cust-42")
+		_ = json.Unmarshal(out, &member)
+	}
+	if member.Balances.Available != 12 {
+		t.Fatalf("available %d, want 12", member.Balances.Available)
+	}
+	out := run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+		"-d", `{"points":5,"capture":true}`, env.APIURL+"/v1/members/cust-42/redemptions")
+	var red struct {
+		Balances struct{ Available int64 } `json:"balances"`
+	}
+	if err := json.Unmarshal(out, &red); err != nil || red.Balances.Available != 7 {
+		t.Fatalf("redemption: %s", out)
+	}
+}

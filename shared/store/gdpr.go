@@ -1,0 +1,552 @@
+package store
+
+// GDPR export and erasure of a member (spec §4: GET / DELETE
+// /v1/members/{id}/data: "personal data removed, ledger kept anonymised").
+//
+// What "anonymised" means here. The member id is the partner's own customer id:
+// personal. So are the tags, the rules state (streaks are keyed by subscription
+// id; recent events, frequency windows and campaign use describe behaviour), the
+// payment, event and subscription ids a ledger entry remembers, and the free
+// text of adjustment and rejection reasons. Erase moves the member to a new
+// partition P#{partner}#M#{anonID}, anonID = "erased-" + 80 random bits, and
+// keeps there:
+//
+//   - the member item: balances, seq, created / last activity dates, with status
+//     "erased", tags, rules state (tier included) and activity counts emptied;
+//   - every ledger entry, re-keyed E#{seq} (a payment's entry key holds its
+//     payment id): kind, time, points, deltas, breakdown, lot, and of the payment
+//     only amount, currency, category and time. Payment, event, refund-of and
+//     subscription ids, reasons and the rule lines naming them are removed;
+//   - the redemptions (ids are ours, random), their lot references re-keyed;
+//   - the member's pending review items (re-keyed to the anonymous member: an
+//     admin can still approve or reject them) and audit records (member id
+//     replaced, reason redacted: actor, action, points and time stay).
+//
+// The invariants of spec §2 hold on the anonymous member (Audit passes), so
+// liability reporting and expiry keep working on its points. Nothing in the
+// store links anonID to the original id once erasure finishes; the id is
+// returned to the caller once.
+//
+// Not covered: Idempotency-Key records (their stored responses may name the
+// member; they expire within IdempotencyTTL), rejected events (raw bodies kept
+// for operators), and events already published to EventBridge. After erasure
+// the original id is unknown: a later payment for it auto-enrolls a fresh
+// member (when the program auto-enrolls), and a redelivered old payment is no
+// longer recognised as a duplicate (its deduplication key was personal and is
+// gone); a refund of an old payment waits for a payment that never comes and
+// ends in the DLQ.
+//
+// How. Copying many items cannot be one transaction, so Erase is idempotent and
+// resumable: calling it again after a crash completes the job.
+//
+//  1. Mark: one transaction sets the member's status to "erasing" (accruals,
+//     redemptions and activities stop) and writes a marker item ERASE holding the
+//     anonID. The marker exists exactly while the member is erasing.
+//  2. Move, at the member's version V: list the member's partition (and its
+//     review items and audit records), copy them transformed to their anonymous
+//     keys, then delete the originals. Copies and deletes are transactions of
+//     up to 98 items fenced by two condition checks: the member is still at
+//     version V, and the marker still names this anonID. Every change to a
+//     member's entries, redemptions or review items also writes the member (its
+//     version), so a concurrent writer (a refund, a hold cancelled, an
+//     adjustment) either commits before a chunk — which then fails, and the move
+//     starts again from a fresh listing — or fails on an entry already moved.
+//     The marker check stops a slow concurrent Erase call from writing stale
+//     copies over the anonymous member once the erasure has finished (the
+//     marker is gone), even if a member re-enrolled under the same id happens
+//     to reach version V. Redemptions and review items are deleted before any
+//     entry, so the entries they reference are in every listing that copies
+//     them. (Hence transactions rather than BatchWriteItem: a batch cannot be
+//     fenced, and erasure is rare enough for the double write cost.)
+//  3. Finish: one transaction writes the anonymous member item, deletes the
+//     original member item (conditional on version V) and the marker
+//     (conditional on naming anonID), and writes the "member.erase" audit
+//     record (naming only the anonID).
+//
+// Concurrent Erase calls for one member share the marker's anonID; when one
+// finishes, the others find the anonymous member and return its id too.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/rules"
+)
+
+// StatusErasing: the member's erasure has started and not finished (calling
+// Erase again completes it). Accruals, activities and redemptions refuse such
+// a member (ErrMemberInactive); other writers are fenced off (see above).
+const StatusErasing ledger.Status = "erasing"
+
+// AuditMemberErase is the audit action of an erasure.
+const AuditMemberErase = "member.erase"
+
+// AnonPrefix starts every anonymised member id.
+const AnonPrefix = "erased-"
+
+const (
+	skErase = "ERASE"
+	// RedactedReason replaces the free-text reason of an erased member's audit records.
+	RedactedReason = "[redacted: member erased]"
+	redactedID     = "[erased]"
+	// eraseChunk: copies or deletes per transaction (plus the two fence checks).
+	eraseChunk = 98
+)
+
+type eraseMarker struct {
+	AnonID  string    `dynamodbav:"anon"`
+	Started time.Time `dynamodbav:"started"`
+	Actor   string    `dynamodbav:"actor"`
+}
+
+// Export is all the store keeps about one member (GDPR access): JSON-ready.
+type Export struct {
+	PartnerID  string          `json:"partner_id"`
+	MemberID   string          `json:"member_id"`
+	Status     ledger.Status   `json:"status"`
+	Tags       []string        `json:"tags"`
+	Tier       string          `json:"tier,omitempty"`
+	Balances   ledger.Balances `json:"balances"`
+	Qualifying int64           `json:"qualifying"`
+	// Rules is the whole rules state (streaks, frequency windows, campaign use,
+	// day / month counters, recent event times).
+	Rules        rules.State         `json:"rules_state"`
+	Activities   map[string]int64    `json:"activities,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	LastActivity time.Time           `json:"last_activity_at"`
+	Entries      []ledger.Entry      `json:"entries"`
+	Redemptions  []ledger.Redemption `json:"redemptions"`
+	Review       []ReviewItem        `json:"review"`
+	ExportedAt   time.Time           `json:"exported_at"`
+}
+
+// Export returns everything kept about a member: the member, all of its ledger
+// entries (oldest first), its redemptions and its pending review items. The
+// reads are consistent but not one snapshot.
+func (s *Store) Export(ctx context.Context, partner, member string) (Export, error) {
+	m, err := s.Member(ctx, partner, member)
+	if err != nil {
+		return Export{}, err
+	}
+	es, err := s.Entries(ctx, partner, member)
+	if err != nil {
+		return Export{}, err
+	}
+	reds, err := s.memberRedemptions(ctx, partner, member)
+	if err != nil {
+		return Export{}, err
+	}
+	rvs, err := s.memberReviews(ctx, partner, member)
+	if err != nil {
+		return Export{}, err
+	}
+	x := Export{
+		PartnerID: partner, MemberID: m.ID, Status: m.Status, Tags: m.Rules.Tags, Tier: m.Rules.Tier,
+		Balances: m.Balances, Qualifying: m.Rules.Qualifying, Rules: m.Rules, Activities: m.Activities,
+		CreatedAt: m.CreatedAt, LastActivity: m.LastActivity,
+		Entries: es, Redemptions: reds, Review: rvs, ExportedAt: s.now().UTC(),
+	}
+	if x.Tags == nil {
+		x.Tags = []string{}
+	}
+	if x.Entries == nil {
+		x.Entries = []ledger.Entry{}
+	}
+	return x, nil
+}
+
+func (s *Store) memberRedemptions(ctx context.Context, partner, member string) ([]ledger.Redemption, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :red)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":  &types.AttributeValueMemberS{Value: memberPK(partner, member)},
+			":red": &types.AttributeValueMemberS{Value: redemptionSK("")},
+		},
+	})
+	out := []ledger.Redemption{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query redemptions of %s/%s: %w", partner, member, err)
+		}
+		var rs []ledger.Redemption
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &rs); err != nil {
+			return nil, fmt.Errorf("unmarshal redemptions: %w", err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// Erase removes a member's personal data and keeps its ledger under a new,
+// anonymous member id, which it returns (see the top of this file for what is
+// kept and how). It is idempotent and resumable: after a crash or an error,
+// calling it again completes the erasure with the same anonymous id. Erasing
+// an already anonymised member returns its own id; an unknown member (or one
+// erased before: its id is gone) is ErrMemberNotFound.
+func (s *Store) Erase(ctx context.Context, partner, member, actor string) (string, error) {
+	for attempt := 0; ; attempt++ {
+		m, anon, err := s.markErasing(ctx, partner, member, actor)
+		if err == nil && anon == "" {
+			return m.ID, nil // already anonymised
+		}
+		if err == nil {
+			err = s.moveErased(ctx, m, anon)
+		}
+		if err == nil {
+			err = s.finishErase(ctx, m, anon, actor)
+		}
+		if err == nil {
+			return anon, nil
+		}
+		if !errors.Is(err, errConflict) && !errors.Is(err, errDuplicate) {
+			return "", err
+		}
+		if anon != "" {
+			// A concurrent Erase call may have finished this erasure.
+			if _, err := s.Member(ctx, partner, anon); err == nil {
+				return anon, nil
+			} else if !errors.Is(err, ErrMemberNotFound) {
+				return "", err
+			}
+		}
+		if err := s.backoff(ctx, attempt); err != nil {
+			return "", fmt.Errorf("erase %s/%s: %w", partner, member, err)
+		}
+	}
+}
+
+// markErasing returns the member in state erasing and its anonymous id,
+// marking it first when needed (step 1). An anonymised member comes back with
+// anon "".
+func (s *Store) markErasing(ctx context.Context, partner, member, actor string) (ledger.Member, string, error) {
+	m, err := s.Member(ctx, partner, member)
+	if err != nil {
+		return m, "", err
+	}
+	var mk eraseMarker
+	found, err := s.getItem(ctx, memberPK(partner, member), skErase, &mk)
+	if err != nil {
+		return m, "", err
+	}
+	if !found && m.Status == ledger.StatusErased {
+		return m, "", nil
+	}
+	if found && m.Status == StatusErasing {
+		return m, mk.AnonID, nil
+	}
+	// Not marked yet, or its status was changed (PATCH) while erasing.
+	prev := m.Version
+	m.Status = StatusErasing
+	m.Version++
+	mput, err := s.putMember(&m, prev, false)
+	if err != nil {
+		return m, "", err
+	}
+	items := []types.TransactWriteItem{mput}
+	if !found {
+		mk = eraseMarker{AnonID: newID(AnonPrefix), Started: s.now().UTC(), Actor: actor}
+		it, err := item(mk, memberPK(partner, member), skErase)
+		if err != nil {
+			return m, "", err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}})
+	}
+	if err := s.transact(ctx, items); err != nil {
+		return m, "", err
+	}
+	return m, mk.AnonID, nil
+}
+
+// move is one item to re-key: its anonymous copy and the original's key (nil
+// when the copy overwrites the original in place).
+type move struct {
+	put   map[string]types.AttributeValue
+	del   map[string]types.AttributeValue
+	order int // deletion order: references before what they reference
+}
+
+// Deletion order of moved items.
+const (
+	orderRefs    = iota // review items, audit records, redemptions
+	orderPayment        // a payment's earn entry: before its refunds' entries
+	orderEntry          // other entries
+	orderOther          // any other item of the member's partition
+)
+
+// moveErased copies the items of an erasing member to the anonymous keys and
+// deletes the originals, fenced on the member's version and the marker (step
+// 2). It returns errConflict or errDuplicate when the fence failed.
+func (s *Store) moveErased(ctx context.Context, m ledger.Member, anon string) error {
+	moves, err := s.planMoves(ctx, m, anon)
+	if err != nil || len(moves) == 0 {
+		return err
+	}
+	fence := eraseFence(s.table, m, anon)
+	var chunk []types.TransactWriteItem
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		err := s.transact(ctx, append(append([]types.TransactWriteItem(nil), fence...), chunk...))
+		chunk = chunk[:0]
+		return err
+	}
+	add := func(it types.TransactWriteItem) error {
+		chunk = append(chunk, it)
+		if len(chunk) == eraseChunk {
+			return flush()
+		}
+		return nil
+	}
+	for _, mv := range moves {
+		if err := add(types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: mv.put}}); err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for order := orderRefs; order <= orderOther; order++ {
+		for _, mv := range moves {
+			if mv.order != order || mv.del == nil {
+				continue
+			}
+			if err := add(types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: mv.del}}); err != nil {
+				return err
+			}
+		}
+		// Finish each group before the next: an interrupted move never leaves
+		// a redemption or review item whose entries are already gone.
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eraseFence is the condition of every write of a move: the member is still
+// at its version and the marker still names anon.
+func eraseFence(table string, m ledger.Member, anon string) []types.TransactWriteItem {
+	pk := memberPK(m.PartnerID, m.ID)
+	return []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(table), Key: key(pk, skMember),
+			ConditionExpression:       aws.String("ver = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(m.Version)},
+		}},
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(table), Key: key(pk, skErase),
+			ConditionExpression:       aws.String("anon = :a"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}},
+		}},
+	}
+}
+
+// planMoves lists what belongs to the member and builds its anonymous copies.
+func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]move, error) {
+	partner, member := m.PartnerID, m.ID
+	own, err := s.queryAll(ctx, memberPK(partner, member), "")
+	if err != nil {
+		return nil, err
+	}
+	reviews, err := s.queryAll(ctx, reviewPK(partner), member)
+	if err != nil {
+		return nil, err
+	}
+	audits, err := s.queryAll(ctx, auditPK(partner), member)
+	if err != nil {
+		return nil, err
+	}
+	apk := memberPK(partner, anon)
+	// Entries first: their new keys are what redemptions and reviews refer to.
+	lotKeys := map[string]string{}
+	var moves []move
+	var rest []map[string]types.AttributeValue
+	for _, it := range own {
+		sk := skOf(it)
+		switch {
+		case sk == skMember || sk == skErase:
+		case strings.HasPrefix(sk, "PAY#") || strings.HasPrefix(sk, "E#"):
+			var e ledger.Entry
+			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+				return nil, fmt.Errorf("unmarshal entry %s: %w", sk, err)
+			}
+			nsk := entrySK(e.Seq)
+			lotKeys[sk] = nsk
+			scrubEntry(&e, anon)
+			put, err := entryItem(&e, nsk)
+			if err != nil {
+				return nil, err
+			}
+			order := orderEntry
+			if strings.HasPrefix(sk, "PAY#") && strings.HasSuffix(sk, "#S") {
+				order = orderPayment
+			}
+			moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: order})
+		default:
+			rest = append(rest, it)
+		}
+	}
+	for _, it := range rest {
+		sk := skOf(it)
+		if strings.HasPrefix(sk, redemptionSK("")) {
+			var r ledger.Redemption
+			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+				return nil, fmt.Errorf("unmarshal redemption %s: %w", sk, err)
+			}
+			lots := make([]ledger.LotTake, 0, len(r.Lots))
+			for _, t := range r.Lots {
+				nk, ok := lotKeys[t.Lot]
+				switch {
+				case ok:
+					lots = append(lots, ledger.LotTake{Lot: nk, Points: t.Points})
+				case r.Status == ledger.RedemptionHeld:
+					return nil, fmt.Errorf("erase %s/%s: lot %s of open hold %s not found", partner, member, t.Lot, r.ID)
+				}
+				// A settled redemption never uses its lots again: an unknown one is dropped.
+			}
+			r.Lots, r.MemberID = lots, anon
+			put, err := item(r, apk, sk)
+			if err != nil {
+				return nil, err
+			}
+			moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: orderRefs})
+			continue
+		}
+		// An item kind this code does not know: moved as is, its member named anew.
+		put := cloneItem(it)
+		put[AttrPK] = &types.AttributeValueMemberS{Value: apk}
+		renameMember(put, member, anon)
+		moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: orderOther})
+	}
+	for _, it := range reviews {
+		rv, err := unmarshalReview(it)
+		if err != nil {
+			return nil, err
+		}
+		old := rv.lotKey()
+		nk, ok := lotKeys[old]
+		if !ok {
+			return nil, fmt.Errorf("erase %s/%s: held entry %s of a review item not found", partner, member, old)
+		}
+		rv.MemberID, rv.PaymentID, rv.EventID, rv.LotSK = anon, "", "", nk
+		put, err := item(rv, reviewPK(partner), reviewSK(rv.HeldAt, anon, nk))
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, move{put: put, del: key(reviewPK(partner), skOf(it)), order: orderRefs})
+	}
+	for _, it := range audits {
+		sk := skOf(it)
+		put := cloneItem(it)
+		renameMember(put, member, anon)
+		if _, ok := put["reason"]; ok {
+			put["reason"] = &types.AttributeValueMemberS{Value: RedactedReason}
+		}
+		mv := move{put: put, order: orderRefs}
+		if nsk := renameInSK(sk, member, anon); nsk != sk {
+			put[AttrSK] = &types.AttributeValueMemberS{Value: nsk}
+			mv.del = key(auditPK(partner), sk)
+		}
+		moves = append(moves, mv)
+	}
+	return moves, nil
+}
+
+// finishErase replaces the original member item by the anonymous one (step 3).
+func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor string) error {
+	am := m
+	am.ID, am.Status, am.Rules, am.Activities = anon, ledger.StatusErased, rules.State{}, nil
+	am.Version = m.Version + 1
+	aput, err := s.putMember(&am, 0, true)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	rec := AuditRecord{At: now, Actor: actor, Action: AuditMemberErase, MemberID: anon, Reason: "personal data erased, ledger kept anonymised"}
+	recItem, err := item(rec, auditPK(m.PartnerID), auditSK(now, anon, 0))
+	if err != nil {
+		return err
+	}
+	pk := memberPK(m.PartnerID, m.ID)
+	return s.transact(ctx, []types.TransactWriteItem{
+		aput,
+		{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: key(pk, skMember),
+			ConditionExpression:       aws.String("ver = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(m.Version)},
+		}},
+		{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: key(pk, skErase),
+			ConditionExpression:       aws.String("anon = :a"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}},
+		}},
+		{Put: &types.Put{TableName: aws.String(s.table), Item: recItem}},
+	})
+}
+
+// scrubEntry removes the personal data of an entry (see the top of the file)
+// and gives it to the anonymous member.
+func scrubEntry(e *ledger.Entry, anon string) {
+	sub := ""
+	if e.Recurring != nil {
+		sub = e.Recurring.SubscriptionID
+	}
+	for i := range e.Breakdown {
+		l := &e.Breakdown[i]
+		switch {
+		case l.Kind == "adjust", l.Kind == "review" && l.Rule == "reject":
+			l.Detail = "" // free text
+		case l.Kind == rules.KindStreak && sub != "":
+			l.Detail = strings.ReplaceAll(l.Detail, sub, redactedID)
+		}
+		if l.Rule != "" && (l.Rule == e.PaymentID || l.Rule == e.RefundOf) {
+			l.Rule = "payment"
+		}
+	}
+	e.MemberID = anon
+	e.EventID, e.PaymentID, e.RefundOf, e.Recurring, e.Reason = "", "", "", nil, ""
+}
+
+func skOf(it map[string]types.AttributeValue) string {
+	if v, ok := it[AttrSK].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func cloneItem(it map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(it))
+	for k, v := range it {
+		out[k] = v
+	}
+	return out
+}
+
+// renameMember sets the "member" attribute to anon where it names member.
+func renameMember(it map[string]types.AttributeValue, member, anon string) {
+	if v, ok := it["member"].(*types.AttributeValueMemberS); ok && v.Value == member {
+		it["member"] = &types.AttributeValueMemberS{Value: anon}
+	}
+}
+
+// renameInSK replaces member as a whole #-separated part of a sort key.
+func renameInSK(sk, member, anon string) string {
+	if strings.HasSuffix(sk, "#"+member) {
+		sk = strings.TrimSuffix(sk, "#"+member) + "#" + anon
+	}
+	return strings.ReplaceAll(sk, "#"+member+"#", "#"+anon+"#")
+}
