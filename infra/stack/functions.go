@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"github.com/accrue/accrue/shared/queue"
+
 	"maps"
 	"slices"
 	"time"
@@ -26,6 +28,12 @@ type Function struct {
 	// function may use on it. Every resource in Access is also passed to the
 	// function in its environment variable (Resource.EnvVar), so a function's
 	// environment follows from what it may touch. No wildcards.
+	//
+	// DynamoDB has no IAM action for TransactWriteItems (nor TransactGetItems):
+	// each item of a transaction is authorized as its own action — a Put as
+	// dynamodb:PutItem, an Update as dynamodb:UpdateItem, a Delete as
+	// dynamodb:DeleteItem, a ConditionCheck as dynamodb:ConditionCheckItem —
+	// so list those.
 	Access map[Resource][]string
 
 	// Env holds extra constant environment variables.
@@ -112,15 +120,18 @@ var Functions = []Function{
 		Name:        "ingest",
 		Description: "Accrues points from the payment events of the payments queue",
 		MemoryMB:    256,
-		Timeout:     30 * time.Second,
-		Trigger:     QueueTrigger{BatchSize: 10, MaxBatchingWindow: time.Second},
+		Timeout:     queue.IngestTimeout,
+		Trigger:     QueueTrigger{BatchSize: queue.BatchSize, MaxBatchingWindow: time.Second},
 		Access: map[Resource][]string{
+			// Reads: Program (GetItem), member hints (BatchGetItem), lots
+			// (Query). Writes: one TransactWriteItems per accrual, authorized
+			// per item: member and entry Puts, budget counter Updates.
 			Table: {
 				"dynamodb:BatchGetItem",
 				"dynamodb:GetItem",
 				"dynamodb:PutItem",
 				"dynamodb:Query",
-				"dynamodb:TransactWriteItems",
+				"dynamodb:UpdateItem",
 			},
 			TableKey: TableKeyActions,
 		},
@@ -132,13 +143,16 @@ var Functions = []Function{
 		Timeout:     10 * time.Second,
 		Trigger:     HTTPAPITrigger{},
 		Access: map[Resource][]string{
+			// Everything ingest does (POST /v1/events), plus deletes
+			// (idempotency records, reward stock, GDPR erasure moves) and the
+			// ConditionChecks of the GDPR erasure transactions.
 			Table: {
 				"dynamodb:BatchGetItem",
+				"dynamodb:ConditionCheckItem",
 				"dynamodb:DeleteItem",
 				"dynamodb:GetItem",
 				"dynamodb:PutItem",
 				"dynamodb:Query",
-				"dynamodb:TransactWriteItems",
 				"dynamodb:UpdateItem",
 			},
 			TableKey: TableKeyActions,

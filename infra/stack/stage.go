@@ -2,7 +2,6 @@ package stack
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -116,9 +115,4 @@ func StageNamed(name string) (Stage, error) {
 		return Stage{}, fmt.Errorf("unknown stage %q: use -c stage=NAME with one of %v", name, names)
 	}
 	return s, nil
-}
-
-// Retains reports whether the stage keeps its data when the stack is deleted.
-func (s Stage) Retains() bool {
-	return slices.Contains([]awscdk.RemovalPolicy{awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_SNAPSHOT}, s.RemovalPolicy)
 }

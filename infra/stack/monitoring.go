@@ -1,0 +1,150 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/accrue/accrue/shared/metrics"
+)
+
+// newMonitoring creates the alarms (to an SNS topic, returned) and the
+// dashboard: the payments DLQ not empty, the payments queue's oldest message
+// too old, each function's errors and throttles, and the API's 5xx.
+func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Function,
+	fns map[string]awslambda.Function, api *httpAPI, alarmEmail string,
+) awssns.Topic {
+	th := stage.Alarms
+	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("Accrue " + stage.Name + " alarms"),
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if alarmEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(alarmEmail), nil))
+	}
+	action := awscloudwatchactions.NewSnsAction(topic)
+	period := duration(th.Period)
+
+	alarm := func(id, name, desc string, m awscloudwatch.IMetric, threshold float64, evals int) {
+		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String("accrue-" + stage.Name + "-" + name),
+			AlarmDescription:   jsii.String(desc),
+			Metric:             m,
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(float64(evals)),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(action)
+		a.AddOkAction(action)
+	}
+
+	// Queues.
+	alarm("PaymentsDLQNotEmptyAlarm", "payments-dlq-not-empty",
+		"Payment events failed 5 times and are in the DLQ: find the cause in the ingest logs, fix it, then move them back with the operator CLI.",
+		r.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: duration(th.Period), Statistic: jsii.String("Maximum")}),
+		1, 1)
+	alarm("PaymentsQueueAgeAlarm", "payments-queue-age",
+		"The oldest payment event has waited too long: ingest is failing, throttled or too slow.",
+		r.payments.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		th.PaymentsQueueAge.Seconds(), th.EvaluationPeriods)
+
+	// Functions.
+	for _, f := range specs {
+		fn := fns[f.Name]
+		id := constructID(f.Name)
+		alarm(id+"ErrorsAlarm", f.Name+"-errors", "The "+f.Name+" function is failing invocations.",
+			fn.MetricErrors(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
+			th.FunctionErrors, th.EvaluationPeriods)
+		alarm(id+"ThrottlesAlarm", f.Name+"-throttles", "The "+f.Name+" function is throttled: raise the account's concurrency or lower the load.",
+			fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
+			th.FunctionThrottles, th.EvaluationPeriods)
+	}
+
+	// API.
+	if api != nil {
+		alarm("HttpApi5xxAlarm", "api-5xx", "The HTTP API answers 5xx: see the api function's errors and logs.",
+			api.api.MetricServerError(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
+			th.API5xx, th.EvaluationPeriods)
+	}
+
+	newDashboard(stack, stage, r, specs, fns, api)
+	return topic
+}
+
+func newDashboard(stack awscdk.Stack, stage Stage, r resources, specs []Function,
+	fns map[string]awslambda.Function, api *httpAPI,
+) {
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	sum := func(label string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String(label)}
+	}
+	stat := func(label, statistic string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String(statistic), Label: jsii.String(label)}
+	}
+	graph := func(title string, left, right []awscloudwatch.IMetric) awscloudwatch.IWidget {
+		props := &awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Width: jsii.Number(12), Height: jsii.Number(6), Left: &left}
+		if len(right) > 0 {
+			props.Right = &right
+		}
+		return awscloudwatch.NewGraphWidget(props)
+	}
+
+	// Ingest throughput: payment events taken off the queue, and rejected
+	// ones (the EMF metric of shared/ingest, across its Reason dimension).
+	rejected := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("SUM(SEARCH('{" + metrics.Namespace + ",Reason} MetricName=\"RejectedEvents\"', 'Sum', 60))"),
+		Label:      jsii.String("rejected events"),
+		Period:     minute,
+	})
+	throughput := graph("Ingest throughput (per minute)", []awscloudwatch.IMetric{
+		r.payments.MetricNumberOfMessagesSent(sum("events sent")),
+		r.payments.MetricNumberOfMessagesDeleted(sum("events processed")),
+	}, []awscloudwatch.IMetric{rejected})
+	queues := graph("Payments queue", []awscloudwatch.IMetric{
+		r.payments.MetricApproximateNumberOfMessagesVisible(stat("queue depth", "Maximum")),
+		r.dlq.MetricApproximateNumberOfMessagesVisible(stat("DLQ depth", "Maximum")),
+	}, []awscloudwatch.IMetric{
+		r.payments.MetricApproximateAgeOfOldestMessage(stat("oldest message age (s)", "Maximum")),
+	})
+
+	var errs, throttles, durations []awscloudwatch.IMetric
+	for _, f := range specs {
+		fn := fns[f.Name]
+		errs = append(errs, fn.MetricErrors(sum(f.Name+" errors")))
+		throttles = append(throttles, fn.MetricThrottles(sum(f.Name+" throttles")))
+		durations = append(durations, fn.MetricDuration(stat(f.Name+" p99", "p99")))
+	}
+	rows := [][]awscloudwatch.IWidget{
+		{throughput, queues},
+		{graph("Function errors and throttles", errs, throttles), graph("Function duration p99 (ms)", durations, nil)},
+	}
+	if api != nil {
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("API latency (ms)", []awscloudwatch.IMetric{
+				api.api.MetricLatency(stat("p50", "p50")),
+				api.api.MetricLatency(stat("p99", "p99")),
+				api.api.MetricIntegrationLatency(stat("integration p99", "p99")),
+			}, nil),
+			graph("API requests and errors", []awscloudwatch.IMetric{
+				api.api.MetricCount(sum("requests")),
+			}, []awscloudwatch.IMetric{
+				api.api.MetricServerError(sum("5xx")),
+				api.api.MetricClientError(sum("4xx")),
+			}),
+		})
+	}
+	widgets := make([]*[]awscloudwatch.IWidget, len(rows))
+	for i := range rows {
+		widgets[i] = &rows[i]
+	}
+	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName:   jsii.String("accrue-" + stage.Name),
+		DefaultInterval: awscdk.Duration_Hours(jsii.Number(6)),
+		Widgets:         &widgets,
+	})
+}

@@ -1,0 +1,378 @@
+// Package stack is Accrue's CDK stack (spec §8): the DynamoDB table, the
+// payments queue and its DLQ, the Lambda functions of Functions, the HTTP API,
+// the event bus, the schedules, alarms and a dashboard, for one Stage.
+package stack
+
+import (
+	"github.com/accrue/accrue/shared/queue"
+
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	// Before the CDK packages initialize: quiets jsii's Node.js warnings.
+	_ "github.com/accrue/accrue/infra/internal/jsiienv"
+)
+
+// DefaultAssetDir is where `make build` puts the Lambda binaries:
+// <DefaultAssetDir>/<function>/bootstrap, relative to the repository root.
+const DefaultAssetDir = "bin/lambda"
+
+// FunctionTag is the tag naming the Functions entry a Lambda function was made
+// from (its value is Function.Name).
+const FunctionTag = "accrue:function"
+
+// AccrueStackProps configure NewAccrueStack.
+type AccrueStackProps struct {
+	awscdk.StackProps
+	// Stage settings (Stages["dev"], Stages["prod"]).
+	Stage Stage
+	// AssetDir holds <name>/bootstrap for every function (default DefaultAssetDir).
+	AssetDir string
+	// Functions to deploy (default Functions).
+	Functions []Function
+	// Table schema (default StoreSchema()).
+	Schema *TableSchema
+	// AlarmEmail, when set, is subscribed to the alarm topic.
+	AlarmEmail string
+}
+
+// resources are the stack's resources functions are granted access to.
+type resources struct {
+	stack    awscdk.Stack
+	table    awsdynamodb.Table
+	key      awskms.Key
+	bus      awsevents.EventBus
+	payments awssqs.Queue
+	dlq      awssqs.Queue
+}
+
+// NewAccrueStack defines the whole Accrue stack for props.Stage.
+func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackProps) awscdk.Stack {
+	p := *props
+	if p.Stage.Name == "" {
+		panic("AccrueStackProps.Stage is required (see Stages)")
+	}
+	if p.AssetDir == "" {
+		p.AssetDir = DefaultAssetDir
+	}
+	if p.Functions == nil {
+		p.Functions = Functions
+	}
+	if p.Schema == nil {
+		s := StoreSchema()
+		p.Schema = &s
+	}
+	if err := ValidateFunctions(p.Functions, p.AssetDir); err != nil {
+		panic(err)
+	}
+	stage := p.Stage
+
+	if p.StackProps.Description == nil {
+		p.StackProps.Description = jsii.String("Accrue loyalty-points engine (" + stage.Name + ")")
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	awscdk.Tags_Of(stack).Add(jsii.String("accrue:stage"), jsii.String(stage.Name), &awscdk.TagProps{
+		// CloudFormation's dashboard schema (as cfn-lint has it) takes no tags.
+		ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard"),
+	})
+
+	r := resources{stack: stack}
+
+	// Data: the table, encrypted with its own rotating customer-managed key.
+	r.key = awskms.NewKey(stack, jsii.String("TableKey"), &awskms.KeyProps{
+		Description:       jsii.String("Accrue " + stage.Name + ": encrypts the DynamoDB table"),
+		Alias:             jsii.String("alias/accrue-" + stage.Name + "-table"),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     duration(stage.KeyPendingWindow),
+		RemovalPolicy:     stage.RemovalPolicy,
+	})
+	r.table = NewTable(stack, "Table", *p.Schema, TableOptions{
+		Key:                r.key,
+		RemovalPolicy:      stage.RemovalPolicy,
+		DeletionProtection: stage.DeletionProtection,
+	})
+
+	// Payments queue. Lambda's guidance: visibility timeout at least six times
+	// the consumer's timeout plus its batching window, so a message is not
+	// redelivered while a retried batch still holds it.
+	visibility := queue.VisibilityTimeout()
+	for _, f := range p.Functions {
+		if q, ok := f.Trigger.(QueueTrigger); ok {
+			visibility = max(visibility, queue.VisibilityFactor*f.Timeout+q.MaxBatchingWindow)
+		}
+	}
+	r.dlq = awssqs.NewQueue(stack, jsii.String("PaymentsDLQ"), &awssqs.QueueProps{
+		RetentionPeriod: duration(queue.DLQRetention),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	r.payments = awssqs.NewQueue(stack, jsii.String("PaymentsQueue"), &awssqs.QueueProps{
+		VisibilityTimeout: duration(visibility),
+		// Shorter than the DLQ's: a message's age in the DLQ counts from its
+		// first enqueue on this queue.
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(4)),
+		// SQS-managed keys: billing systems in other accounts can send without
+		// KMS grants on our key.
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           r.dlq,
+			MaxReceiveCount: jsii.Number(queue.MaxReceiveCount),
+		},
+	})
+
+	// Domain events (spec §6), archived for replay.
+	r.bus = awsevents.NewEventBus(stack, jsii.String("EventBus"), &awsevents.EventBusProps{
+		EventBusName: jsii.String("accrue-" + stage.Name),
+		Description:  jsii.String("Accrue domain events: points.earned, points.redeemed, tier.changed, ..."),
+	})
+	r.bus.Archive(jsii.String("Archive"), &awsevents.BaseArchiveProps{
+		Description:  jsii.String("Every Accrue domain event, for replay"),
+		EventPattern: &awsevents.EventPattern{Account: jsii.Strings(*stack.Account())},
+		Retention:    duration(stage.EventArchiveRetention),
+	})
+
+	// Functions.
+	fns := map[string]awslambda.Function{}
+	var api *httpAPI
+	for _, f := range p.Functions {
+		fn := r.newFunction(stage, p.AssetDir, f)
+		fns[f.Name] = fn
+		switch t := f.Trigger.(type) {
+		case QueueTrigger:
+			fn.AddEventSourceMapping(jsii.String("PaymentsQueue"), &awslambda.EventSourceMappingOptions{
+				EventSourceArn:          r.payments.QueueArn(),
+				BatchSize:               jsii.Number(float64(t.BatchSize)),
+				MaxBatchingWindow:       duration(t.MaxBatchingWindow),
+				ReportBatchItemFailures: jsii.Bool(true),
+			})
+		case HTTPAPITrigger:
+			a := newHTTPAPI(stack, stage, fn, Routes)
+			api = &a
+		case ScheduleTrigger:
+			awsevents.NewRule(stack, jsii.String(constructID(f.Name)+"Schedule"), &awsevents.RuleProps{
+				Description: jsii.String("Runs the " + f.Name + " job"),
+				Schedule:    awsevents.Schedule_Expression(jsii.String(t.Expression)),
+				Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+					RetryAttempts: jsii.Number(2),
+					MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
+				})},
+			})
+		}
+	}
+
+	topic := newMonitoring(stack, stage, r, p.Functions, fns, api, p.AlarmEmail)
+
+	out := func(id, value, desc string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(desc)})
+	}
+	if api != nil {
+		out("ApiUrl", *api.stage.Url(), "Base URL of the partner HTTP API")
+	}
+	out("PaymentsQueueUrl", *r.payments.QueueUrl(), "Billing systems send payment events here")
+	out("PaymentsQueueArn", *r.payments.QueueArn(), "For the billing systems' sqs:SendMessage policies")
+	out("PaymentsDLQUrl", *r.dlq.QueueUrl(), "Payment events that failed 5 times")
+	out("EventBusName", *r.bus.EventBusName(), "Domain events (points.earned, ...) for partner rules")
+	out("TableName", *r.table.TableName(), "The DynamoDB table (for the operator CLI: ACCRUE_TABLE)")
+	out("AlarmTopicArn", *topic.TopicArn(), "Subscribe on-call here")
+	return stack
+}
+
+// newFunction creates f's Lambda function with its own role, holding exactly
+// f.Actions(), and its own log group.
+func (r resources) newFunction(stage Stage, assetDir string, f Function) awslambda.Function {
+	id := constructID(f.Name)
+	logs := awslogs.NewLogGroup(r.stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     stage.LogRetention,
+		RemovalPolicy: stage.RemovalPolicy,
+	})
+
+	statements := []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("Logs"),
+			Actions:   jsii.Strings(LogActions...),
+			Resources: jsii.Strings(*logs.LogGroupArn()),
+		}),
+	}
+	env := map[string]*string{}
+	for _, res := range sortedResources(f.Access) {
+		st := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(constructID(string(res))),
+			Actions:   jsii.Strings(sorted(f.Access[res])...),
+			Resources: jsii.Strings(r.arns(res)...),
+		})
+		if res == TableKey {
+			st.AddCondition(jsii.String("StringEquals"), map[string]any{
+				"kms:ViaService": fmt.Sprintf("dynamodb.%s.amazonaws.com", *r.stack.Region()),
+			})
+		}
+		statements = append(statements, st)
+		if v := res.EnvVar(); v != "" {
+			env[v] = r.envValue(res)
+		}
+	}
+	if _, ok := f.Trigger.(QueueTrigger); ok {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ConsumePaymentsQueue"),
+			Actions:   jsii.Strings(QueueConsumerActions...),
+			Resources: jsii.Strings(*r.payments.QueueArn()),
+		}))
+	}
+	for k, v := range f.Env {
+		env[k] = jsii.String(v)
+	}
+
+	role := awsiam.NewRole(r.stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Accrue " + stage.Name + " " + f.Name + " function"),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"access": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
+		},
+	})
+
+	fn := awslambda.NewFunction(r.stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+		Description:           jsii.String(f.Description),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, f.Name)), nil),
+		MemorySize:            jsii.Number(float64(f.MemoryMB)),
+		Timeout:               duration(f.Timeout),
+		Role:                  role,
+		LogGroup:              logs,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		Tracing:               awslambda.Tracing_ACTIVE,
+		Environment:           &env,
+	})
+	awscdk.Tags_Of(fn).Add(jsii.String(FunctionTag), jsii.String(f.Name), nil)
+	return fn
+}
+
+// arns are the IAM resources of res.
+func (r resources) arns(res Resource) []string {
+	switch res {
+	case Table:
+		return []string{*r.table.TableArn(), *r.table.TableArn() + "/index/*"}
+	case TableKey:
+		return []string{*r.key.KeyArn()}
+	case EventBus:
+		return []string{*r.bus.EventBusArn()}
+	case PaymentsQueue:
+		return []string{*r.payments.QueueArn()}
+	case PaymentsDLQ:
+		return []string{*r.dlq.QueueArn()}
+	}
+	panic(fmt.Sprintf("unknown resource %q", res))
+}
+
+// envValue is what a function granted res finds in res.EnvVar().
+func (r resources) envValue(res Resource) *string {
+	switch res {
+	case Table:
+		return r.table.TableName()
+	case EventBus:
+		return r.bus.EventBusName()
+	case PaymentsQueue:
+		return r.payments.QueueUrl()
+	case PaymentsDLQ:
+		return r.dlq.QueueUrl()
+	}
+	panic(fmt.Sprintf("resource %q has no environment value", res))
+}
+
+// ValidateFunctions checks the function table before anything is built: names
+// unique, one trigger each, at most one HTTP API handler, no wildcard actions,
+// and every function's bootstrap binary present (built by `make build`).
+func ValidateFunctions(fns []Function, assetDir string) error {
+	seen := map[string]bool{}
+	httpHandlers := 0
+	for _, f := range fns {
+		if f.Name == "" || seen[f.Name] {
+			return fmt.Errorf("function names must be unique and non-empty: %q", f.Name)
+		}
+		seen[f.Name] = true
+		switch t := f.Trigger.(type) {
+		case QueueTrigger:
+		case HTTPAPITrigger:
+			httpHandlers++
+		case ScheduleTrigger:
+			if !strings.HasPrefix(t.Expression, "rate(") && !strings.HasPrefix(t.Expression, "cron(") {
+				return fmt.Errorf("function %s: schedule %q is not rate(...) or cron(...)", f.Name, t.Expression)
+			}
+		default:
+			return fmt.Errorf("function %s: needs a Trigger (QueueTrigger, HTTPAPITrigger or ScheduleTrigger)", f.Name)
+		}
+		if f.MemoryMB < 128 || f.Timeout <= 0 || f.Timeout > 15*time.Minute {
+			return fmt.Errorf("function %s: MemoryMB (%d) and Timeout (%s) must be set, within Lambda's limits", f.Name, f.MemoryMB, f.Timeout)
+		}
+		for res, actions := range f.Access {
+			for _, a := range actions {
+				if strings.Contains(a, "*") || !strings.Contains(a, ":") {
+					return fmt.Errorf("function %s: action %q on %s: exact service:Action names only", f.Name, a, res)
+				}
+				if instead, ok := notIAMActions[a]; ok {
+					return fmt.Errorf("function %s: %s is not an IAM action: %s", f.Name, a, instead)
+				}
+			}
+		}
+		bootstrap := filepath.Join(assetDir, f.Name, "bootstrap")
+		if _, err := os.Stat(bootstrap); err != nil {
+			return fmt.Errorf("function %s: %s not found: build the Lambda binaries first (make build)", f.Name, bootstrap)
+		}
+	}
+	if httpHandlers > 1 {
+		return fmt.Errorf("%d functions have an HTTPAPITrigger; the API has one handler", httpHandlers)
+	}
+	return nil
+}
+
+// notIAMActions are API operations IAM does not know as actions, with what to
+// grant instead.
+var notIAMActions = map[string]string{
+	"dynamodb:TransactWriteItems": "grant each item's own action (PutItem, UpdateItem, DeleteItem, ConditionCheckItem)",
+	"dynamodb:TransactGetItems":   "grant dynamodb:GetItem",
+}
+
+// constructID turns "release-pending" into "ReleasePending".
+func constructID(name string) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func duration(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
+}
+
+func sortedResources(m map[Resource][]string) []Resource {
+	rs := make([]Resource, 0, len(m))
+	for r := range m {
+		rs = append(rs, r)
+	}
+	slices.Sort(rs)
+	return rs
+}
+
+func sorted(s []string) []string {
+	return slices.Sorted(slices.Values(s))
+}

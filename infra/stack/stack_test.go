@@ -1,0 +1,623 @@
+package stack
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/accrue/accrue/shared/store"
+)
+
+// One stack per stage holds the whole system: one table and its key, the
+// payments queue and its DLQ, one function per Functions entry with its own
+// role and log group, the HTTP API, the event bus and its archive, one alarm
+// topic, the alarms and a dashboard.
+func TestStackHasEveryPartOfTheSystem(t *testing.T) {
+	schedules := 0
+	for _, f := range Functions {
+		if _, ok := f.Trigger.(ScheduleTrigger); ok {
+			schedules++
+		}
+	}
+	want := map[string]int{
+		"AWS::DynamoDB::Table":                1,
+		"AWS::KMS::Key":                       1,
+		"AWS::SQS::Queue":                     2,
+		"AWS::Lambda::Function":               len(Functions),
+		"AWS::IAM::Role":                      len(Functions),
+		"AWS::Lambda::EventSourceMapping":     1,
+		"AWS::ApiGatewayV2::Api":              1,
+		"AWS::ApiGatewayV2::Stage":            1,
+		"AWS::ApiGatewayV2::Integration":      1,
+		"AWS::ApiGatewayV2::Route":            len(Routes),
+		"AWS::Events::EventBus":               1,
+		"AWS::Events::Archive":                1,
+		"AWS::Events::Rule":                   schedules,
+		"AWS::SNS::Topic":                     1,
+		"AWS::CloudWatch::Dashboard":          1,
+		"AWS::CloudWatch::Alarm":              2 + 2*len(Functions) + 1, // DLQ, queue age, errors+throttles per function, API 5xx
+		"AWS::Logs::LogGroup":                 len(Functions) + 1,       // one per function, the API access log
+		"AWS::IAM::ManagedPolicy":             0,
+		"AWS::Lambda::LayerVersion":           0,
+		"Custom::LogRetention":                0,
+		"AWS::CloudFormation::CustomResource": 0,
+	}
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		for typ, n := range want {
+			check(t, typ, func() { s.template.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+		}
+	})
+}
+
+// The table is the one shared/store defines (spec §7): same keys, attribute
+// definitions and indexes as the local stack creates with CreateTableInput.
+func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		_, table := s.json.only(t, "AWS::DynamoDB::Table")
+		p := table.Properties
+
+		if got, want := p["KeySchema"], keySchemaJSON(store.KeySchema()); !reflect.DeepEqual(got, want) {
+			t.Errorf("KeySchema = %s, want %s", jsonString(got), jsonString(want))
+		}
+
+		var gotAttrs, wantAttrs []string
+		for _, a := range list(p["AttributeDefinitions"]) {
+			m := a.(map[string]any)
+			gotAttrs = append(gotAttrs, m["AttributeName"].(string)+":"+m["AttributeType"].(string))
+		}
+		for _, a := range store.AttributeDefinitions() {
+			wantAttrs = append(wantAttrs, aws.ToString(a.AttributeName)+":"+string(a.AttributeType))
+		}
+		sort.Strings(gotAttrs)
+		sort.Strings(wantAttrs)
+		if !slices.Equal(gotAttrs, wantAttrs) {
+			t.Errorf("AttributeDefinitions = %v, want %v", gotAttrs, wantAttrs)
+		}
+
+		var wantLSIs []any
+		for _, lsi := range store.LocalSecondaryIndexes() {
+			wantLSIs = append(wantLSIs, map[string]any{
+				"IndexName":  aws.ToString(lsi.IndexName),
+				"KeySchema":  keySchemaJSON(lsi.KeySchema),
+				"Projection": map[string]any{"ProjectionType": string(lsi.Projection.ProjectionType)},
+			})
+		}
+		if got := list(p["LocalSecondaryIndexes"]); !reflect.DeepEqual(got, wantLSIs) {
+			t.Errorf("LocalSecondaryIndexes = %s, want %s", jsonString(got), jsonString(wantLSIs))
+		}
+		if p["GlobalSecondaryIndexes"] != nil {
+			t.Errorf("GlobalSecondaryIndexes = %s, but store defines none", jsonString(p["GlobalSecondaryIndexes"]))
+		}
+	})
+}
+
+// On-demand, point-in-time recovery, encrypted with the stack's own rotating
+// customer-managed key, TTL on store's ttl attribute; no stream (nothing
+// consumes one).
+func TestTableIsOnDemandRecoverableEncryptedWithTTL(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		keyID, _ := s.json.only(t, "AWS::KMS::Key")
+		check(t, "table properties", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"SSESpecification": map[string]any{
+					"SSEEnabled":     true,
+					"SSEType":        "KMS",
+					"KMSMasterKeyId": getAtt(keyID, "Arn"),
+				},
+				"TimeToLiveSpecification": map[string]any{"AttributeName": store.AttrTTL, "Enabled": true},
+				"StreamSpecification":     assertions.Match_Absent(),
+			})
+		})
+		check(t, "key rotation", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+		})
+	})
+}
+
+// Prod keeps its data when the stack or the table is deleted; dev cleans up.
+func TestProdRetainsDataAndDevDoesNot(t *testing.T) {
+	for _, c := range []struct {
+		stage      string
+		policy     string
+		protection bool
+	}{
+		{"prod", "Retain", true},
+		{"dev", "Delete", false},
+	} {
+		t.Run(c.stage, func(t *testing.T) {
+			s := synthesized[c.stage]
+			check(t, "table", func() {
+				s.template.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+					"DeletionPolicy":      c.policy,
+					"UpdateReplacePolicy": c.policy,
+					"Properties":          map[string]any{"DeletionProtectionEnabled": c.protection},
+				})
+			})
+			check(t, "table key", func() {
+				s.template.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{
+					"DeletionPolicy": c.policy, "UpdateReplacePolicy": c.policy,
+				})
+			})
+			for _, id := range s.json.ofType("AWS::Logs::LogGroup") {
+				if got := s.json.Resources[id].DeletionPolicy; got != c.policy {
+					t.Errorf("log group %s: DeletionPolicy %q, want %q", id, got, c.policy)
+				}
+			}
+		})
+	}
+}
+
+// Every queue is either a DLQ or sends to one after 5 receives, is encrypted
+// and has an alarm. The payments queue outlives a retried batch; the DLQ
+// keeps messages for 14 days.
+func TestEveryQueueHasADLQAndAnAlarm(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		queues := s.json.ofType("AWS::SQS::Queue")
+		dlqs := map[string]bool{}
+		for _, id := range queues {
+			if rp, ok := s.json.Resources[id].Properties["RedrivePolicy"].(map[string]any); ok {
+				for _, other := range queues {
+					if refersTo(rp["deadLetterTargetArn"], other) {
+						dlqs[other] = true
+					}
+				}
+			}
+		}
+		if len(dlqs) == 0 {
+			t.Fatal("no queue is a dead-letter queue")
+		}
+		for _, id := range queues {
+			p := s.json.Resources[id].Properties
+			if p["SqsManagedSseEnabled"] != true && p["KmsMasterKeyId"] == nil {
+				t.Errorf("queue %s is not encrypted", id)
+			}
+			if dlqs[id] {
+				if p["MessageRetentionPeriod"] != float64(14*24*3600) {
+					t.Errorf("DLQ %s: MessageRetentionPeriod %v, want 14 days", id, p["MessageRetentionPeriod"])
+				}
+			} else {
+				rp, _ := p["RedrivePolicy"].(map[string]any)
+				if rp == nil || rp["maxReceiveCount"] != float64(5) {
+					t.Errorf("queue %s: RedrivePolicy %s, want a DLQ after maxReceiveCount 5", id, jsonString(rp))
+				}
+			}
+			alarmed := false
+			for _, a := range s.json.ofType("AWS::CloudWatch::Alarm") {
+				ap := s.json.Resources[a].Properties
+				if ap["Namespace"] == "AWS/SQS" && refersTo(ap["Dimensions"], id) {
+					alarmed = true
+				}
+			}
+			if !alarmed {
+				t.Errorf("queue %s has no alarm", id)
+			}
+		}
+	})
+}
+
+// Lambda's rule for SQS consumers: visibility timeout >= 6 x function timeout
+// (+ batching window), so a retried batch is not redelivered while in flight.
+func TestPaymentsQueueVisibilityCoversTheConsumer(t *testing.T) {
+	s := synthesized["dev"]
+	_, ingest := s.json.function(t, "ingest")
+	for _, id := range s.json.ofType("AWS::SQS::Queue") {
+		p := s.json.Resources[id].Properties
+		if p["RedrivePolicy"] == nil {
+			continue
+		}
+		vis, _ := p["VisibilityTimeout"].(float64)
+		if timeout := ingest.Properties["Timeout"].(float64); vis < 6*timeout {
+			t.Errorf("payments queue VisibilityTimeout %v < 6 x ingest Timeout %v", vis, timeout)
+		}
+	}
+}
+
+// ingest consumes the payments queue in batches of 10 with partial batch
+// responses, so only the failed messages of a batch are retried.
+func TestIngestConsumesThePaymentsQueue(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		fnID, _ := s.json.function(t, "ingest")
+		_, esm := s.json.only(t, "AWS::Lambda::EventSourceMapping")
+		p := esm.Properties
+		if !reflect.DeepEqual(p["FunctionName"], ref(fnID)) {
+			t.Errorf("event source mapping targets %s, want the ingest function", jsonString(p["FunctionName"]))
+		}
+		if p["BatchSize"] != float64(10) {
+			t.Errorf("BatchSize = %v, want 10", p["BatchSize"])
+		}
+		if w, _ := p["MaximumBatchingWindowInSeconds"].(float64); w < 0 || w > 5 {
+			t.Errorf("MaximumBatchingWindowInSeconds = %v, want small (<= 5)", p["MaximumBatchingWindowInSeconds"])
+		}
+		if !slices.Contains(list(p["FunctionResponseTypes"]), any("ReportBatchItemFailures")) {
+			t.Errorf("FunctionResponseTypes = %v, want ReportBatchItemFailures", p["FunctionResponseTypes"])
+		}
+		src := p["EventSourceArn"]
+		q, ok := s.json.Resources[referencedID(src)]
+		if !ok || q.Type != "AWS::SQS::Queue" || q.Properties["RedrivePolicy"] == nil {
+			t.Errorf("EventSourceArn %s is not the payments queue", jsonString(src))
+		}
+	})
+}
+
+// Every function: Go on Graviton (arm64, provided.al2023, bootstrap), X-Ray
+// tracing, JSON logs into its own log group with the stage's retention, and
+// the environment variables of the resources it may use.
+func TestFunctionsRunGoOnGravitonWithTracingAndJSONLogs(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		retention := map[string]float64{"dev": 30, "prod": 365}[stage.Name]
+		for _, f := range Functions {
+			t.Run(f.Name, func(t *testing.T) {
+				_, fn := s.json.function(t, f.Name)
+				p := fn.Properties
+				for k, want := range map[string]any{
+					"Runtime":       "provided.al2023",
+					"Handler":       "bootstrap",
+					"Architectures": []any{"arm64"},
+					"TracingConfig": map[string]any{"Mode": "Active"},
+					"MemorySize":    float64(f.MemoryMB),
+					"Timeout":       f.Timeout.Seconds(),
+				} {
+					if !reflect.DeepEqual(p[k], want) {
+						t.Errorf("%s = %s, want %s", k, jsonString(p[k]), jsonString(want))
+					}
+				}
+				lc, _ := p["LoggingConfig"].(map[string]any)
+				if lc["LogFormat"] != "JSON" {
+					t.Errorf("LoggingConfig.LogFormat = %v, want JSON", lc["LogFormat"])
+				}
+				lg, ok := s.json.Resources[referencedID(lc["LogGroup"])]
+				if !ok || lg.Type != "AWS::Logs::LogGroup" {
+					t.Fatalf("LoggingConfig.LogGroup %s is not a log group of the stack", jsonString(lc["LogGroup"]))
+				}
+				if lg.Properties["RetentionInDays"] != retention {
+					t.Errorf("log retention %v days, want %v", lg.Properties["RetentionInDays"], retention)
+				}
+				env, _ := p["Environment"].(map[string]any)
+				vars, _ := env["Variables"].(map[string]any)
+				for res := range f.Access {
+					if v := res.EnvVar(); v != "" && vars[v] == nil {
+						t.Errorf("no %s in the environment, though the function may use %s", v, res)
+					}
+				}
+				if _, ok := f.Access[Table]; ok && !refersTo(vars["ACCRUE_TABLE"], s.json.ofType("AWS::DynamoDB::Table")[0]) {
+					t.Errorf("ACCRUE_TABLE = %s, want the table's name", jsonString(vars["ACCRUE_TABLE"]))
+				}
+			})
+		}
+	})
+}
+
+// Least privilege: each function's role allows exactly the actions of its
+// Functions entry (plus its trigger's, its log group's and X-Ray's), each on
+// its own resources only; no wildcard actions, no managed policies.
+func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		tableID := s.json.ofType("AWS::DynamoDB::Table")[0]
+		keyID := s.json.ofType("AWS::KMS::Key")[0]
+		busID := s.json.ofType("AWS::Events::EventBus")[0]
+		for _, f := range Functions {
+			t.Run(f.Name, func(t *testing.T) {
+				_, fn := s.json.function(t, f.Name)
+				sts, role := s.json.roleStatements(t, referencedID(fn.Properties["Role"]))
+				if role.Properties["ManagedPolicyArns"] != nil {
+					t.Errorf("role has managed policies %s", jsonString(role.Properties["ManagedPolicyArns"]))
+				}
+
+				got := map[string]bool{}
+				for _, st := range sts {
+					for _, a := range st.Actions {
+						got[a] = true
+						if strings.Contains(a, "*") {
+							t.Errorf("wildcard action %q", a)
+						}
+						service := a[:strings.Index(a, ":")]
+						switch {
+						case slices.Contains(st.Resources, any("*")):
+							if service != "xray" {
+								t.Errorf("%s on every resource (*); only X-Ray, which has no resource-level permissions, may be", a)
+							}
+						case service == "dynamodb":
+							want := []any{getAtt(tableID, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(tableID, "Arn"), "/index/*"}}}}
+							if !reflect.DeepEqual(st.Resources, want) {
+								t.Errorf("%s on %s, want the table and its indexes only", a, jsonString(st.Resources))
+							}
+						case service == "kms":
+							if !reflect.DeepEqual(st.Resources, []any{getAtt(keyID, "Arn")}) {
+								t.Errorf("%s on %s, want the table key only", a, jsonString(st.Resources))
+							}
+							if !strings.Contains(jsonString(st.Condition), `"kms:ViaService"`) {
+								t.Errorf("%s without a kms:ViaService condition", a)
+							}
+						case service == "events":
+							if !reflect.DeepEqual(st.Resources, []any{getAtt(busID, "Arn")}) {
+								t.Errorf("%s on %s, want the event bus only", a, jsonString(st.Resources))
+							}
+						}
+					}
+				}
+				var gotList []string
+				for a := range got {
+					gotList = append(gotList, a)
+				}
+				sort.Strings(gotList)
+				if want := f.Actions(); !slices.Equal(gotList, want) {
+					t.Errorf("role allows\n  %v\nwant exactly\n  %v", gotList, want)
+				}
+			})
+		}
+	})
+}
+
+// Nothing in the stack grants a wildcard action or a FullAccess policy.
+func TestNoBroadPermissionsAnywhere(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		for id, r := range s.json.Resources {
+			switch r.Type {
+			case "AWS::IAM::Role", "AWS::IAM::Policy":
+			default:
+				continue
+			}
+			if strings.Contains(jsonString(r.Properties["ManagedPolicyArns"]), "FullAccess") {
+				t.Errorf("%s has a FullAccess managed policy", id)
+			}
+			var sts []statement
+			if r.Type == "AWS::IAM::Role" {
+				sts, _ = s.json.roleStatements(t, id)
+			}
+			for _, st := range sts {
+				for _, a := range st.Actions {
+					if a == "*" || strings.HasSuffix(a, ":*") {
+						t.Errorf("%s allows %q", id, a)
+					}
+				}
+			}
+		}
+	})
+}
+
+// The API serves exactly the routes of SPEC §4, each integrated with the api
+// function through a Lambda proxy integration with payload format 2.0.
+func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
+	spec := []string{ // SPEC §4, as written there
+		"GET /v1/program", "PUT /v1/program",
+		"POST /v1/program/simulate",
+		"POST /v1/members",
+		"GET /v1/members/{id}", "PATCH /v1/members/{id}",
+		"GET /v1/members/{id}/ledger",
+		"POST /v1/members/{id}/activities",
+		"POST /v1/members/{id}/redemptions",
+		"POST /v1/members/{id}/redemptions/{rid}/capture",
+		"POST /v1/members/{id}/redemptions/{rid}/cancel",
+		"POST /v1/members/{id}/adjustments",
+		"GET /v1/members/{id}/data", "DELETE /v1/members/{id}/data",
+		"GET /v1/rewards", "PUT /v1/rewards",
+		"GET /v1/stats",
+		"GET /v1/review", "POST /v1/review/{id}/approve", "POST /v1/review/{id}/reject",
+		"GET /v1/rejected-events",
+		"POST /v1/events",
+		"GET /v1/openapi.json",
+	}
+	sort.Strings(spec)
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		apiFn, _ := s.json.function(t, "api")
+		integrationID, integration := s.json.only(t, "AWS::ApiGatewayV2::Integration")
+		ip := integration.Properties
+		if ip["IntegrationType"] != "AWS_PROXY" || ip["PayloadFormatVersion"] != "2.0" || !refersTo(ip["IntegrationUri"], apiFn) {
+			t.Errorf("integration = %s, want AWS_PROXY, payload 2.0, to the api function", jsonString(ip))
+		}
+		var routes []string
+		for _, id := range s.json.ofType("AWS::ApiGatewayV2::Route") {
+			p := s.json.Resources[id].Properties
+			routes = append(routes, p["RouteKey"].(string))
+			if !refersTo(p["Target"], integrationID) {
+				t.Errorf("route %s is not integrated with the api function", p["RouteKey"])
+			}
+			if p["AuthorizationType"] != nil && p["AuthorizationType"] != "NONE" {
+				t.Errorf("route %s: AuthorizationType %v; the api function authenticates the bearer key", p["RouteKey"], p["AuthorizationType"])
+			}
+		}
+		sort.Strings(routes)
+		if !slices.Equal(routes, spec) {
+			t.Errorf("routes\n  %v\nwant (SPEC §4)\n  %v", routes, spec)
+		}
+		// API Gateway may invoke the api function, from this API only.
+		check(t, "invoke permission", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+				"Action":       "lambda:InvokeFunction",
+				"Principal":    "apigateway.amazonaws.com",
+				"FunctionName": getAtt(apiFn, "Arn"),
+				"SourceArn":    assertions.Match_AnyValue(),
+			})
+		})
+	})
+}
+
+// Every operation of the API's OpenAPI document (shared/api/openapi.json) has
+// its route: an operation added to the API but not to Routes would be answered
+// 404 by API Gateway.
+func TestHTTPAPIRoutesEveryOperationOfTheOpenAPIDocument(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "shared", "api", "openapi.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("no shared/api/openapi.json yet")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("shared/api/openapi.json: %v", err)
+	}
+	routed := map[Route]bool{}
+	for _, r := range Routes {
+		routed[r] = true
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			m := strings.ToUpper(method)
+			if httpMethods[m] && !routed[Route{m, path}] {
+				t.Errorf("the OpenAPI document has %s %s, but Routes (infra/stack/api.go) does not", m, path)
+			}
+		}
+	}
+}
+
+var httpMethods = map[string]bool{"GET": true, "PUT": true, "POST": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+
+// The $default stage is throttled as the stage says and logs every request as
+// JSON to a log group.
+func TestHTTPAPIIsThrottledAndAccessLogged(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		_, st := s.json.only(t, "AWS::ApiGatewayV2::Stage")
+		p := st.Properties
+		if p["StageName"] != "$default" || p["AutoDeploy"] != true {
+			t.Errorf("stage %v (AutoDeploy %v), want $default, auto-deployed", p["StageName"], p["AutoDeploy"])
+		}
+		rs, _ := p["DefaultRouteSettings"].(map[string]any)
+		if rs["ThrottlingRateLimit"] != stage.APIThrottle.RateLimit || rs["ThrottlingBurstLimit"] != stage.APIThrottle.BurstLimit {
+			t.Errorf("throttling %s, want rate %v burst %v", jsonString(rs), stage.APIThrottle.RateLimit, stage.APIThrottle.BurstLimit)
+		}
+		als, _ := p["AccessLogSettings"].(map[string]any)
+		if lg, ok := s.json.Resources[referencedID(als["DestinationArn"])]; !ok || lg.Type != "AWS::Logs::LogGroup" {
+			t.Errorf("access logs go to %s, want a log group of the stack", jsonString(als["DestinationArn"]))
+		}
+		if f, _ := als["Format"].(string); !strings.Contains(f, "$context.requestId") || !strings.HasPrefix(f, "{") {
+			t.Errorf("access log format %q, want JSON with the request id", f)
+		}
+	})
+}
+
+// Domain events go to a custom bus accrue-<stage>, archived for replay; the api
+// function may put events there.
+func TestDomainEventsBusIsArchived(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		busID, bus := s.json.only(t, "AWS::Events::EventBus")
+		if bus.Properties["Name"] != "accrue-"+stage.Name {
+			t.Errorf("bus name %v, want accrue-%s", bus.Properties["Name"], stage.Name)
+		}
+		_, archive := s.json.only(t, "AWS::Events::Archive")
+		if !refersTo(archive.Properties["SourceArn"], busID) {
+			t.Errorf("archive source %s, want the bus", jsonString(archive.Properties["SourceArn"]))
+		}
+		days := stage.EventArchiveRetention.Hours() / 24
+		if archive.Properties["RetentionDays"] != days {
+			t.Errorf("archive retention %v days, want %v", archive.Properties["RetentionDays"], days)
+		}
+	})
+}
+
+// Alarms: DLQ not empty, payments queue age, each function's errors and
+// throttles, API 5xx; all notify the alarm topic.
+func TestAlarmsCoverFailuresAndNotifyTheTopic(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		topicID, _ := s.json.only(t, "AWS::SNS::Topic")
+		type key struct{ ns, metric, target string }
+		have := map[key]map[string]any{}
+		for _, id := range s.json.ofType("AWS::CloudWatch::Alarm") {
+			p := s.json.Resources[id].Properties
+			if !refersTo(p["AlarmActions"], topicID) {
+				t.Errorf("alarm %v does not notify the alarm topic", p["AlarmName"])
+			}
+			target := ""
+			for _, d := range list(p["Dimensions"]) {
+				target += referencedID(d.(map[string]any)["Value"])
+			}
+			have[key{p["Namespace"].(string), p["MetricName"].(string), target}] = p
+		}
+		want := func(ns, metric, target string, threshold float64) {
+			t.Helper()
+			p, ok := have[key{ns, metric, target}]
+			if !ok {
+				t.Errorf("no alarm on %s %s of %s", ns, metric, target)
+				return
+			}
+			if p["Threshold"] != threshold {
+				t.Errorf("alarm %v: threshold %v, want %v", p["AlarmName"], p["Threshold"], threshold)
+			}
+		}
+		var dlq, payments string
+		for _, id := range s.json.ofType("AWS::SQS::Queue") {
+			if s.json.Resources[id].Properties["RedrivePolicy"] != nil {
+				payments = id
+			} else {
+				dlq = id
+			}
+		}
+		want("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, 1)
+		want("AWS/SQS", "ApproximateAgeOfOldestMessage", payments, stage.Alarms.PaymentsQueueAge.Seconds())
+		for _, f := range Functions {
+			id, _ := s.json.function(t, f.Name)
+			want("AWS/Lambda", "Errors", id, stage.Alarms.FunctionErrors)
+			want("AWS/Lambda", "Throttles", id, stage.Alarms.FunctionThrottles)
+		}
+		apiID, _ := s.json.only(t, "AWS::ApiGatewayV2::Api")
+		want("AWS/ApiGateway", "5xx", apiID, stage.Alarms.API5xx)
+	})
+}
+
+// The dashboard shows ingest throughput, errors, the queues and the API.
+func TestDashboardShowsTheMainSignals(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		_, d := s.json.only(t, "AWS::CloudWatch::Dashboard")
+		body := jsonString(d.Properties["DashboardBody"])
+		for _, w := range []string{
+			"Ingest throughput", "NumberOfMessagesDeleted", "RejectedEvents",
+			"Payments queue", "ApproximateAgeOfOldestMessage",
+			"Function errors and throttles", "API latency", "5xx",
+		} {
+			if !strings.Contains(body, w) {
+				t.Errorf("dashboard has no %q", w)
+			}
+		}
+	})
+}
+
+// The outputs an operator needs after `cdk deploy`.
+func TestOutputsNameTheEntryPoints(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		for _, o := range []string{"ApiUrl", "PaymentsQueueUrl", "PaymentsDLQUrl", "EventBusName", "TableName", "AlarmTopicArn"} {
+			if _, ok := s.json.Outputs[o]; !ok {
+				t.Errorf("no output %s", o)
+			}
+		}
+	})
+}
+
+// referencedID is the logical id in a Ref or Fn::GetAtt value ("" otherwise).
+func referencedID(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if id, ok := m["Ref"].(string); ok {
+		return id
+	}
+	if ga, ok := m["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
+		id, _ := ga[0].(string)
+		return id
+	}
+	return ""
+}
+
+func keySchemaJSON(ks []types.KeySchemaElement) []any {
+	var out []any
+	for _, k := range ks {
+		out = append(out, map[string]any{"AttributeName": aws.ToString(k.AttributeName), "KeyType": string(k.KeyType)})
+	}
+	return out
+}
