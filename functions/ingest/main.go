@@ -11,23 +11,14 @@ import (
 
 	"github.com/accrue/accrue/shared/awsclient"
 	"github.com/accrue/accrue/shared/ingest"
-	"github.com/accrue/accrue/shared/metrics"
-	"github.com/accrue/accrue/shared/store"
 )
 
 func main() {
 	log := lambdacontext.NewLogger()
-	ctx := context.Background()
-	cfg, err := awsclient.Load(ctx)
+	db, table, err := awsclient.Table(context.Background())
 	if err != nil {
-		log.Error("load AWS config", "error", err)
+		log.Error("startup", "error", err)
 		os.Exit(1)
 	}
-	table, err := awsclient.Env("ACCRUE_TABLE")
-	if err != nil {
-		log.Error("configuration", "error", err)
-		os.Exit(1)
-	}
-	st := store.New(awsclient.DynamoDB(cfg), table)
-	lambda.Start(ingest.New(st, log, metrics.New(os.Stdout)).HandleSQS)
+	lambda.Start(ingest.Wire(db, table, log).HandleSQS)
 }

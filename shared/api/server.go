@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/store"
@@ -35,6 +37,13 @@ type Deps struct {
 	Ingest *ingest.Processor
 	Log    *slog.Logger
 	Now    func() time.Time
+}
+
+// Wire builds the API of the api function on table: the store, the key store
+// and the ingestion path of POST /v1/events on one DynamoDB client.
+func Wire(db *dynamodb.Client, table string, log *slog.Logger) http.Handler {
+	proc := ingest.Wire(db, table, log)
+	return New(Deps{Store: store.New(db, table), Keys: keys.New(db, table), Ingest: proc, Log: log})
 }
 
 type server struct {

@@ -40,3 +40,17 @@ func Env(name string) (string, error) {
 	}
 	return v, nil
 }
+
+// Table returns a DynamoDB client and the table named by ACCRUE_TABLE: the
+// start-up of every function.
+func Table(ctx context.Context) (*dynamodb.Client, string, error) {
+	cfg, err := Load(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	table, err := Env("ACCRUE_TABLE")
+	if err != nil {
+		return nil, "", err
+	}
+	return DynamoDB(cfg), table, nil
+}

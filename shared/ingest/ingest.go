@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/accrue/accrue/shared/ledger"
@@ -171,4 +172,11 @@ func (r Result) String() string {
 		return fmt.Sprintf("rejected: %s", r.Rejection.Reason)
 	}
 	return fmt.Sprintf("applied: duplicate=%v points=%d", r.Outcome.Duplicate, r.Outcome.Entry.Points)
+}
+
+// Wire builds the processor of the ingest function on table (also used by the
+// API's POST /v1/events, the local stack and make invoke). Metrics go to
+// stdout, where Lambda turns EMF lines into CloudWatch metrics.
+func Wire(db store.DynamoDB, table string, log *slog.Logger) *Processor {
+	return New(store.New(db, table), log, metrics.New(os.Stdout))
 }

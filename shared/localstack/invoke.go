@@ -15,22 +15,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/ingest"
-	"github.com/accrue/accrue/shared/keys"
-	"github.com/accrue/accrue/shared/metrics"
-	"github.com/accrue/accrue/shared/store"
 )
 
 // Handlers are the Lambda handlers of functions/, wired as their main.go wire
 // them, for make invoke.
-func Handlers(st *store.Store, ks *keys.Store, log *slog.Logger) map[string]lambda.Handler {
-	proc := ingest.New(st, log, metrics.New(os.Stdout))
+func Handlers(db *dynamodb.Client, table string, log *slog.Logger) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
-		"ingest": lambda.NewHandler(proc.HandleSQS),
-		"api":    lambda.NewHandler(httpadapter.NewV2(api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Log: log})).ProxyWithContext),
+		"ingest": lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
+		"api":    lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext),
 	}
 }
 
@@ -64,8 +61,7 @@ func Invoke(ctx context.Context, dir, fn, eventFile string, out io.Writer) error
 	}
 	cfg := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["ACCRUE_DYNAMODB_ENDPOINT"]) })
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	hs := Handlers(store.New(db, env["ACCRUE_TABLE"]), keys.New(db, env["ACCRUE_TABLE"]), log)
+	hs := Handlers(db, env["ACCRUE_TABLE"], slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	h, ok := hs[fn]
 	if !ok {
 		names := make([]string, 0, len(hs))
