@@ -212,3 +212,29 @@ func TestActivitiesAndAdjustments(t *testing.T) {
 	}
 	e.audit(t, "shop", "m")
 }
+
+// A hold is open when a refund claws back points already reserved by it: the
+// refund creates debt; cancelling the hold gives its points back to their lots,
+// which repay that debt first. The invariants hold at every step.
+func TestCancelRepaysDebtFirst(t *testing.T) {
+	e := newEnv(t, map[string]string{"shop": catalogProgram})
+	ctx := context.Background()
+	mustApply(t, e.st, pay("shop", "m", "p1", 10000)) // 100 points
+	h, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, e.st, refund("shop", "m", "r1", "p1", 10000)) // reverses 100: 20 from the lot, 80 become debt
+	m := e.member(t, "shop", "m")
+	if m.Available != -80 || m.Debt != 80 || m.Held != 80 {
+		t.Fatalf("after the refund: %+v", m.Balances)
+	}
+	e.audit(t, "shop", "m")
+	if _, m, err = e.st.Cancel(ctx, "shop", "m", h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if m.Available != 0 || m.Debt != 0 || m.Held != 0 {
+		t.Fatalf("after the cancel: %+v", m.Balances)
+	}
+	e.audit(t, "shop", "m")
+}
