@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/accrue/accrue/shared/api"
@@ -129,7 +128,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) })
 	sq := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(moto.Endpoint()) })
 
-	if err := ensureTable(ctx, db, cfg.Table); err != nil {
+	if _, err := store.EnsureTable(ctx, db, cfg.Table); err != nil {
 		return err
 	}
 	qs, err := queue.CreatePayments(ctx, sq, cfg.Queue, cfg.Visibility)
@@ -182,21 +181,6 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	<-pollDone
 	<-schedDone
 	return err
-}
-
-func ensureTable(ctx context.Context, db *dynamodb.Client, name string) error {
-	_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-	var nf *dtypes.ResourceNotFoundException
-	if err == nil {
-		return nil
-	}
-	if !errors.As(err, &nf) {
-		return fmt.Errorf("describe table: %w", err)
-	}
-	if _, err := db.CreateTable(ctx, store.CreateTableInput(name)); err != nil {
-		return fmt.Errorf("create table: %w", err)
-	}
-	return nil
 }
 
 // seed creates the demo partner on first start and a new admin key on every

@@ -27,6 +27,11 @@
 package store
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -76,8 +81,14 @@ func LocalSecondaryIndexes() []types.LocalSecondaryIndex {
 	}}
 }
 
+// StreamViewType is the view of the table's DynamoDB stream: the domain-event
+// publisher (package domainevents) compares the old and new images of an item
+// (a tier change, a lot warned, a redemption captured), so it needs both.
+const StreamViewType = types.StreamViewTypeNewAndOldImages
+
 // CreateTableInput is the table as the local stack and tests create it
-// (on-demand billing, like the deployed table).
+// (on-demand billing and a stream of new and old images, like the deployed
+// table).
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:             aws.String(name),
@@ -85,5 +96,44 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 		KeySchema:             KeySchema(),
 		AttributeDefinitions:  AttributeDefinitions(),
 		LocalSecondaryIndexes: LocalSecondaryIndexes(),
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: StreamViewType,
+		},
 	}
+}
+
+// TableAPI is what EnsureTable needs of a DynamoDB client.
+type TableAPI interface {
+	dynamodb.DescribeTableAPIClient
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+}
+
+// EnsureTable creates the table from CreateTableInput unless it exists, and
+// waits until it is active. It reports whether it created it. (The local
+// stack and the operator CLI use it; in AWS the CDK stack owns the table.)
+func EnsureTable(ctx context.Context, db TableAPI, name string) (bool, error) {
+	_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	var nf *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.As(err, &nf):
+		return false, fmt.Errorf("describe table %s: %w", name, err)
+	}
+	_, err = db.CreateTable(ctx, CreateTableInput(name))
+	var inUse *types.ResourceInUseException
+	if errors.As(err, &inUse) {
+		return false, nil // created concurrently
+	}
+	if err != nil {
+		return false, fmt.Errorf("create table %s: %w", name, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 5*time.Second
+	})
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 5*time.Minute); err != nil {
+		return true, fmt.Errorf("table %s was created but did not become active: %w", name, err)
+	}
+	return true, nil
 }
