@@ -88,7 +88,7 @@ func run(in, out, cmd string) error {
 	fmt.Fprintf(&b, "| item sizes of a steady-state accrual, AWS's formula: member / entry | %.0f B / %.0f B | < 1 KB each |\n", member, entry)
 	fmt.Fprintf(&b, "| table write units per accrual on DynamoDB (2 per started KB per item in a transaction) | %.0f | 4 |\n", billed)
 	fmt.Fprintf(&b, "| write units per accrual, table, as DynamoDB Local's ReturnConsumedCapacity reports them | %.1f | — |\n", ingest["table-WRU/accrual"])
-	fmt.Fprintf(&b, "| write units per accrual, ledger index (LSI) | %.1f | — |\n", ingest["index-WRU/accrual"])
+	fmt.Fprintf(&b, "| write units per accrual, ledger index (LSI), as DynamoDB Local reports them | %.1f | — |\n", ingest["index-WRU/accrual"])
 	fmt.Fprintf(&b, "| same for the bare transaction of the same shape: table / index | %.1f / %.1f | — |\n", bare["table-WRU/accrual"], bare["index-WRU/accrual"])
 	ratio := ingest["events/s"] / bare["events/s"]
 	fmt.Fprintf(&b, "| ingest throughput (SQS batches of 10 through the handler) | %.0f events/s | — |\n", ingest["events/s"])
