@@ -123,6 +123,9 @@ type Lot struct {
 	ExpiresAt *time.Time `dynamodbav:"exp,omitempty" json:"expires_at,omitempty"`
 	// AvailableAt: when a pending lot becomes available.
 	AvailableAt *time.Time `dynamodbav:"avl,omitempty" json:"available_at,omitempty"`
+	// WarnedFor: the expiry announced for this lot by the last points.expiring
+	// event (its date or the member's inactivity deadline); nil = never.
+	WarnedFor *time.Time `dynamodbav:"warned,omitempty" json:"-"`
 }
 
 // PaymentRef is what an entry made from a payment event remembers of it.

@@ -1,0 +1,58 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/program"
+)
+
+// addDays adds n calendar days to t on the wall clock of loc.
+func addDays(t time.Time, loc *time.Location, n int) time.Time {
+	return t.In(loc).AddDate(0, 0, n).UTC()
+}
+
+// InactivityDeadline returns when m's points expire for inactivity: its last
+// activity (its enrolment when it has none) plus the program's
+// expiry.inactivity_days calendar days. ok is false when the program has no
+// inactivity expiry.
+func InactivityDeadline(m *ledger.Member, p *program.Program) (deadline time.Time, ok bool) {
+	if p == nil || p.Expiry.InactivityDays <= 0 {
+		return time.Time{}, false
+	}
+	last := m.LastActivity
+	if last.IsZero() {
+		last = m.CreatedAt
+	}
+	if last.IsZero() {
+		return time.Time{}, false
+	}
+	return addDays(last, p.Location(), p.Expiry.InactivityDays), true
+}
+
+// expiry computes lots' effective expiry for one member.
+type expiry struct {
+	deadline    time.Time
+	hasDeadline bool
+}
+
+func expiryFor(m *ledger.Member, p *program.Program) expiry {
+	d, ok := InactivityDeadline(m, p)
+	return expiry{deadline: d, hasDeadline: ok}
+}
+
+// of returns when lot l expires — the earlier of its own date and the
+// inactivity deadline — and why; ok is false when it never does. Only
+// available and pending lots with points left expire.
+func (x expiry) of(l *ledger.Entry) (at time.Time, reason string, ok bool) {
+	if l.Remaining <= 0 || (l.State != ledger.LotAvailable && l.State != ledger.LotPending) {
+		return time.Time{}, "", false
+	}
+	if l.ExpiresAt != nil {
+		at, reason, ok = l.ExpiresAt.UTC(), ReasonExpiry, true
+	}
+	if x.hasDeadline && (!ok || x.deadline.Before(at)) {
+		at, reason, ok = x.deadline, ReasonInactivity, true
+	}
+	return at, reason, ok
+}

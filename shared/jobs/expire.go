@@ -1,0 +1,151 @@
+package jobs
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/rules"
+)
+
+// Warned reports whether lot was already announced in a points.expiring
+// event as expiring at expiresAt.
+//
+// The answer belongs on the lot; until ledger.Lot carries it, the caller
+// supplies it. The proposed field (in shared/ledger/ledger.go, type Lot):
+//
+//	// WarnedFor: the expiry announced for this lot by the last points.expiring
+//	// event (its date or the member's inactivity deadline); nil = never.
+//	WarnedFor *time.Time `dynamodbav:"warned,omitempty" json:"-"`
+//
+// with which the caller passes
+//
+//	func(l *ledger.Entry, at time.Time) bool { return l.WarnedFor != nil && l.WarnedFor.Equal(at) }
+//
+// and records each of Plan.Warnings as w.Lot.WarnedFor = &w.ExpiresAt (a lot
+// write, counted in MaxChanges already). A nil Warned turns warnings off: a
+// caller that cannot remember them must not announce the same lot every run.
+type Warned func(lot *ledger.Entry, expiresAt time.Time) bool
+
+type expiring struct {
+	lot    *ledger.Entry
+	at     time.Time
+	reason string
+}
+
+func sortExpiring(xs []expiring) {
+	sort.SliceStable(xs, func(i, j int) bool {
+		if !xs[i].at.Equal(xs[j].at) {
+			return xs[i].at.Before(xs[j].at)
+		}
+		return xs[i].lot.Seq < xs[j].lot.Seq
+	})
+}
+
+// Expire expires the member's available and pending lots whose effective
+// expiry (their date, or the inactivity deadline) is at or before now, and
+// announces those expiring within expiry.warn_days, one points.expiring event
+// per lot. lots may hold lots in any state; the earliest expiring go first
+// when the plan is cut at MaxChanges. keyOf names a lot by its item key (the
+// store's LedgerTx.LotKey), for the ids of points.expiring events; nil names
+// it by its sequence number. See the package doc.
+func Expire(m *ledger.Member, lots []*ledger.Entry, p *program.Program, now time.Time, keyOf func(*ledger.Entry) string, warned Warned) Plan {
+	if p == nil {
+		p = &program.Program{}
+	}
+	if keyOf == nil {
+		keyOf = func(l *ledger.Entry) string { return fmt.Sprintf("seq/%d", l.Seq) }
+	}
+	now = now.UTC()
+	x := expiryFor(m, p)
+	warn := warned != nil && p.Expiry.WarnDays > 0 && publishes(m)
+	var gone, soon []expiring
+	for _, l := range distinct(lots) {
+		at, reason, ok := x.of(l)
+		switch {
+		case !ok:
+		case !at.After(now):
+			gone = append(gone, expiring{l, at, reason})
+		case warn && !addDays(at, p.Location(), -p.Expiry.WarnDays).After(now) && !warned(l, at):
+			soon = append(soon, expiring{l, at, reason})
+		}
+	}
+	sortExpiring(gone)
+	sortExpiring(soon)
+
+	var pl Plan
+	budget := MaxChanges
+	if len(gone) > 0 {
+		if len(gone) > budget-1 {
+			gone, pl.More = gone[:budget-1], true
+		}
+		budget -= 1 + len(gone)
+		expireLots(&pl, m, p, gone, now)
+	}
+	if len(soon) > budget {
+		soon, pl.More = soon[:budget], true
+	}
+	for _, s := range soon {
+		announce(&pl, m, p, s, keyOf(s.lot), now)
+	}
+	return pl
+}
+
+// expireLots books the expiry of lots (all due) into pl.
+func expireLots(pl *Plan, m *ledger.Member, p *program.Program, gone []expiring, now time.Time) {
+	s := newScratch()
+	var d ledger.Balances
+	var lines []rules.Line
+	var evLots []EventLot
+	for _, g := range gone {
+		c := s.get(g.lot)
+		n := c.Remaining
+		switch c.State {
+		case ledger.LotAvailable:
+			d.Available -= n
+		case ledger.LotPending:
+			d.Pending -= n
+		}
+		c.Remaining, c.State, c.AvailableAt = 0, ledger.LotNone, nil
+		lines = append(lines, rules.Line{Kind: "expire", Rule: g.reason, Points: -n, Detail: expireDetail(g, m)})
+		evLots = append(evLots, EventLot{EntrySeq: g.lot.Seq, Points: n, ExpiresAt: g.at, Reason: g.reason})
+	}
+	n := -(d.Available + d.Pending)
+	pl.Lots = s.changes()
+	pl.Entries = append(pl.Entries, ledger.Entry{Kind: ledger.KindExpire, At: now, Points: -n, Breakdown: lines, Delta: d})
+	if !publishes(m) {
+		return
+	}
+	ev := Event{
+		Type: TypePointsExpired, PartnerID: m.PartnerID, MemberID: m.ID, Time: now,
+		Points: n, Value: value(p, n), Lots: evLots, entry: len(pl.Entries),
+	}
+	ev.setEntry(m.Seq+int64(len(pl.Entries)), now) // the sequence number it will get; Apply confirms it
+	pl.Events = append(pl.Events, ev)
+}
+
+func expireDetail(g expiring, m *ledger.Member) string {
+	if g.reason == ReasonInactivity {
+		last := m.LastActivity
+		if last.IsZero() {
+			last = m.CreatedAt
+		}
+		return lotName(g.lot) + ": no activity since " + last.UTC().Format(time.RFC3339)
+	}
+	return lotName(g.lot) + ": expired at " + g.at.Format(time.RFC3339)
+}
+
+// announce adds the points.expiring event of one lot (not yet announced for
+// this expiry) to pl.
+func announce(pl *Plan, m *ledger.Member, p *program.Program, s expiring, key string, now time.Time) {
+	at := s.at
+	n := s.lot.Remaining
+	pl.Warnings = append(pl.Warnings, Warning{Lot: s.lot, ExpiresAt: at})
+	pl.Events = append(pl.Events, Event{
+		ID:   expiringID(m, key, s.lot, at),
+		Type: TypePointsExpiring, PartnerID: m.PartnerID, MemberID: m.ID, Time: now,
+		EntrySeq: s.lot.Seq, Points: n, Value: value(p, n), ExpiresAt: &at, Reason: s.reason,
+	})
+}
