@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -51,6 +52,7 @@ var (
 	clientsMu  sync.Mutex
 	ddbClients = map[string]*dynamodb.Client{}
 	sqsClients = map[string]*sqs.Client{}
+	ebClients  = map[string]*eventbridge.Client{}
 )
 
 // Endpoint returns the DynamoDB Local endpoint, failing t when testenv is not
@@ -132,6 +134,23 @@ func SQSClient(t testing.TB) *sqs.Client {
 		o.BaseEndpoint = aws.String(ep)
 	})
 	sqsClients[ep] = c
+	return c
+}
+
+// EventBridgeClient returns an EventBridge client for moto. The test fails
+// when moto is not running. Clients are shared within a test binary.
+func EventBridgeClient(t testing.TB) *eventbridge.Client {
+	t.Helper()
+	ep := MotoEndpoint(t)
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	if c, ok := ebClients[ep]; ok {
+		return c
+	}
+	c := eventbridge.NewFromConfig(AWSConfig(), func(o *eventbridge.Options) {
+		o.BaseEndpoint = aws.String(ep)
+	})
+	ebClients[ep] = c
 	return c
 }
 

@@ -1,0 +1,171 @@
+// Package domainevents turns committed changes of Accrue's table into the
+// domain events of spec §6 and publishes them to EventBridge.
+//
+// # Where events come from
+//
+// Events are derived from the table's DynamoDB stream (NEW_AND_OLD_IMAGES,
+// store.StreamViewType), not written to an outbox: an accrual stays a two-item
+// transaction (spec §7), an event exists only for a write that committed, and
+// publishing is retried by the Lambda stream event source (bisect on error,
+// ReportBatchItemFailures) for as long as the stream keeps the record (24 h),
+// with an on-failure destination as the last resort. FromRecord is the pure
+// mapping of one stream record; Publisher.HandleStream is the Lambda handler.
+//
+// # Catalogue
+//
+// Every event names its partner and member; points are positive magnitudes.
+//
+//   - points.earned: INSERT of a ledger entry (PAY#… or E#…) of kind earn or
+//     bonus with points > 0 whose lot is not held for review (state "available"
+//     or "pending", with available_at); of kind release that moved points out
+//     of review (an approved hold; a pending→available release is not an event:
+//     the points were announced when earned); of kind adjust with points > 0.
+//     Fields: entry_seq, kind, points, state, available_at, expires_at,
+//     breakdown (kind, rule, points of each line), payment (id, amount_minor,
+//     currency) when the entry came from a payment.
+//   - member.flagged: INSERT of a review item (P#{partner}#REVIEW): an accrual
+//     held by a fraud limit. Fields: points, reasons, payment, held_at. A held
+//     accrual publishes member.flagged instead of points.earned; if the hold is
+//     approved, points.earned (kind release) follows; if rejected, nothing (the
+//     points were never announced).
+//   - points.redeemed: exactly once per redemption, from its RED# item: INSERT
+//     with status captured (immediate redemption) or MODIFY from held to
+//     captured. Fields: redemption_id, points, reward_id, as, value (the money
+//     value of a bill credit). Holds, cancellations and expired holds are not
+//     events.
+//   - points.expired: INSERT of an expire entry. Fields: entry_seq, points,
+//     breakdown (a line per lot and its reason).
+//   - points.expiring: MODIFY of a ledger entry whose "warned" attribute (the
+//     expiry announced for its lot, set by the expiry job) appears or changes.
+//     Fields: entry_seq (the lot's entry), points (the lot's remaining),
+//     expires_at (the announced expiry).
+//   - tier.changed: INSERT or MODIFY of a member item whose rs.tier differs
+//     from before ("" for a new member; the store leaves a member below the
+//     first upgrade at ""). Fields: from_tier, to_tier, qualifying.
+//   - points.reversed (not in spec §6; added because a partner that showed
+//     "you earned 100 points" must be able to take them back): INSERT of a
+//     reverse entry that took announced points (a refund: lifetime points
+//     drop; the rejection of a hold is not one) or of an adjust entry with
+//     points < 0. Fields: entry_seq, kind, points, breakdown, payment (the
+//     refund's id, amount, currency and refund_of).
+//
+// Nothing else is an event: REMOVE records, program, budget, reward, key,
+// audit, stats and rejected-event items, and every item of an anonymised
+// member (id prefixed store.AnonPrefix: GDPR erasure copies items to it, and
+// an erased member has no one to notify).
+//
+// time is the stored time of the change where the item has one (the entry's
+// time, the redemption's settlement, the hold's time), else the stream
+// record's approximate creation time (tier changes, expiry warnings); both are
+// the same on every delivery of a record.
+//
+// # Ids
+//
+// EventBridge gives every PutEvents entry its own id, new on every put. The
+// stable id is detail.id: "evt_" + 32 hex digits of sha256 over partner,
+// member, type and the cause (the entry's seq and time; the redemption id;
+// the member's creation time and version; the lot, its time and the announced
+// expiry; the review item's key). A stream record delivered again yields the
+// same id, and an event may be published more than once (a retried batch
+// re-sends what preceded the failure in it): consumers deduplicate on
+// detail.id.
+package domainevents
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/accrue/accrue/shared/ledger"
+)
+
+// Event types.
+const (
+	TypePointsEarned   = "points.earned"
+	TypePointsRedeemed = "points.redeemed"
+	TypePointsExpired  = "points.expired"
+	TypePointsExpiring = "points.expiring"
+	TypeTierChanged    = "tier.changed"
+	TypeMemberFlagged  = "member.flagged"
+	TypePointsReversed = "points.reversed"
+)
+
+// Source of every event on the bus.
+const Source = "accrue"
+
+// Event is a domain event; it is the EventBridge entry's Detail as is.
+type Event struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	PartnerID string    `json:"partner_id"`
+	MemberID  string    `json:"member_id"`
+	Time      time.Time `json:"time"`
+
+	// EntrySeq: the ledger entry that made the change (or carries the lot).
+	EntrySeq int64 `json:"entry_seq,omitempty"`
+	// Kind of that entry (earn, bonus, release, adjust, reverse, expire).
+	Kind string `json:"kind,omitempty"`
+	// Points earned, redeemed, expired, expiring, reversed or held (positive).
+	Points int64 `json:"points,omitempty"`
+	// State of earned points: "available" or "pending" (until AvailableAt).
+	State       string     `json:"state,omitempty"`
+	AvailableAt *time.Time `json:"available_at,omitempty"`
+	// ExpiresAt: when earned points expire; of points.expiring, the expiry
+	// announced.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Breakdown []Line     `json:"breakdown,omitempty"`
+	Payment   *Payment   `json:"payment,omitempty"`
+
+	// Redemption (points.redeemed).
+	RedemptionID string        `json:"redemption_id,omitempty"`
+	RewardID     string        `json:"reward_id,omitempty"`
+	As           string        `json:"as,omitempty"`
+	Value        *ledger.Money `json:"value,omitempty"`
+
+	// Tier change (tier.changed).
+	FromTier   string `json:"from_tier,omitempty"`
+	ToTier     string `json:"to_tier,omitempty"`
+	Qualifying *int64 `json:"qualifying,omitempty"`
+
+	// Hold (member.flagged).
+	Reasons []string   `json:"reasons,omitempty"`
+	HeldAt  *time.Time `json:"held_at,omitempty"`
+}
+
+// Line summarises a breakdown line: which rule contributed how many points
+// (the free-text detail is left out: it may hold an admin's reason).
+type Line struct {
+	Kind   string `json:"kind"`
+	Rule   string `json:"rule,omitempty"`
+	Points int64  `json:"points"`
+}
+
+// Payment an event came from.
+type Payment struct {
+	ID          string `json:"id,omitempty"`
+	AmountMinor int64  `json:"amount_minor,omitempty"`
+	Currency    string `json:"currency,omitempty"`
+	RefundOf    string `json:"refund_of,omitempty"`
+}
+
+// Detail is the event as EventBridge's Detail (JSON).
+func (e Event) Detail() (string, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "", fmt.Errorf("marshal event %s: %w", e.ID, err)
+	}
+	return string(b), nil
+}
+
+// eventID hashes what caused an event into its id (the same scheme as the
+// jobs package's).
+func eventID(partner, member, typ, cause string) string {
+	h := sha256.New()
+	for _, s := range []string{partner, member, typ, cause} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return "evt_" + hex.EncodeToString(h.Sum(nil)[:16])
+}

@@ -1,0 +1,55 @@
+package domainevents_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/domainevents"
+)
+
+var t0 = time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
+
+// image marshals v as the store does and adds its keys and extra attributes.
+func image(t testing.TB, v any, pk, sk string, extra map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	t.Helper()
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["pk"] = &types.AttributeValueMemberS{Value: pk}
+	m["sk"] = &types.AttributeValueMemberS{Value: sk}
+	for k, v := range extra {
+		m[k] = v
+	}
+	img, err := domainevents.LambdaImage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+var seqCounter int
+
+// record builds a stream record; old or new may be nil.
+func record(name string, pk, sk string, old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
+	seqCounter++
+	return events.DynamoDBEventRecord{
+		EventID: fmt.Sprintf("ev-%d", seqCounter), EventName: name, EventSource: "aws:dynamodb", AWSRegion: "us-east-1",
+		Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: t0.Truncate(time.Second)},
+			Keys: map[string]events.DynamoDBAttributeValue{
+				"pk": events.NewStringAttribute(pk), "sk": events.NewStringAttribute(sk),
+			},
+			NewImage: new, OldImage: old,
+			SequenceNumber: fmt.Sprintf("%021d", seqCounter*100), StreamViewType: "NEW_AND_OLD_IMAGES",
+		},
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
