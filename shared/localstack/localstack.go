@@ -1,7 +1,8 @@
 // Package localstack runs the whole system on one machine (spec §9, make dev):
 // DynamoDB Local and moto, the table and queues from the same definitions as
 // the CDK stack, a seeded demo partner, the API on a local address, the
-// payments queue consumed with Lambda's batch semantics, and the schedules.
+// payments queue consumed with Lambda's batch semantics, the table's stream
+// published to a local event bus as domain events, and the schedules.
 package localstack
 
 import (
@@ -20,9 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/localenv"
@@ -30,6 +34,7 @@ import (
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/queue"
 	"github.com/accrue/accrue/shared/store"
+	"github.com/accrue/accrue/shared/streams"
 )
 
 // Config of a local stack.
@@ -43,8 +48,8 @@ type Config struct {
 	// Partner (default telco, the partner of the samples in events/) and
 	// ProgramFile of the demo partner seeded on first start.
 	Partner, ProgramFile string
-	// Table and Queue names.
-	Table, Queue string
+	// Table, Queue and event Bus names.
+	Table, Queue, Bus string
 	// Visibility of the local payments queue (default 5s: retries show quickly).
 	Visibility time.Duration
 	// Progress receives human-readable progress lines (stderr in make dev).
@@ -57,6 +62,8 @@ type Config struct {
 // Env is what a running local stack offers, also written to Dir/dev.env.
 type Env struct {
 	APIURL, APIKey, QueueURL, DLQURL, MotoEndpoint, DynamoDBEndpoint, Region, Table, Partner string
+	// Bus is the local event bus; EventsQueueURL receives a copy of every domain event.
+	Bus, EventsQueueURL string
 }
 
 func (c *Config) defaults() {
@@ -71,6 +78,7 @@ func (c *Config) defaults() {
 	set(&c.ProgramFile, "events/program-telco.json")
 	set(&c.Table, "accrue")
 	set(&c.Queue, "accrue-payments")
+	set(&c.Bus, "accrue-local")
 	if c.Visibility <= 0 {
 		c.Visibility = 5 * time.Second
 	}
@@ -131,6 +139,15 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	if _, err := store.EnsureTable(ctx, db, cfg.Table); err != nil {
 		return err
 	}
+	streamARN, err := streams.EnsureStream(ctx, db, cfg.Table)
+	if err != nil {
+		return err
+	}
+	eb := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(moto.Endpoint()) })
+	eventsQueue, err := eventBus(ctx, eb, sq, cfg.Bus)
+	if err != nil {
+		return err
+	}
 	qs, err := queue.CreatePayments(ctx, sq, cfg.Queue, cfg.Visibility)
 	if err != nil {
 		return err
@@ -156,12 +173,20 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	poller := &queue.Poller{Client: sq, QueueURL: qs.URL, Handler: proc.HandleSQS, Log: cfg.Log, BatchSize: queue.BatchSize, WaitSeconds: 1}
 	pollDone := make(chan struct{})
 	go func() { defer close(pollDone); _ = poller.Run(runCtx) }()
+	// Domain events: the table's stream → EventBridge, as the events function does in AWS.
+	pub := domainevents.NewPublisher(eb, cfg.Bus, domainevents.WithLogger(cfg.Log))
+	sp := streams.NewPoller(dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) }),
+		streamARN, pub.HandleStream)
+	sp.Log = cfg.Log
+	streamDone := make(chan struct{})
+	go func() { defer close(streamDone); _ = sp.Run(runCtx) }()
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); runSchedules(runCtx, cfg) }()
 
 	env := Env{
 		APIURL: "http://" + ln.Addr().String(), APIKey: key, QueueURL: qs.URL, DLQURL: qs.DLQURL,
 		MotoEndpoint: moto.Endpoint(), DynamoDBEndpoint: ddb.Endpoint(), Region: awsCfg.Region, Table: cfg.Table, Partner: cfg.Partner,
+		Bus: cfg.Bus, EventsQueueURL: eventsQueue,
 	}
 	if err := writeEnv(filepath.Join(cfg.Dir, "dev.env"), env); err != nil {
 		return err
@@ -179,6 +204,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	defer done()
 	_ = srv.Shutdown(shutdown)
 	<-pollDone
+	<-streamDone
 	<-schedDone
 	return err
 }
@@ -215,6 +241,8 @@ func writeEnv(path string, e Env) error {
 		"ACCRUE_QUEUE_URL=" + e.QueueURL,
 		"ACCRUE_DLQ_URL=" + e.DLQURL,
 		"ACCRUE_TABLE=" + e.Table,
+		"ACCRUE_EVENT_BUS=" + e.Bus,
+		"ACCRUE_EVENTS_QUEUE_URL=" + e.EventsQueueURL,
 		"AWS_ENDPOINT_URL=" + e.MotoEndpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDBEndpoint,
 		"ACCRUE_DYNAMODB_ENDPOINT=" + e.DynamoDBEndpoint,

@@ -105,4 +105,29 @@ func TestClientJourney(t *testing.T) {
 	if err := json.Unmarshal(out, &red); err != nil || red.Balances.Available != 7 {
 		t.Fatalf("redemption: %s", out)
 	}
+
+	// Both changes reach the local event bus as domain events (stream → EventBridge),
+	// where a rule copies them to ACCRUE_EVENTS_QUEUE_URL.
+	seen := map[string]bool{}
+	deadline = time.Now().Add(30 * time.Second)
+	for !(seen["points.earned"] && seen["points.redeemed"]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("domain events seen: %v; want points.earned and points.redeemed", seen)
+		}
+		out := run(awsCLI, "--endpoint-url", env.MotoEndpoint, "--region", env.Region, "sqs", "receive-message",
+			"--queue-url", env.EventsQueueURL, "--max-number-of-messages", "10", "--wait-time-seconds", "1")
+		var msgs struct{ Messages []struct{ Body string } }
+		_ = json.Unmarshal(out, &msgs)
+		for _, m := range msgs.Messages {
+			var ev struct {
+				DetailType string `json:"detail-type"`
+				Detail     struct {
+					MemberID string `json:"member_id"`
+				} `json:"detail"`
+			}
+			if json.Unmarshal([]byte(m.Body), &ev) == nil && ev.Detail.MemberID == "cust-42" {
+				seen[ev.DetailType] = true
+			}
+		}
+	}
 }
