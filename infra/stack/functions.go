@@ -20,8 +20,8 @@ type Function struct {
 	MemoryMB    int
 	Timeout     time.Duration
 
-	// Trigger says what invokes the function: a QueueTrigger, HTTPAPITrigger or
-	// ScheduleTrigger.
+	// Trigger says what invokes the function: a QueueTrigger, HTTPAPITrigger,
+	// ScheduleTrigger or StreamTrigger.
 	Trigger Trigger
 
 	// Access lists, per resource of the stack, the exact IAM actions the
@@ -61,9 +61,25 @@ type ScheduleTrigger struct {
 	Expression string
 }
 
+// StreamTrigger: the function consumes the table's DynamoDB stream (a Lambda
+// event source mapping). The retry policy is the stack's, not the entry's:
+// from TRIM_HORIZON, in order, with ReportBatchItemFailures and bisection on
+// error, retried without limit of attempts or age (the stream keeps a record
+// 24 hours), then described in the EventsDLQ (the mapping's on-failure
+// destination): a record is dropped only after a day of failures, and then
+// the DLQ alarm fires.
+type StreamTrigger struct {
+	BatchSize         int
+	MaxBatchingWindow time.Duration
+	// ParallelizationFactor: concurrent batches per shard (1 keeps every
+	// item's changes in order).
+	ParallelizationFactor int
+}
+
 func (QueueTrigger) trigger()    {}
 func (HTTPAPITrigger) trigger()  {}
 func (ScheduleTrigger) trigger() {}
+func (StreamTrigger) trigger()   {}
 
 // Resource is a resource of the stack that functions can be granted access to.
 type Resource string
@@ -80,6 +96,11 @@ const (
 	PaymentsQueue Resource = "payments-queue"
 	// PaymentsDLQ is the payments queue's dead-letter queue.
 	PaymentsDLQ Resource = "payments-dlq"
+	// TableStream is the table's DynamoDB stream (its ARN).
+	TableStream Resource = "table-stream"
+	// EventsDLQ is the on-failure destination of the stream consumers: what
+	// the stream event source gave up on (a record's shard, sequence numbers).
+	EventsDLQ Resource = "events-dlq"
 )
 
 // EnvVar is the environment variable through which a function granted access
@@ -94,6 +115,8 @@ func (r Resource) EnvVar() string {
 		return "ACCRUE_PAYMENTS_QUEUE_URL"
 	case PaymentsDLQ:
 		return "ACCRUE_PAYMENTS_DLQ_URL"
+	case EventsDLQ:
+		return "ACCRUE_EVENTS_DLQ_URL"
 	}
 	return ""
 }
@@ -109,6 +132,19 @@ var (
 	// QueueConsumerActions on the payments queue, for a QueueTrigger: what the
 	// Lambda event source mapping uses (as AWSLambdaSQSQueueExecutionRole).
 	QueueConsumerActions = []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
+	// StreamConsumerActions on the table's stream, for a StreamTrigger: what
+	// the Lambda event source mapping uses to read it (as the table's
+	// grantStreamRead, or AWSLambdaDynamoDBExecutionRole, on this stream only).
+	StreamConsumerActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+	// StreamListActions, for a StreamTrigger, on "*": dynamodb:ListStreams has
+	// no resource-level permissions.
+	StreamListActions = []string{"dynamodb:ListStreams"}
+	// StreamKeyActions on the table key, for a StreamTrigger: the stream is
+	// encrypted with the table's key (with the same kms:ViaService condition).
+	StreamKeyActions = []string{"kms:Decrypt"}
+	// StreamFailureActions on the EventsDLQ, for a StreamTrigger: the event
+	// source mapping sends its on-failure records with the function's role.
+	StreamFailureActions = []string{"sqs:SendMessage"}
 	// TableKeyActions: what DynamoDB needs from a caller to read and write a
 	// table encrypted with a customer-managed key.
 	TableKeyActions = []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
@@ -156,6 +192,19 @@ var Functions = []Function{
 				"dynamodb:UpdateItem",
 			},
 			TableKey: TableKeyActions,
+		},
+	},
+	{
+		// The one publisher of domain events: changes of the table, read from
+		// its stream, become events on the bus (package domainevents). The
+		// trigger adds reading the stream (StreamConsumerActions,
+		// StreamListActions, StreamKeyActions) and sending to the EventsDLQ.
+		Name:        "events",
+		Description: "Publishes the domain events of the table's stream to the event bus",
+		MemoryMB:    128,
+		Timeout:     30 * time.Second,
+		Trigger:     StreamTrigger{BatchSize: 100, MaxBatchingWindow: time.Second, ParallelizationFactor: 1},
+		Access: map[Resource][]string{
 			EventBus: {"events:PutEvents"},
 		},
 	},
@@ -164,7 +213,8 @@ var Functions = []Function{
 	//		Name: "release-pending", Description: "Releases pending points past their pending period",
 	//		MemoryMB: 256, Timeout: 5 * time.Minute,
 	//		Trigger: ScheduleTrigger{Expression: "rate(15 minutes)"},
-	//		Access:  map[Resource][]string{Table: {"dynamodb:Query", "dynamodb:TransactWriteItems"}, TableKey: TableKeyActions, EventBus: {"events:PutEvents"}},
+	//		Access:  map[Resource][]string{Table: {"dynamodb:Query", "dynamodb:TransactWriteItems"}, TableKey: TableKeyActions},
+	//		// (no EventBus: the events function publishes what the job changes)
 	//	},
 }
 
@@ -180,8 +230,14 @@ func (f Function) Actions() []string {
 	for _, as := range f.Access {
 		add(as)
 	}
-	if _, ok := f.Trigger.(QueueTrigger); ok {
+	switch f.Trigger.(type) {
+	case QueueTrigger:
 		add(QueueConsumerActions)
+	case StreamTrigger:
+		add(StreamConsumerActions)
+		add(StreamListActions)
+		add(StreamKeyActions)
+		add(StreamFailureActions)
 	}
 	add(LogActions)
 	add(TracingActions)

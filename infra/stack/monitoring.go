@@ -13,8 +13,9 @@ import (
 )
 
 // newMonitoring creates the alarms (to an SNS topic, returned) and the
-// dashboard: the payments DLQ not empty, the payments queue's oldest message
-// too old, each function's errors and throttles, and the API's 5xx.
+// dashboard: the payments DLQ and the events DLQ not empty, the payments
+// queue's oldest message too old, each function's errors and throttles, each
+// stream consumer's iterator age, and the API's 5xx.
 func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Function,
 	fns map[string]awslambda.Function, api *httpAPI, alarmEmail string,
 ) awssns.Topic {
@@ -52,6 +53,10 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 		"The oldest payment event has waited too long: ingest is failing, throttled or too slow.",
 		r.payments.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
 		th.PaymentsQueueAge.Seconds(), th.EvaluationPeriods)
+	alarm("EventsDLQNotEmptyAlarm", "events-dlq-not-empty",
+		"The events function failed to publish table stream records for a day: their domain events are not on the bus. Each message names the shard and sequence numbers; find the cause in the events function's logs.",
+		r.eventsDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		1, 1)
 
 	// Functions.
 	for _, f := range specs {
@@ -63,6 +68,12 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 		alarm(id+"ThrottlesAlarm", f.Name+"-throttles", "The "+f.Name+" function is throttled: raise the account's concurrency or lower the load.",
 			fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
 			th.FunctionThrottles, th.EvaluationPeriods)
+		if _, ok := f.Trigger.(StreamTrigger); ok {
+			alarm(id+"IteratorAgeAlarm", f.Name+"-iterator-age",
+				"The "+f.Name+" function is behind the table's stream: domain events are late (failing records are retried, see its errors and logs).",
+				iteratorAge(fn, &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+				float64(th.StreamIteratorAge.Milliseconds()), th.EvaluationPeriods)
+		}
 	}
 
 	// API.
@@ -74,6 +85,11 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 
 	newDashboard(stack, stage, r, specs, fns, api)
 	return topic
+}
+
+// iteratorAge is a stream consumer's IteratorAge metric (milliseconds).
+func iteratorAge(fn awslambda.Function, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return fn.Metric(jsii.String("IteratorAge"), opts)
 }
 
 func newDashboard(stack awscdk.Stack, stage Stage, r resources, specs []Function,
@@ -112,16 +128,26 @@ func newDashboard(stack awscdk.Stack, stage Stage, r resources, specs []Function
 		r.payments.MetricApproximateAgeOfOldestMessage(stat("oldest message age (s)", "Maximum")),
 	})
 
-	var errs, throttles, durations []awscloudwatch.IMetric
+	var errs, throttles, durations, iterators []awscloudwatch.IMetric
 	for _, f := range specs {
 		fn := fns[f.Name]
 		errs = append(errs, fn.MetricErrors(sum(f.Name+" errors")))
 		throttles = append(throttles, fn.MetricThrottles(sum(f.Name+" throttles")))
 		durations = append(durations, fn.MetricDuration(stat(f.Name+" p99", "p99")))
+		if _, ok := f.Trigger.(StreamTrigger); ok {
+			iterators = append(iterators, iteratorAge(fn, stat(f.Name+" iterator age (ms)", "Maximum")))
+		}
 	}
 	rows := [][]awscloudwatch.IWidget{
 		{throughput, queues},
 		{graph("Function errors and throttles", errs, throttles), graph("Function duration p99 (ms)", durations, nil)},
+	}
+	if len(iterators) > 0 {
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Domain events: table stream", iterators, []awscloudwatch.IMetric{
+				r.eventsDLQ.MetricApproximateNumberOfMessagesVisible(stat("events DLQ depth", "Maximum")),
+			}),
+		})
 	}
 	if api != nil {
 		rows = append(rows, []awscloudwatch.IWidget{

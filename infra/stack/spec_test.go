@@ -102,7 +102,8 @@ func TestScheduledFunctionIsInvokedByARule(t *testing.T) {
 		tpl.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(0))
 	})
 	check(t, "alarms", func() {
-		tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(2+2))
+		// The two DLQs, payments queue age; the job's errors and throttles.
+		tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(3+2))
 	})
 
 	_, fn := js.function(t, job.Name)
@@ -207,6 +208,8 @@ func TestFunctionTableValidation(t *testing.T) {
 		"wildcard":           {with(func(f *Function) { f.Access[Table] = []string{"dynamodb:*"} }), "exact"},
 		"no trigger":         {with(func(f *Function) { f.Trigger = nil }), "needs a Trigger"},
 		"bad schedule":       {with(func(f *Function) { f.Trigger = ScheduleTrigger{"every 5 minutes"} }), "rate(...) or cron(...)"},
+		"stream batch size":  {with(func(f *Function) { f.Trigger = StreamTrigger{BatchSize: 0, ParallelizationFactor: 1} }), "Lambda's limits"},
+		"stream parallelism": {with(func(f *Function) { f.Trigger = StreamTrigger{BatchSize: 100, ParallelizationFactor: 11} }), "Lambda's limits"},
 		"no binary":          {with(func(f *Function) { f.Name = "c" }), "make build"},
 		"no memory":          {with(func(f *Function) { f.MemoryMB = 0 }), "MemoryMB"},
 		"duplicate":          {[]Function{ok, ok}, "unique"},

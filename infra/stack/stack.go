@@ -1,6 +1,7 @@
 // Package stack is Accrue's CDK stack (spec §8): the DynamoDB table, the
 // payments queue and its DLQ, the Lambda functions of Functions, the HTTP API,
-// the event bus, the schedules, alarms and a dashboard, for one Stage.
+// the event bus, its publisher on the table's stream and the DLQ of that
+// stream consumer, the schedules, alarms and a dashboard, for one Stage.
 package stack
 
 import (
@@ -60,6 +61,8 @@ type resources struct {
 	bus      awsevents.EventBus
 	payments awssqs.Queue
 	dlq      awssqs.Queue
+	// eventsDLQ: the on-failure destination of the stream consumers.
+	eventsDLQ awssqs.Queue
 }
 
 // NewAccrueStack defines the whole Accrue stack for props.Stage.
@@ -80,6 +83,11 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	}
 	if err := ValidateFunctions(p.Functions, p.AssetDir); err != nil {
 		panic(err)
+	}
+	for _, f := range p.Functions {
+		if _, ok := f.Trigger.(StreamTrigger); ok && p.Schema.StreamViewType == "" {
+			panic(fmt.Sprintf("function %s has a StreamTrigger, but the table schema has no stream", f.Name))
+		}
 	}
 	stage := p.Stage
 
@@ -137,6 +145,16 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 		},
 	})
 
+	// What the stream event source gives up on (after a day of retries) is
+	// described here: the shard and the range of sequence numbers, to read
+	// again from the stream or the table's backups. Same retention as the
+	// payments DLQ.
+	r.eventsDLQ = awssqs.NewQueue(stack, jsii.String("EventsDLQ"), &awssqs.QueueProps{
+		RetentionPeriod: duration(queue.DLQRetention),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+
 	// Domain events (spec §6), archived for replay.
 	r.bus = awsevents.NewEventBus(stack, jsii.String("EventBus"), &awsevents.EventBusProps{
 		EventBusName: jsii.String("accrue-" + stage.Name),
@@ -162,6 +180,8 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 				MaxBatchingWindow:       duration(t.MaxBatchingWindow),
 				ReportBatchItemFailures: jsii.Bool(true),
 			})
+		case StreamTrigger:
+			r.addStreamSource(fn, t)
 		case HTTPAPITrigger:
 			a := newHTTPAPI(stack, stage, fn, Routes)
 			api = &a
@@ -188,10 +208,41 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	out("PaymentsQueueUrl", *r.payments.QueueUrl(), "Billing systems send payment events here")
 	out("PaymentsQueueArn", *r.payments.QueueArn(), "For the billing systems' sqs:SendMessage policies")
 	out("PaymentsDLQUrl", *r.dlq.QueueUrl(), "Payment events that failed 5 times")
+	out("EventsDLQUrl", *r.eventsDLQ.QueueUrl(), "Table stream records the events function failed to publish for a day")
 	out("EventBusName", *r.bus.EventBusName(), "Domain events (points.earned, ...) for partner rules")
 	out("TableName", *r.table.TableName(), "The DynamoDB table (for the operator CLI: ACCRUE_TABLE)")
 	out("AlarmTopicArn", *topic.TopicArn(), "Subscribe on-call here")
 	return stack
+}
+
+// StreamRetryAttempts of a StreamTrigger: -1, no limit (CDK and Lambda allow
+// -1 or 0..10000). With no maximum record age either, a failing record is
+// retried until the stream drops it (24 hours), then sent to the EventsDLQ.
+const StreamRetryAttempts = -1
+
+// addStreamSource makes fn consume the table's stream as t and the stack's
+// stream policy say (see StreamTrigger).
+func (r resources) addStreamSource(fn awslambda.Function, t StreamTrigger) {
+	esm := fn.AddEventSourceMapping(jsii.String("TableStream"), &awslambda.EventSourceMappingOptions{
+		EventSourceArn:          r.table.TableStreamArn(),
+		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
+		BatchSize:               jsii.Number(float64(t.BatchSize)),
+		MaxBatchingWindow:       duration(t.MaxBatchingWindow),
+		ParallelizationFactor:   jsii.Number(float64(t.ParallelizationFactor)),
+		BisectBatchOnError:      jsii.Bool(true),
+		ReportBatchItemFailures: jsii.Bool(true),
+		RetryAttempts:           jsii.Number(StreamRetryAttempts),
+		// MaxRecordAge unset: -1, no limit (CDK accepts 60s..7d only).
+	})
+	// The on-failure destination is set on the CloudFormation resource rather
+	// than with OnFailure (awslambdaeventsources.NewSqsDlq): that would also
+	// grant the role sqs:GetQueueAttributes and sqs:GetQueueUrl in a policy of
+	// its own, while the role holds exactly the function's Actions (the
+	// StreamTrigger statements of newFunction allow sqs:SendMessage).
+	cfn := esm.Node().DefaultChild().(awslambda.CfnEventSourceMapping)
+	cfn.SetDestinationConfig(&awslambda.CfnEventSourceMapping_DestinationConfigProperty{
+		OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: r.eventsDLQ.QueueArn()},
+	})
 }
 
 // newFunction creates f's Lambda function with its own role, holding exactly
@@ -227,12 +278,42 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 			env[v] = r.envValue(res)
 		}
 	}
-	if _, ok := f.Trigger.(QueueTrigger); ok {
+	switch f.Trigger.(type) {
+	case QueueTrigger:
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ConsumePaymentsQueue"),
 			Actions:   jsii.Strings(QueueConsumerActions...),
 			Resources: jsii.Strings(*r.payments.QueueArn()),
 		}))
+	case StreamTrigger:
+		// What the table's grantStreamRead would allow, as statements of
+		// their own, and the on-failure destination.
+		key := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DecryptTableStream"),
+			Actions:   jsii.Strings(StreamKeyActions...),
+			Resources: jsii.Strings(r.arns(TableKey)...),
+		})
+		key.AddCondition(jsii.String("StringEquals"), map[string]any{
+			"kms:ViaService": fmt.Sprintf("dynamodb.%s.amazonaws.com", *r.stack.Region()),
+		})
+		statements = append(statements,
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ConsumeTableStream"),
+				Actions:   jsii.Strings(StreamConsumerActions...),
+				Resources: jsii.Strings(r.arns(TableStream)...),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ListStreams"),
+				Actions:   jsii.Strings(StreamListActions...),
+				Resources: jsii.Strings("*"),
+			}),
+			key,
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("SendToEventsDLQ"),
+				Actions:   jsii.Strings(StreamFailureActions...),
+				Resources: jsii.Strings(r.arns(EventsDLQ)...),
+			}),
+		)
 	}
 	for k, v := range f.Env {
 		env[k] = jsii.String(v)
@@ -279,6 +360,10 @@ func (r resources) arns(res Resource) []string {
 		return []string{*r.payments.QueueArn()}
 	case PaymentsDLQ:
 		return []string{*r.dlq.QueueArn()}
+	case TableStream:
+		return []string{*r.table.TableStreamArn()}
+	case EventsDLQ:
+		return []string{*r.eventsDLQ.QueueArn()}
 	}
 	panic(fmt.Sprintf("unknown resource %q", res))
 }
@@ -294,6 +379,8 @@ func (r resources) envValue(res Resource) *string {
 		return r.payments.QueueUrl()
 	case PaymentsDLQ:
 		return r.dlq.QueueUrl()
+	case EventsDLQ:
+		return r.eventsDLQ.QueueUrl()
 	}
 	panic(fmt.Sprintf("resource %q has no environment value", res))
 }
@@ -313,12 +400,18 @@ func ValidateFunctions(fns []Function, assetDir string) error {
 		case QueueTrigger:
 		case HTTPAPITrigger:
 			httpHandlers++
+		case StreamTrigger:
+			if t.BatchSize < 1 || t.BatchSize > 10000 || t.ParallelizationFactor < 1 || t.ParallelizationFactor > 10 ||
+				t.MaxBatchingWindow < 0 || t.MaxBatchingWindow > 5*time.Minute {
+				return fmt.Errorf("function %s: stream BatchSize (%d), ParallelizationFactor (%d) or MaxBatchingWindow (%s) out of Lambda's limits",
+					f.Name, t.BatchSize, t.ParallelizationFactor, t.MaxBatchingWindow)
+			}
 		case ScheduleTrigger:
 			if !strings.HasPrefix(t.Expression, "rate(") && !strings.HasPrefix(t.Expression, "cron(") {
 				return fmt.Errorf("function %s: schedule %q is not rate(...) or cron(...)", f.Name, t.Expression)
 			}
 		default:
-			return fmt.Errorf("function %s: needs a Trigger (QueueTrigger, HTTPAPITrigger or ScheduleTrigger)", f.Name)
+			return fmt.Errorf("function %s: needs a Trigger (QueueTrigger, HTTPAPITrigger, ScheduleTrigger or StreamTrigger)", f.Name)
 		}
 		if f.MemoryMB < 128 || f.Timeout <= 0 || f.Timeout > 15*time.Minute {
 			return fmt.Errorf("function %s: MemoryMB (%d) and Timeout (%s) must be set, within Lambda's limits", f.Name, f.MemoryMB, f.Timeout)

@@ -21,34 +21,47 @@ import (
 )
 
 // One stack per stage holds the whole system: one table and its key, the
-// payments queue and its DLQ, one function per Functions entry with its own
-// role and log group, the HTTP API, the event bus and its archive, one alarm
-// topic, the alarms and a dashboard.
+// payments queue and its DLQ, the events DLQ, one function per Functions entry
+// with its own role and log group, the HTTP API, the event bus and its
+// archive, one alarm topic, the alarms and a dashboard.
 func TestStackHasEveryPartOfTheSystem(t *testing.T) {
-	schedules := 0
+	schedules, queueConsumers, streamConsumers := 0, 0, 0
 	for _, f := range Functions {
-		if _, ok := f.Trigger.(ScheduleTrigger); ok {
+		switch f.Trigger.(type) {
+		case ScheduleTrigger:
 			schedules++
+		case QueueTrigger:
+			queueConsumers++
+		case StreamTrigger:
+			streamConsumers++
 		}
 	}
+	if queueConsumers != 1 || streamConsumers != 1 {
+		t.Errorf("%d queue and %d stream consumers, want ingest and events", queueConsumers, streamConsumers)
+	}
 	want := map[string]int{
-		"AWS::DynamoDB::Table":                1,
-		"AWS::KMS::Key":                       1,
-		"AWS::SQS::Queue":                     2,
-		"AWS::Lambda::Function":               len(Functions),
-		"AWS::IAM::Role":                      len(Functions),
-		"AWS::Lambda::EventSourceMapping":     1,
-		"AWS::ApiGatewayV2::Api":              1,
-		"AWS::ApiGatewayV2::Stage":            1,
-		"AWS::ApiGatewayV2::Integration":      1,
-		"AWS::ApiGatewayV2::Route":            len(Routes),
-		"AWS::Events::EventBus":               1,
-		"AWS::Events::Archive":                1,
-		"AWS::Events::Rule":                   schedules,
-		"AWS::SNS::Topic":                     1,
-		"AWS::CloudWatch::Dashboard":          1,
-		"AWS::CloudWatch::Alarm":              2 + 2*len(Functions) + 1, // DLQ, queue age, errors+throttles per function, API 5xx
-		"AWS::Logs::LogGroup":                 len(Functions) + 1,       // one per function, the API access log
+		"AWS::DynamoDB::Table":            1,
+		"AWS::KMS::Key":                   1,
+		"AWS::SQS::Queue":                 3, // payments, its DLQ, the events DLQ
+		"AWS::Lambda::Function":           len(Functions),
+		"AWS::IAM::Role":                  len(Functions),
+		"AWS::Lambda::EventSourceMapping": queueConsumers + streamConsumers,
+		"AWS::ApiGatewayV2::Api":          1,
+		"AWS::ApiGatewayV2::Stage":        1,
+		"AWS::ApiGatewayV2::Integration":  1,
+		"AWS::ApiGatewayV2::Route":        len(Routes),
+		"AWS::Events::EventBus":           1,
+		"AWS::Events::Archive":            1,
+		"AWS::Events::Rule":               schedules,
+		"AWS::SNS::Topic":                 1,
+		"AWS::CloudWatch::Dashboard":      1,
+		// Per role, the default policy CDK puts the X-Ray statements in; no
+		// other (grants made by constructs) beside the inline policies.
+		"AWS::IAM::Policy": len(Functions),
+		// The two DLQs, payments queue age, errors+throttles per function,
+		// iterator age per stream consumer, API 5xx.
+		"AWS::CloudWatch::Alarm":              3 + 2*len(Functions) + streamConsumers + 1,
+		"AWS::Logs::LogGroup":                 len(Functions) + 1, // one per function, the API access log
 		"AWS::IAM::ManagedPolicy":             0,
 		"AWS::Lambda::LayerVersion":           0,
 		"Custom::LogRetention":                0,
@@ -100,12 +113,22 @@ func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
 		if p["GlobalSecondaryIndexes"] != nil {
 			t.Errorf("GlobalSecondaryIndexes = %s, but store defines none", jsonString(p["GlobalSecondaryIndexes"]))
 		}
+
+		// The stream, as the local stack creates it.
+		spec := store.CreateTableInput("t").StreamSpecification
+		if spec == nil || !aws.ToBool(spec.StreamEnabled) {
+			t.Fatal("store.CreateTableInput has no stream; the events function consumes one")
+		}
+		want := map[string]any{"StreamViewType": string(spec.StreamViewType)}
+		if got := p["StreamSpecification"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("StreamSpecification = %s, want %s", jsonString(got), jsonString(want))
+		}
 	})
 }
 
 // On-demand, point-in-time recovery, encrypted with the stack's own rotating
-// customer-managed key, TTL on store's ttl attribute; no stream (nothing
-// consumes one).
+// customer-managed key, TTL on store's ttl attribute; a stream of new and old
+// images (the events function compares them).
 func TestTableIsOnDemandRecoverableEncryptedWithTTL(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
 		keyID, _ := s.json.only(t, "AWS::KMS::Key")
@@ -119,7 +142,7 @@ func TestTableIsOnDemandRecoverableEncryptedWithTTL(t *testing.T) {
 					"KMSMasterKeyId": getAtt(keyID, "Arn"),
 				},
 				"TimeToLiveSpecification": map[string]any{"AttributeName": store.AttrTTL, "Enabled": true},
-				"StreamSpecification":     assertions.Match_Absent(),
+				"StreamSpecification":     map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
 			})
 		})
 		check(t, "key rotation", func() {
@@ -161,24 +184,16 @@ func TestProdRetainsDataAndDevDoesNot(t *testing.T) {
 	}
 }
 
-// Every queue is either a DLQ or sends to one after 5 receives, is encrypted
-// and has an alarm. The payments queue outlives a retried batch; the DLQ
-// keeps messages for 14 days.
+// Every queue is either a DLQ (of a queue's redrive policy, or the on-failure
+// destination of an event source mapping) or sends to one after 5 receives,
+// is encrypted and has an alarm. The payments queue outlives a retried batch;
+// the DLQs keep messages for 14 days.
 func TestEveryQueueHasADLQAndAnAlarm(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
 		queues := s.json.ofType("AWS::SQS::Queue")
-		dlqs := map[string]bool{}
-		for _, id := range queues {
-			if rp, ok := s.json.Resources[id].Properties["RedrivePolicy"].(map[string]any); ok {
-				for _, other := range queues {
-					if refersTo(rp["deadLetterTargetArn"], other) {
-						dlqs[other] = true
-					}
-				}
-			}
-		}
-		if len(dlqs) == 0 {
-			t.Fatal("no queue is a dead-letter queue")
+		dlqs := deadLetterQueues(s.json)
+		if len(dlqs) != 2 {
+			t.Fatalf("dead-letter queues %v, want the payments DLQ and the events DLQ", dlqs)
 		}
 		for _, id := range queues {
 			p := s.json.Resources[id].Properties
@@ -231,11 +246,7 @@ func TestPaymentsQueueVisibilityCoversTheConsumer(t *testing.T) {
 func TestIngestConsumesThePaymentsQueue(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
 		fnID, _ := s.json.function(t, "ingest")
-		_, esm := s.json.only(t, "AWS::Lambda::EventSourceMapping")
-		p := esm.Properties
-		if !reflect.DeepEqual(p["FunctionName"], ref(fnID)) {
-			t.Errorf("event source mapping targets %s, want the ingest function", jsonString(p["FunctionName"]))
-		}
+		p := s.json.eventSourceMapping(t, fnID).Properties
 		if p["BatchSize"] != float64(10) {
 			t.Errorf("BatchSize = %v, want 10", p["BatchSize"])
 		}
@@ -249,6 +260,62 @@ func TestIngestConsumesThePaymentsQueue(t *testing.T) {
 		q, ok := s.json.Resources[referencedID(src)]
 		if !ok || q.Type != "AWS::SQS::Queue" || q.Properties["RedrivePolicy"] == nil {
 			t.Errorf("EventSourceArn %s is not the payments queue", jsonString(src))
+		}
+	})
+}
+
+// events consumes the table's stream from its oldest record, in order (one
+// batch per shard at a time), with partial batch responses and bisection,
+// retried until the stream drops a record, which then goes to the events DLQ.
+func TestEventsConsumesTheTableStream(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		fnID, _ := s.json.function(t, "events")
+		tableID := s.json.ofType("AWS::DynamoDB::Table")[0]
+		p := s.json.eventSourceMapping(t, fnID).Properties
+		if want := getAtt(tableID, "StreamArn"); !reflect.DeepEqual(p["EventSourceArn"], want) {
+			t.Errorf("EventSourceArn = %s, want the table's stream %s", jsonString(p["EventSourceArn"]), jsonString(want))
+		}
+		for k, want := range map[string]any{
+			"StartingPosition":               "TRIM_HORIZON",
+			"BatchSize":                      float64(100),
+			"MaximumBatchingWindowInSeconds": float64(1),
+			"ParallelizationFactor":          float64(1),
+			"BisectBatchOnFunctionError":     true,
+			"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+			"MaximumRetryAttempts":           float64(-1),
+			"MaximumRecordAgeInSeconds":      nil, // -1: until the stream drops the record
+		} {
+			if !reflect.DeepEqual(p[k], want) {
+				t.Errorf("%s = %s, want %s", k, jsonString(p[k]), jsonString(want))
+			}
+		}
+		dc, _ := p["DestinationConfig"].(map[string]any)
+		of, _ := dc["OnFailure"].(map[string]any)
+		dlq, ok := s.json.Resources[referencedID(of["Destination"])]
+		if !ok || dlq.Type != "AWS::SQS::Queue" || !reflect.DeepEqual(of["Destination"], getAtt(referencedID(of["Destination"]), "Arn")) {
+			t.Fatalf("DestinationConfig = %s, want OnFailure to a queue of the stack", jsonString(dc))
+		}
+		if dlq.Properties["RedrivePolicy"] != nil || dlq.Properties["MessageRetentionPeriod"] != float64(14*24*3600) {
+			t.Errorf("on-failure queue %s, want a DLQ keeping messages 14 days", jsonString(dlq.Properties))
+		}
+	})
+}
+
+// Only the events function publishes domain events: the others change the
+// table, and the stream is the one source of events.
+func TestOnlyTheEventsFunctionPutsEvents(t *testing.T) {
+	for _, f := range Functions {
+		if got, want := slices.Contains(f.Actions(), "events:PutEvents"), f.Name == "events"; got != want {
+			t.Errorf("%s may put events: %v, want %v", f.Name, got, want)
+		}
+	}
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		for _, f := range Functions {
+			_, fn := s.json.function(t, f.Name)
+			vars, _ := fn.Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if _, ok := vars["ACCRUE_EVENT_BUS"]; ok != (f.Name == "events") {
+				t.Errorf("%s: ACCRUE_EVENT_BUS in the environment: %v", f.Name, ok)
+			}
 		}
 	})
 }
@@ -288,9 +355,18 @@ func TestFunctionsRunGoOnGravitonWithTracingAndJSONLogs(t *testing.T) {
 				}
 				env, _ := p["Environment"].(map[string]any)
 				vars, _ := env["Variables"].(map[string]any)
+				fromAccess := map[string]bool{}
 				for res := range f.Access {
-					if v := res.EnvVar(); v != "" && vars[v] == nil {
-						t.Errorf("no %s in the environment, though the function may use %s", v, res)
+					if v := res.EnvVar(); v != "" {
+						fromAccess[v] = true
+						if vars[v] == nil {
+							t.Errorf("no %s in the environment, though the function may use %s", v, res)
+						}
+					}
+				}
+				for v := range vars {
+					if _, extra := f.Env[v]; !fromAccess[v] && !extra {
+						t.Errorf("%s in the environment, though the function may use no resource named by it", v)
 					}
 				}
 				if _, ok := f.Access[Table]; ok && !refersTo(vars["ACCRUE_TABLE"], s.json.ofType("AWS::DynamoDB::Table")[0]) {
@@ -309,6 +385,13 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 		tableID := s.json.ofType("AWS::DynamoDB::Table")[0]
 		keyID := s.json.ofType("AWS::KMS::Key")[0]
 		busID := s.json.ofType("AWS::Events::EventBus")[0]
+		var paymentsID string
+		for _, id := range s.json.ofType("AWS::SQS::Queue") {
+			if s.json.Resources[id].Properties["RedrivePolicy"] != nil {
+				paymentsID = id
+			}
+		}
+		eventsDLQID := onFailureQueue(t, s.json)
 		for _, f := range Functions {
 			t.Run(f.Name, func(t *testing.T) {
 				_, fn := s.json.function(t, f.Name)
@@ -327,8 +410,12 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 						service := a[:strings.Index(a, ":")]
 						switch {
 						case slices.Contains(st.Resources, any("*")):
-							if service != "xray" {
-								t.Errorf("%s on every resource (*); only X-Ray, which has no resource-level permissions, may be", a)
+							if service != "xray" && a != "dynamodb:ListStreams" {
+								t.Errorf("%s on every resource (*); only X-Ray and dynamodb:ListStreams, which have no resource-level permissions, may be", a)
+							}
+						case slices.Contains(StreamConsumerActions, a):
+							if !reflect.DeepEqual(st.Resources, []any{getAtt(tableID, "StreamArn")}) {
+								t.Errorf("%s on %s, want the table's stream only", a, jsonString(st.Resources))
 							}
 						case service == "dynamodb":
 							want := []any{getAtt(tableID, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(tableID, "Arn"), "/index/*"}}}}
@@ -345,6 +432,14 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 						case service == "events":
 							if !reflect.DeepEqual(st.Resources, []any{getAtt(busID, "Arn")}) {
 								t.Errorf("%s on %s, want the event bus only", a, jsonString(st.Resources))
+							}
+						case a == "sqs:SendMessage":
+							if !reflect.DeepEqual(st.Resources, []any{getAtt(eventsDLQID, "Arn")}) {
+								t.Errorf("%s on %s, want the events DLQ only", a, jsonString(st.Resources))
+							}
+						case service == "sqs":
+							if !reflect.DeepEqual(st.Resources, []any{getAtt(paymentsID, "Arn")}) {
+								t.Errorf("%s on %s, want the payments queue only", a, jsonString(st.Resources))
 							}
 						}
 					}
@@ -502,8 +597,8 @@ func TestHTTPAPIIsThrottledAndAccessLogged(t *testing.T) {
 	})
 }
 
-// Domain events go to a custom bus accrue-<stage>, archived for replay; the api
-// function may put events there.
+// Domain events go to a custom bus accrue-<stage>, archived for replay; the
+// events function puts them there.
 func TestDomainEventsBusIsArchived(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
 		busID, bus := s.json.only(t, "AWS::Events::EventBus")
@@ -521,8 +616,9 @@ func TestDomainEventsBusIsArchived(t *testing.T) {
 	})
 }
 
-// Alarms: DLQ not empty, payments queue age, each function's errors and
-// throttles, API 5xx; all notify the alarm topic.
+// Alarms: the DLQs not empty, payments queue age, each function's errors and
+// throttles, the events function's iterator age, API 5xx; all notify the
+// alarm topic.
 func TestAlarmsCoverFailuresAndNotifyTheTopic(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
 		topicID, _ := s.json.only(t, "AWS::SNS::Topic")
@@ -550,16 +646,21 @@ func TestAlarmsCoverFailuresAndNotifyTheTopic(t *testing.T) {
 				t.Errorf("alarm %v: threshold %v, want %v", p["AlarmName"], p["Threshold"], threshold)
 			}
 		}
-		var dlq, payments string
+		var payments string
 		for _, id := range s.json.ofType("AWS::SQS::Queue") {
 			if s.json.Resources[id].Properties["RedrivePolicy"] != nil {
 				payments = id
-			} else {
-				dlq = id
 			}
 		}
-		want("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, 1)
+		for dlq := range deadLetterQueues(s.json) {
+			want("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, 1)
+		}
 		want("AWS/SQS", "ApproximateAgeOfOldestMessage", payments, stage.Alarms.PaymentsQueueAge.Seconds())
+		eventsID, _ := s.json.function(t, "events")
+		want("AWS/Lambda", "IteratorAge", eventsID, 5*60*1000) // 5 minutes, in ms
+		if p := have[key{"AWS/Lambda", "IteratorAge", eventsID}]; p != nil && p["Statistic"] != "Maximum" {
+			t.Errorf("iterator age alarm on the %v, want the Maximum", p["Statistic"])
+		}
 		for _, f := range Functions {
 			id, _ := s.json.function(t, f.Name)
 			want("AWS/Lambda", "Errors", id, stage.Alarms.FunctionErrors)
@@ -579,6 +680,7 @@ func TestDashboardShowsTheMainSignals(t *testing.T) {
 			"Ingest throughput", "NumberOfMessagesDeleted", "RejectedEvents",
 			"Payments queue", "ApproximateAgeOfOldestMessage",
 			"Function errors and throttles", "API latency", "5xx",
+			"IteratorAge", "events DLQ depth",
 		} {
 			if !strings.Contains(body, w) {
 				t.Errorf("dashboard has no %q", w)
@@ -590,12 +692,58 @@ func TestDashboardShowsTheMainSignals(t *testing.T) {
 // The outputs an operator needs after `cdk deploy`.
 func TestOutputsNameTheEntryPoints(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
-		for _, o := range []string{"ApiUrl", "PaymentsQueueUrl", "PaymentsDLQUrl", "EventBusName", "TableName", "AlarmTopicArn"} {
+		for _, o := range []string{"ApiUrl", "PaymentsQueueUrl", "PaymentsDLQUrl", "EventsDLQUrl", "EventBusName", "TableName", "AlarmTopicArn"} {
 			if _, ok := s.json.Outputs[o]; !ok {
 				t.Errorf("no output %s", o)
 			}
 		}
 	})
+}
+
+// deadLetterQueues are the queues of the template that are the dead-letter
+// queue of another queue or the on-failure destination of an event source
+// mapping.
+func deadLetterQueues(t cfnTemplate) map[string]bool {
+	queues := t.ofType("AWS::SQS::Queue")
+	dlqs := map[string]bool{}
+	for _, id := range queues {
+		if rp, ok := t.Resources[id].Properties["RedrivePolicy"].(map[string]any); ok {
+			for _, other := range queues {
+				if refersTo(rp["deadLetterTargetArn"], other) {
+					dlqs[other] = true
+				}
+			}
+		}
+	}
+	for _, id := range t.ofType("AWS::Lambda::EventSourceMapping") {
+		if dc, ok := t.Resources[id].Properties["DestinationConfig"]; ok {
+			for _, q := range queues {
+				if refersTo(dc, q) {
+					dlqs[q] = true
+				}
+			}
+		}
+	}
+	return dlqs
+}
+
+// onFailureQueue is the one queue that is an event source mapping's
+// on-failure destination (the events DLQ).
+func onFailureQueue(tb testing.TB, t cfnTemplate) string {
+	tb.Helper()
+	var ids []string
+	for id := range deadLetterQueues(t) {
+		if t.Resources[id].Properties["RedrivePolicy"] == nil && !slices.ContainsFunc(t.ofType("AWS::SQS::Queue"), func(q string) bool {
+			rp, _ := t.Resources[q].Properties["RedrivePolicy"].(map[string]any)
+			return refersTo(rp["deadLetterTargetArn"], id)
+		}) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		tb.Fatalf("want one on-failure queue, have %v", ids)
+	}
+	return ids[0]
 }
 
 // referencedID is the logical id in a Ref or Fn::GetAtt value ("" otherwise).

@@ -43,7 +43,7 @@ type Throttle struct {
 }
 
 // AlarmThresholds are the thresholds of the stack's CloudWatch alarms. The DLQ
-// alarm has no threshold: any message in the DLQ is an alarm.
+// alarms have no threshold: any message in a DLQ is an alarm.
 type AlarmThresholds struct {
 	// Period over which each metric is aggregated.
 	Period time.Duration
@@ -51,6 +51,10 @@ type AlarmThresholds struct {
 	EvaluationPeriods int
 	// PaymentsQueueAge: age of the oldest message of the payments queue.
 	PaymentsQueueAge time.Duration
+	// StreamIteratorAge: how far a stream consumer (the events function) is
+	// behind the table's stream, the age of the last record it read
+	// (IteratorAge, Maximum).
+	StreamIteratorAge time.Duration
 	// FunctionErrors per period, per function (alarm when >= threshold).
 	FunctionErrors float64
 	// FunctionThrottles per period, per function (alarm when >= threshold).
@@ -73,6 +77,7 @@ var Stages = map[string]Stage{
 			Period:            5 * time.Minute,
 			EvaluationPeriods: 1,
 			PaymentsQueueAge:  30 * time.Minute,
+			StreamIteratorAge: 5 * time.Minute,
 			FunctionErrors:    5,
 			FunctionThrottles: 5,
 			API5xx:            5,
@@ -90,6 +95,7 @@ var Stages = map[string]Stage{
 			Period:            time.Minute,
 			EvaluationPeriods: 3,
 			PaymentsQueueAge:  5 * time.Minute,
+			StreamIteratorAge: 5 * time.Minute,
 			FunctionErrors:    1,
 			FunctionThrottles: 1,
 			API5xx:            1,

@@ -22,6 +22,8 @@ type TableSchema struct {
 	LocalIndexes  []types.LocalSecondaryIndex
 	GlobalIndexes []types.GlobalSecondaryIndex
 	TTLAttribute  string
+	// StreamViewType of the table's DynamoDB stream ("" for no stream).
+	StreamViewType types.StreamViewType
 }
 
 // StoreSchema is the table exactly as shared/store defines it (spec §7: the
@@ -33,7 +35,8 @@ func StoreSchema() TableSchema {
 		LocalIndexes: store.LocalSecondaryIndexes(),
 		// When store adds global indexes:
 		// GlobalIndexes: store.GlobalSecondaryIndexes(),
-		TTLAttribute: store.AttrTTL,
+		TTLAttribute:   store.AttrTTL,
+		StreamViewType: store.StreamViewType,
 	}
 }
 
@@ -45,7 +48,7 @@ type TableOptions struct {
 }
 
 // NewTable creates the on-demand, point-in-time-recoverable, KMS-encrypted
-// table of schema. It panics when the schema is inconsistent (a key attribute
+// table of schema, with its stream when the schema has one. It panics when the schema is inconsistent (a key attribute
 // without a definition, a definition no key uses), as CreateTable would fail.
 func NewTable(scope constructs.Construct, id string, schema TableSchema, opts TableOptions) awsdynamodb.Table {
 	attrTypes := map[string]awsdynamodb.AttributeType{}
@@ -92,6 +95,9 @@ func NewTable(scope constructs.Construct, id string, schema TableSchema, opts Ta
 	if schema.TTLAttribute != "" {
 		props.TimeToLiveAttribute = jsii.String(schema.TTLAttribute)
 	}
+	if schema.StreamViewType != "" {
+		props.Stream = streamViewType(schema.StreamViewType)
+	}
 	table := awsdynamodb.NewTable(scope, jsii.String(id), props)
 
 	for _, lsi := range schema.LocalIndexes {
@@ -134,6 +140,20 @@ func attributeType(t types.ScalarAttributeType) awsdynamodb.AttributeType {
 		return awsdynamodb.AttributeType_BINARY
 	}
 	panic(fmt.Sprintf("unknown DynamoDB attribute type %q", t))
+}
+
+func streamViewType(t types.StreamViewType) awsdynamodb.StreamViewType {
+	switch t {
+	case types.StreamViewTypeNewAndOldImages:
+		return awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES
+	case types.StreamViewTypeNewImage:
+		return awsdynamodb.StreamViewType_NEW_IMAGE
+	case types.StreamViewTypeOldImage:
+		return awsdynamodb.StreamViewType_OLD_IMAGE
+	case types.StreamViewTypeKeysOnly:
+		return awsdynamodb.StreamViewType_KEYS_ONLY
+	}
+	panic(fmt.Sprintf("unknown DynamoDB stream view type %q", t))
 }
 
 func projection(p *types.Projection) (awsdynamodb.ProjectionType, *[]*string) {

@@ -66,6 +66,22 @@ func (t cfnTemplate) function(tb testing.TB, name string) (string, cfnResource) 
 	return "", cfnResource{}
 }
 
+// eventSourceMapping returns the one event source mapping of the function
+// with logical id fnID.
+func (t cfnTemplate) eventSourceMapping(tb testing.TB, fnID string) cfnResource {
+	tb.Helper()
+	var found []cfnResource
+	for _, id := range t.ofType("AWS::Lambda::EventSourceMapping") {
+		if r := t.Resources[id]; reflect.DeepEqual(r.Properties["FunctionName"], ref(fnID)) {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		tb.Fatalf("function %s has %d event source mappings, want 1", fnID, len(found))
+	}
+	return found[0]
+}
+
 // statement is one IAM policy statement, normalized.
 type statement struct {
 	Sid       string
