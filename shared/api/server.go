@@ -16,12 +16,14 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
+	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/store"
 )
 
@@ -39,11 +41,13 @@ type Deps struct {
 	Now    func() time.Time
 }
 
-// Wire builds the API of the api function on table: the store, the key store
-// and the ingestion path of POST /v1/events on one DynamoDB client.
+// Wire builds the API of the api function on table: the key store and one
+// store shared by the routes and the ingestion path of POST /v1/events, so
+// that a PUT /v1/program refreshes the program cache both of them read.
 func Wire(db *dynamodb.Client, table string, log *slog.Logger) http.Handler {
-	proc := ingest.Wire(db, table, log)
-	return New(Deps{Store: store.New(db, table), Keys: keys.New(db, table), Ingest: proc, Log: log})
+	st := store.New(db, table)
+	proc := ingest.New(st, log, metrics.New(os.Stdout))
+	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Log: log})
 }
 
 type server struct {
