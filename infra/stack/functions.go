@@ -208,14 +208,55 @@ var Functions = []Function{
 			EventBus: {"events:PutEvents"},
 		},
 	},
-	// The scheduled jobs are one entry each, e.g.:
-	//	{
-	//		Name: "release-pending", Description: "Releases pending points past their pending period",
-	//		MemoryMB: 256, Timeout: 5 * time.Minute,
-	//		Trigger: ScheduleTrigger{Expression: "rate(15 minutes)"},
-	//		Access:  map[Resource][]string{Table: {"dynamodb:Query", "dynamodb:TransactWriteItems"}, TableKey: TableKeyActions},
-	//		// (no EventBus: the events function publishes what the job changes)
-	//	},
+	{
+		// The member jobs (package memberjobs): every 5 minutes, the members
+		// the due index lists as due get their pending points released, their
+		// points expired or announced, their stale holds released and their
+		// tier re-evaluated, one transaction per member. No EventBus: the
+		// events function publishes what the jobs change, from the stream.
+		Name:        "jobs",
+		Description: "Releases pending points, expires points, releases stale holds and re-evaluates tiers of the members due",
+		MemoryMB:    512,
+		Timeout:     4 * time.Minute,
+		Trigger:     ScheduleTrigger{Expression: "rate(5 minutes)"},
+		Access: map[Resource][]string{
+			// Reads: program, member, a hold's lot (GetItem); the due index,
+			// lots, holds and the ledger index (Query). Writes: one
+			// TransactWriteItems per member: member, entries, lots and holds
+			// as Puts, a reward's stock given back as an Update.
+			Table: {
+				"dynamodb:GetItem",
+				"dynamodb:PutItem",
+				"dynamodb:Query",
+				"dynamodb:UpdateItem",
+			},
+			TableKey: TableKeyActions,
+		},
+	},
+	{
+		// The stats roll-up (package rollup): every 15 minutes, per partner,
+		// closes the days that ended (15 minutes of grace) and writes today's
+		// figures so far, from the day index. Each day closes 15 to 30 minutes
+		// after midnight in the program's time zone.
+		Name:        "rollup",
+		Description: "Writes the per-partner daily figures of GET /v1/stats",
+		MemoryMB:    256,
+		Timeout:     5 * time.Minute,
+		Trigger:     ScheduleTrigger{Expression: "rate(15 minutes)"},
+		Access: map[Resource][]string{
+			// Reads: the partner registry and the day index (Query), a
+			// program and the roll-up state (GetItem). Writes: a day's
+			// figures with the state's advance in one TransactWriteItems
+			// (Puts, and a ConditionCheck on the state for figures so far).
+			Table: {
+				"dynamodb:ConditionCheckItem",
+				"dynamodb:GetItem",
+				"dynamodb:PutItem",
+				"dynamodb:Query",
+			},
+			TableKey: TableKeyActions,
+		},
+	},
 }
 
 // Actions returns every IAM action the deployed function's role allows, sorted:

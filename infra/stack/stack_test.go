@@ -110,8 +110,22 @@ func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
 		if got := list(p["LocalSecondaryIndexes"]); !reflect.DeepEqual(got, wantLSIs) {
 			t.Errorf("LocalSecondaryIndexes = %s, want %s", jsonString(got), jsonString(wantLSIs))
 		}
-		if p["GlobalSecondaryIndexes"] != nil {
-			t.Errorf("GlobalSecondaryIndexes = %s, but store defines none", jsonString(p["GlobalSecondaryIndexes"]))
+		var wantGSIs []any
+		for _, g := range store.GlobalSecondaryIndexes() {
+			proj := map[string]any{"ProjectionType": string(g.Projection.ProjectionType)}
+			if len(g.Projection.NonKeyAttributes) > 0 {
+				var attrs []any
+				for _, a := range g.Projection.NonKeyAttributes {
+					attrs = append(attrs, a)
+				}
+				proj["NonKeyAttributes"] = attrs
+			}
+			wantGSIs = append(wantGSIs, map[string]any{
+				"IndexName": aws.ToString(g.IndexName), "KeySchema": keySchemaJSON(g.KeySchema), "Projection": proj,
+			})
+		}
+		if got := list(p["GlobalSecondaryIndexes"]); !reflect.DeepEqual(got, wantGSIs) {
+			t.Errorf("GlobalSecondaryIndexes = %s, want %s", jsonString(got), jsonString(wantGSIs))
 		}
 
 		// The stream, as the local stack creates it.

@@ -30,11 +30,10 @@ type TableSchema struct {
 // one Go place both the CDK stack and the local stack build it from).
 func StoreSchema() TableSchema {
 	return TableSchema{
-		KeySchema:    store.KeySchema(),
-		Attributes:   store.AttributeDefinitions(),
-		LocalIndexes: store.LocalSecondaryIndexes(),
-		// When store adds global indexes:
-		// GlobalIndexes: store.GlobalSecondaryIndexes(),
+		KeySchema:      store.KeySchema(),
+		Attributes:     store.AttributeDefinitions(),
+		LocalIndexes:   store.LocalSecondaryIndexes(),
+		GlobalIndexes:  store.GlobalSecondaryIndexes(),
 		TTLAttribute:   store.AttrTTL,
 		StreamViewType: store.StreamViewType,
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -40,6 +41,7 @@ const e2eProgram = `{
 }`
 
 type e2e struct {
+	db     *dynamodb.Client
 	st     *store.Store
 	table  string
 	stream string
@@ -59,6 +61,7 @@ func newE2E(t *testing.T) *e2e {
 	ctx := t.Context()
 	c := ddbtest.Client(t)
 	e := &e2e{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	e.db = c
 	e.table = ddbtest.NewTable(t, c, store.CreateTableInput)
 	var err error
 	if e.stream, err = streams.StreamARN(ctx, c, e.table); err != nil {

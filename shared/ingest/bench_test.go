@@ -67,7 +67,7 @@ func benchStore(b *testing.B, opts ...store.Option) (*store.Store, *dynamodb.Cli
 // Run at the same concurrency as BenchmarkBareTransaction (-cpu sets it).
 func BenchmarkIngest(b *testing.B) {
 	var mu sync.Mutex
-	var tableWRU, index float64
+	var tableWRU, index, gsi float64
 	var txs int64
 	st, client, table := benchStore(b, store.WithCapacityReport(func(cc []types.ConsumedCapacity) {
 		mu.Lock()
@@ -80,6 +80,9 @@ func BenchmarkIngest(b *testing.B) {
 			for _, ix := range c.LocalSecondaryIndexes {
 				index += aws.ToFloat64(ix.CapacityUnits)
 			}
+			for _, ix := range c.GlobalSecondaryIndexes {
+				gsi += aws.ToFloat64(ix.CapacityUnits)
+			}
 		}
 	}))
 	proc := ingest.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
@@ -90,7 +93,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	mu.Lock()
-	tableWRU, index, txs = 0, 0, 0
+	tableWRU, index, gsi, txs = 0, 0, 0, 0
 	mu.Unlock()
 	var seq atomic.Int64
 	b.ResetTimer()
@@ -123,6 +126,7 @@ func BenchmarkIngest(b *testing.B) {
 	if txs > 0 {
 		b.ReportMetric(tableWRU/float64(txs), "table-WRU/accrual")
 		b.ReportMetric(index/float64(txs), "index-WRU/accrual")
+		b.ReportMetric(gsi/float64(txs), "gsi-WRU/accrual")
 	}
 }
 
@@ -151,7 +155,7 @@ func itemSizes(b *testing.B, c *dynamodb.Client, table string) (member, entry in
 // (conditional put of the member item + conditional put of a new entry item,
 // same item sizes) in a bare loop, with nothing else around it.
 func BenchmarkBareTransaction(b *testing.B) {
-	var table, index atomicFloat
+	var table, index, gsi atomicFloat
 	st, c, name := benchStore(b)
 	// Real items of a steady-state accrual, to copy their shape and size.
 	proc := ingest.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
@@ -200,6 +204,9 @@ func BenchmarkBareTransaction(b *testing.B) {
 				for _, ix := range cc.LocalSecondaryIndexes {
 					index.add(aws.ToFloat64(ix.CapacityUnits))
 				}
+				for _, ix := range cc.GlobalSecondaryIndexes {
+					gsi.add(aws.ToFloat64(ix.CapacityUnits))
+				}
 			}
 		}
 	})
@@ -207,6 +214,7 @@ func BenchmarkBareTransaction(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(table.get()/float64(b.N), "table-WRU/accrual")
 	b.ReportMetric(index.get()/float64(b.N), "index-WRU/accrual")
+	b.ReportMetric(gsi.get()/float64(b.N), "gsi-WRU/accrual")
 }
 
 type atomicFloat struct {

@@ -70,9 +70,9 @@
 // Warnings: with expiry.warn_days, a lot whose effective expiry E is in the
 // future and at most warn_days calendar days away is announced once for E, in
 // a points.expiring event of its own. Whether a lot was already announced for
-// E belongs on the lot (the "warned" attribute shared/domainevents reads);
-// until ledger.Lot carries it the caller says (see Warned), and Plan.Warnings
-// lists the lots to mark. A lot announced for an inactivity deadline is
+// E is on the lot (ledger.Lot.WarnedFor, the "warned" attribute
+// shared/domainevents reads): the caller says it through Warned, and
+// Plan.Warnings lists the lots to mark. A lot announced for an inactivity deadline is
 // announced again if new activity moves the deadline and the new one comes
 // near.
 //
@@ -113,6 +113,14 @@
 // any order (they touch disjoint lots, and none changes lifetime points). A
 // stale hold released after its lots' date puts points back into expired lots:
 // the next expiry run takes them.
+//
+// # Due times (due.go)
+//
+// LotDue, HoldDue and TierDue give the instants at which a lot, a hold or a
+// qualifying entry next needs a job; NextDue, the earliest of them after now
+// for a whole member. The store keeps each member's next due time in an
+// index so that the jobs visit only the members that have work (see
+// shared/memberjobs).
 //
 // # Events
 //

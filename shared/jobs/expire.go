@@ -11,16 +11,7 @@ import (
 )
 
 // Warned reports whether lot was already announced in a points.expiring
-// event as expiring at expiresAt.
-//
-// The answer belongs on the lot; until ledger.Lot carries it, the caller
-// supplies it. The proposed field (in shared/ledger/ledger.go, type Lot):
-//
-//	// WarnedFor: the expiry announced for this lot by the last points.expiring
-//	// event (its date or the member's inactivity deadline); nil = never.
-//	WarnedFor *time.Time `dynamodbav:"warned,omitempty" json:"-"`
-//
-// with which the caller passes
+// event as expiring at expiresAt. The store passes
 //
 //	func(l *ledger.Entry, at time.Time) bool { return l.WarnedFor != nil && l.WarnedFor.Equal(at) }
 //

@@ -351,6 +351,8 @@ func (b *book) apply(name string, pl *jobs.Plan) {
 	}
 	for _, w := range pl.Warnings {
 		b.warned[w.Lot.Seq] = w.ExpiresAt
+		at := w.ExpiresAt
+		w.Lot.WarnedFor = &at // as the store records it
 	}
 	b.m.Version++
 	b.check()

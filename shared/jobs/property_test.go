@@ -16,7 +16,7 @@ import (
 // ops of the property test, each as often as it is listed.
 var ops = []string{
 	"wait", "wait", "boundary", "boundary", "earn", "earn", "earn", "activity", "hold", "spend", "spend",
-	"capture", "refund", "refund", "approve", "commute", "job", "job", "job", "job", "program",
+	"capture", "refund", "refund", "approve", "commute", "job", "job", "job", "job", "program", "due",
 }
 
 func genProgram(t *rapid.T) *program.Program {
@@ -183,6 +183,8 @@ func TestJobsKeepInvariants(t *testing.T) {
 						t.Fatalf("lot %d differs: %+v / %+v", b.es[k].Seq, b.es[k].Lot, other.es[k].Lot)
 					}
 				}
+			case "due":
+				b.checkNextDue(now)
 			default:
 				b.run(rapid.SampledFrom(allJobs).Draw(t, "job"), now)
 			}
@@ -203,4 +205,47 @@ func TestJobsKeepInvariants(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkNextDue brings the member up to date at now (every job), computes
+// NextDue and checks that it is never late: at every instant where some
+// decision could change between now and the due time (each boundary and the
+// seconds around it, and the second before due), every job plans nothing.
+func (b *book) checkNextDue(now time.Time) {
+	b.t.Helper()
+	for range 10 {
+		busy := false
+		for _, j := range allJobs {
+			if len(b.run(j, now)) > 0 {
+				busy = true
+			}
+		}
+		if !busy {
+			break
+		}
+	}
+	due := jobs.NextDue(&b.m, b.lots(), b.holds, b.values(), b.p, now)
+	if !due.IsZero() && !due.After(now) {
+		b.t.Fatalf("NextDue %s is not after now %s", due, now)
+	}
+	probes := []time.Time{now.Add(time.Second), now.AddDate(2, 0, 0)}
+	if !due.IsZero() {
+		probes = []time.Time{due.Add(-time.Second)}
+	}
+	for _, at := range b.boundaries() {
+		for _, off := range []time.Duration{-time.Second, 0, time.Second} {
+			probes = append(probes, at.Add(off))
+		}
+	}
+	for _, at := range probes {
+		if !at.After(now) || (!due.IsZero() && !at.Before(due)) {
+			continue
+		}
+		c := b.clone()
+		for _, j := range allJobs {
+			if pl := j.plan(c, at); !pl.Empty() {
+				b.t.Fatalf("NextDue at %s is %s, but %s has work at %s: %+v", now, due, j.name, at, pl)
+			}
+		}
+	}
 }

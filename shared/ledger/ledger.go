@@ -80,6 +80,33 @@ type Member struct {
 	LastActivity time.Time `dynamodbav:"last_act"`
 	// Activities: how many times each named activity was rewarded.
 	Activities map[string]int64 `dynamodbav:"acts,omitempty"`
+	// Due is the unix second at which a scheduled job next has work for the
+	// member (a pending lot to release, a lot to expire or announce, a hold to
+	// release, a tier to re-evaluate); 0 when none. Writers only move it
+	// earlier (LowerDue); the member jobs set it exactly. The store indexes it.
+	Due int64 `dynamodbav:"due,omitempty" json:"-"`
+}
+
+// LowerDue moves m.Due to t (rounded up to the second) when t is earlier, or
+// when nothing is due. A zero t changes nothing.
+func (m *Member) LowerDue(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	d := DueSecond(t)
+	if m.Due == 0 || d < m.Due {
+		m.Due = d
+	}
+}
+
+// DueSecond is t as a due second: rounded up, so that a job running at that
+// second is at or after t.
+func DueSecond(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
 }
 
 // NewMember enrolls a member.

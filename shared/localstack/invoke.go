@@ -20,6 +20,8 @@ import (
 
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/ingest"
+	"github.com/accrue/accrue/shared/memberjobs"
+	"github.com/accrue/accrue/shared/rollup"
 )
 
 // Handlers are the Lambda handlers of functions/, wired as their main.go wire
@@ -28,6 +30,8 @@ func Handlers(db *dynamodb.Client, table string, log *slog.Logger) map[string]la
 	return map[string]lambda.Handler{
 		"ingest": lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
 		"api":    lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext),
+		"jobs":   lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
+		"rollup": lambda.NewHandler(rollup.Wire(db, table, log).Handle),
 	}
 }
 

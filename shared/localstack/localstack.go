@@ -30,9 +30,11 @@ import (
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/localenv"
+	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/queue"
+	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/store"
 	"github.com/accrue/accrue/shared/streams"
 )
@@ -55,7 +57,12 @@ type Config struct {
 	// Progress receives human-readable progress lines (stderr in make dev).
 	Progress func(format string, args ...any)
 	Log      *slog.Logger
-	// Schedules fired while the stack runs (the scheduled jobs' handlers).
+	// JobsEvery: how often the member jobs run (default 1 minute; in AWS
+	// their schedule is rate(5 minutes)); RollupEvery: the stats roll-up
+	// (default 1 minute; rate(15 minutes) in AWS).
+	JobsEvery, RollupEvery time.Duration
+	// Schedules fired while the stack runs, besides the scheduled jobs the
+	// stack itself fires (member jobs, stats roll-up).
 	Schedules []Schedule
 }
 
@@ -81,6 +88,12 @@ func (c *Config) defaults() {
 	set(&c.Bus, "accrue-local")
 	if c.Visibility <= 0 {
 		c.Visibility = 5 * time.Second
+	}
+	if c.JobsEvery <= 0 {
+		c.JobsEvery = time.Minute
+	}
+	if c.RollupEvery <= 0 {
+		c.RollupEvery = time.Minute
 	}
 	if c.Progress == nil {
 		c.Progress = func(string, ...any) {}
@@ -180,6 +193,18 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	sp.Log = cfg.Log
 	streamDone := make(chan struct{})
 	go func() { defer close(streamDone); _ = sp.Run(runCtx) }()
+	// The scheduled jobs, as their EventBridge schedules fire them in AWS.
+	jobsRunner := memberjobs.New(st, memberjobs.WithLogger(cfg.Log))
+	statsJob := rollup.New(st, cfg.Log)
+	cfg.Schedules = append(cfg.Schedules,
+		Schedule{Name: "member-jobs", Every: cfg.JobsEvery, Run: func(ctx context.Context) error {
+			_, err := jobsRunner.Run(ctx)
+			return err
+		}},
+		Schedule{Name: "stats-rollup", Every: cfg.RollupEvery, Run: func(ctx context.Context) error {
+			_, err := statsJob.Run(ctx)
+			return err
+		}})
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); runSchedules(runCtx, cfg) }()
 

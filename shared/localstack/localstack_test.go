@@ -1,6 +1,7 @@
 package localstack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -129,5 +130,42 @@ func TestClientJourney(t *testing.T) {
 				seen[ev.DetailType] = true
 			}
 		}
+	}
+
+	// make invoke runs a scheduled job against the running stack: nothing is
+	// due yet (the demo program has no pending period; points expire in a year).
+	var buf bytes.Buffer
+	if err := localstack.Invoke(ctx, dir, "jobs", filepath.Join(root, "events", "schedule-member-jobs.json"), &buf); err != nil {
+		t.Fatalf("invoke jobs: %v", err)
+	}
+	var rep struct {
+		Members *int `json:"members"`
+		Failed  int  `json:"failed"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil || rep.Members == nil || rep.Failed != 0 {
+		t.Fatalf("jobs report: %s %v", buf.Bytes(), err)
+	}
+
+	// The stats roll-up, invoked the same way, writes today's figures so far
+	// (program time zone) that GET /v1/stats reads.
+	buf.Reset()
+	if err := localstack.Invoke(ctx, dir, "rollup", filepath.Join(root, "events", "schedule-rollup.json"), &buf); err != nil {
+		t.Fatalf("invoke rollup: %v", err)
+	}
+	msk, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().In(msk).Format(time.DateOnly)
+	out = run(curl, "-s", "-H", auth, env.APIURL+"/v1/stats?from="+today+"&to="+today)
+	var stats struct {
+		Data []struct {
+			Day      string `json:"day"`
+			Issued   int64  `json:"issued"`
+			Redeemed int64  `json:"redeemed"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(out, &stats); err != nil || len(stats.Data) != 1 || stats.Data[0].Issued != 12 || stats.Data[0].Redeemed != 5 {
+		t.Fatalf("stats after the roll-up: %s (rollup report %s)", out, buf.Bytes())
 	}
 }

@@ -104,6 +104,7 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	res := rules.Evaluate(prog, m.Rules, budgets, pay, now)
 	prevVersion := m.Version
 	entry := ledger.Accrue(&m, prog, pay, res, now)
+	lowerDue(&m, prog, &entry)
 	m.Version++
 
 	items := make([]types.TransactWriteItem, 0, 2+len(res.CampaignSpend))

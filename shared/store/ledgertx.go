@@ -32,6 +32,9 @@ type LedgerTx struct {
 	changed     map[*ledger.Entry]bool
 	entries     []*ledger.Entry
 	items       []types.TransactWriteItem
+	// due: the member's exact next due time set by SetDue (the member jobs);
+	// nil: commit lowers Due for what the transaction wrote.
+	due *time.Time
 }
 
 // AvailableLots returns the member's lots with available points (loaded on first
@@ -145,7 +148,11 @@ func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn fun
 }
 
 func (tx *LedgerTx) commit() error {
-	if len(tx.entries) == 0 && len(tx.items) == 0 && len(tx.changed) == 0 {
+	dueBefore := tx.Member.Due
+	if err := tx.scheduleDue(); err != nil {
+		return err
+	}
+	if len(tx.entries) == 0 && len(tx.items) == 0 && len(tx.changed) == 0 && tx.Member.Due == dueBefore {
 		return nil
 	}
 	tx.Member.Version = tx.prevVersion + 1
@@ -176,10 +183,14 @@ func (tx *LedgerTx) commit() error {
 	return tx.s.transact(tx.ctx, items)
 }
 
-// lots returns the member's entries whose lot is in state, and their keys.
+// lots returns the member's entries whose lot is in state (attr "ls"), or
+// all with points left (attr ""), and their keys.
 func (s *Store) lots(ctx context.Context, partner, member, attr, state string) ([]*ledger.Entry, map[*ledger.Entry]string, error) {
 	keyCond := expression.Key(AttrPK).Equal(expression.Value(memberPK(partner, member)))
-	filt := expression.Name(attr).Equal(expression.Value(state)).And(expression.Name("rem").GreaterThan(expression.Value(0)))
+	filt := expression.Name("rem").GreaterThan(expression.Value(0))
+	if attr != "" {
+		filt = expression.Name(attr).Equal(expression.Value(state)).And(filt)
+	}
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filt).Build()
 	if err != nil {
 		return nil, nil, fmt.Errorf("build lots query: %w", err)

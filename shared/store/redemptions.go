@@ -169,6 +169,7 @@ func (s *Store) Redeem(ctx context.Context, partner, member string, req RedeemRe
 		}
 		markTaken(tx, lots, takes)
 		now := tx.Now.UTC()
+		tx.Member.LastActivity = now // a redemption is member activity (inactivity expiry counts from it)
 		red = ledger.Redemption{
 			ID: rid, PartnerID: partner, MemberID: member, Points: points, RewardID: req.RewardID, As: req.As,
 			Lots: takes, CreatedAt: now, Status: ledger.RedemptionHeld,
@@ -183,6 +184,7 @@ func (s *Store) Redeem(ctx context.Context, partner, member string, req RedeemRe
 			d.Held += points
 			exp := now.Add(hold)
 			red.ExpiresAt = &exp
+			tx.Member.LowerDue(exp)
 		}
 		tx.Book(&ledger.Entry{Kind: ledger.KindRedeem, Points: -points, Delta: d, RedemptionID: rid,
 			Breakdown: []ledgerLine{{Kind: "redeem", Rule: step, Points: -points, Detail: redemptionDetail(req)}}})

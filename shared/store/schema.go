@@ -10,10 +10,12 @@
 //	P#{partner}             | CAMPAIGN#{id}       campaign points spent
 //	P#{partner}             | REWARD#{id}         reward catalog item with its stock
 //	P#{partner}             | KEY#{key id}        API key metadata for listing (package keys)
-//	P#{partner}#M#{member}  | MEMBER              balances, rules state, version, seq
+//	P#{partner}#M#{member}  | MEMBER              balances, rules state, version, seq; in the due index
+//	                                              (dsh, due) while a scheduled job has work for it some day
 //	P#{partner}#M#{member}  | PAY#{payment}#S|R   earn / reverse entry of a payment (and its lot); the key
 //	                                              is the deduplication record (put only if absent)
-//	P#{partner}#M#{member}  | E#{seq}             any other ledger entry (activity, adjustment, redemption, review)
+//	P#{partner}#M#{member}  | E#{seq}             any other ledger entry (activity, adjustment, redemption, review);
+//	                                              every entry is in the day index (dpk = partner, UTC day, bucket)
 //	P#{partner}#M#{member}  | RED#{id}            a redemption (hold / capture / cancel)
 //	P#{partner}#M#{member}  | ERASE               marker of a GDPR erase in progress (its anonymous id)
 //	P#{partner}#REJ         | {received}#{msg}    rejected event of a known partner
@@ -21,6 +23,8 @@
 //	P#{partner}#IDEM        | {Idempotency-Key}   a remembered request and its response (TTL 24h)
 //	P#{partner}#AUDIT       | {at}#{member}#{seq} admin actions (adjustments, review decisions)
 //	P#{partner}#STATS       | {yyyy-mm-dd}        daily figures of the stats roll-up
+//	P#{partner}#STATS       | STATE               the roll-up's progress: last closed day, outstanding then
+//	OPS#PARTNERS            | {partner}           partner registry (PutProgram): the partners the roll-up walks
 //	OPS#REJ                 | {received}#{msg}    rejected event whose partner is unknown or unreadable
 //	KEYHASH#{sha256}        | KEY                 API key lookup by hash (package keys): the one item not
 //	                                              under its partner, since a request knows its key first
@@ -50,7 +54,39 @@ const (
 	// IndexLedger is a local secondary index (pk, lsk): a member's ledger, newest
 	// first, in one Query. Local, so it reads consistently with the entry writes.
 	IndexLedger = "ledger"
+
+	// AttrDueShard and AttrDue put a member item in the due index: the shard
+	// ("DUE#00".."DUE#15", from a hash of the member's key) and the unix second
+	// at which a scheduled job next has work for the member. Both are absent
+	// when nothing is scheduled, so the index holds only members that are due
+	// some day (sparse).
+	AttrDueShard = "dsh"
+	AttrDue      = "due"
+	// IndexDue is a global secondary index (dsh, due), keys only: the member
+	// jobs query each shard for due <= now, so a run reads the members due,
+	// not all members.
+	IndexDue = "due"
+
+	// AttrDayKey puts a ledger entry in the day index: "P#{partner}#D#{UTC
+	// yyyy-mm-dd}#{bucket}", the bucket (0..DayBuckets-1) from a hash of the
+	// member's key. Set when the entry is written and never changed.
+	AttrDayKey = "dpk"
+	// IndexDay is a global secondary index (dpk, lsk) over ledger entries with
+	// the attributes the stats roll-up sums: a partner's entries of one UTC
+	// day in DayBuckets queries, however many members the partner has.
+	IndexDay = "day"
 )
+
+// DueShards is the number of partitions of the due index; DayBuckets the
+// number of partitions of one partner's day in the day index. Both spread the
+// index writes of a busy table over several partition keys.
+const (
+	DueShards  = 16
+	DayBuckets = 8
+)
+
+// DayIndexAttributes are the entry attributes the day index projects.
+var DayIndexAttributes = []string{"partner", "member", "kind", "at", "pts", "d"}
 
 // KeySchema returns the table's primary key.
 func KeySchema() []types.KeySchemaElement {
@@ -66,6 +102,32 @@ func AttributeDefinitions() []types.AttributeDefinition {
 		{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrLedgerSK), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(AttrDueShard), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(AttrDue), AttributeType: types.ScalarAttributeTypeN},
+		{AttributeName: aws.String(AttrDayKey), AttributeType: types.ScalarAttributeTypeS},
+	}
+}
+
+// GlobalSecondaryIndexes returns the table's GSIs (both sparse: only items
+// with their key attributes are in them).
+func GlobalSecondaryIndexes() []types.GlobalSecondaryIndex {
+	return []types.GlobalSecondaryIndex{
+		{
+			IndexName: aws.String(IndexDue),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrDueShard), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrDue), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		},
+		{
+			IndexName: aws.String(IndexDay),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrDayKey), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrLedgerSK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: DayIndexAttributes},
+		},
 	}
 }
 
@@ -91,11 +153,12 @@ const StreamViewType = types.StreamViewTypeNewAndOldImages
 // table).
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
-		TableName:             aws.String(name),
-		BillingMode:           types.BillingModePayPerRequest,
-		KeySchema:             KeySchema(),
-		AttributeDefinitions:  AttributeDefinitions(),
-		LocalSecondaryIndexes: LocalSecondaryIndexes(),
+		TableName:              aws.String(name),
+		BillingMode:            types.BillingModePayPerRequest,
+		KeySchema:              KeySchema(),
+		AttributeDefinitions:   AttributeDefinitions(),
+		LocalSecondaryIndexes:  LocalSecondaryIndexes(),
+		GlobalSecondaryIndexes: GlobalSecondaryIndexes(),
 		StreamSpecification: &types.StreamSpecification{
 			StreamEnabled:  aws.Bool(true),
 			StreamViewType: StreamViewType,
@@ -107,17 +170,21 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 type TableAPI interface {
 	dynamodb.DescribeTableAPIClient
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
 }
 
 // EnsureTable creates the table from CreateTableInput unless it exists, and
-// waits until it is active. It reports whether it created it. (The local
-// stack and the operator CLI use it; in AWS the CDK stack owns the table.)
+// waits until it is active. It reports whether it created it. A table that
+// exists but lacks a global index of the schema (made by an older version:
+// a kept local database) gets it added; items written before are not in the
+// new index. (The local stack and the operator CLI use it; in AWS the CDK
+// stack owns the table.)
 func EnsureTable(ctx context.Context, db TableAPI, name string) (bool, error) {
-	_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	var nf *types.ResourceNotFoundException
 	switch {
 	case err == nil:
-		return false, nil
+		return false, addMissingIndexes(ctx, db, name, desc.Table)
 	case !errors.As(err, &nf):
 		return false, fmt.Errorf("describe table %s: %w", name, err)
 	}
@@ -136,4 +203,58 @@ func EnsureTable(ctx context.Context, db TableAPI, name string) (bool, error) {
 		return true, fmt.Errorf("table %s was created but did not become active: %w", name, err)
 	}
 	return true, nil
+}
+
+// addMissingIndexes creates the schema's global indexes the table lacks, one
+// UpdateTable each (DynamoDB creates one index per call), and waits until
+// they are active.
+func addMissingIndexes(ctx context.Context, db TableAPI, name string, t *types.TableDescription) error {
+	have := map[string]bool{}
+	if t != nil {
+		for _, g := range t.GlobalSecondaryIndexes {
+			have[aws.ToString(g.IndexName)] = true
+		}
+	}
+	for _, g := range GlobalSecondaryIndexes() {
+		if have[aws.ToString(g.IndexName)] {
+			continue
+		}
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName:            aws.String(name),
+			AttributeDefinitions: AttributeDefinitions(),
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection,
+			}}},
+		})
+		if err != nil {
+			return fmt.Errorf("add index %s to table %s: %w", aws.ToString(g.IndexName), name, err)
+		}
+		if err := waitIndexActive(ctx, db, name, aws.ToString(g.IndexName)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitIndexActive(ctx context.Context, db TableAPI, table, index string) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			return fmt.Errorf("describe table %s: %w", table, err)
+		}
+		for _, g := range d.Table.GlobalSecondaryIndexes {
+			if aws.ToString(g.IndexName) == index && g.IndexStatus == types.IndexStatusActive {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("index %s of table %s did not become active", index, table)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -10,17 +11,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// DayStats are one partner's figures for one day (program timezone), written
-// by the stats roll-up job and read by GET /v1/stats.
+// DayStats are one partner's figures for one day (program time zone), written
+// by the stats roll-up job (package rollup, which defines each figure) and read
+// by GET /v1/stats. Points are integers; the liability is an exact decimal.
 type DayStats struct {
-	Day           string `dynamodbav:"day" json:"day"`
-	Issued        int64  `dynamodbav:"issued" json:"issued"`
-	Redeemed      int64  `dynamodbav:"redeemed" json:"redeemed"`
-	Expired       int64  `dynamodbav:"expired" json:"expired"`
-	Outstanding   int64  `dynamodbav:"outstanding" json:"outstanding"`
-	Liability     string `dynamodbav:"liability" json:"liability_minor"` // exact decimal, minor units
-	Currency      string `dynamodbav:"cur" json:"currency"`
-	ActiveMembers int64  `dynamodbav:"active" json:"active_members"`
+	Day string `dynamodbav:"day" json:"day"`
+	// Flows of the day.
+	Issued   int64 `dynamodbav:"issued" json:"issued"`
+	Reversed int64 `dynamodbav:"reversed" json:"reversed"`
+	Redeemed int64 `dynamodbav:"redeemed" json:"redeemed"`
+	Expired  int64 `dynamodbav:"expired" json:"expired"`
+	Debited  int64 `dynamodbav:"debited" json:"debited"`
+	// Totals at the end of the day (at AsOf for figures so far).
+	Outstanding int64  `dynamodbav:"outstanding" json:"outstanding"`
+	Debt        int64  `dynamodbav:"debt" json:"debt"`
+	Liability   string `dynamodbav:"liability" json:"liability_minor"` // exact decimal, minor units
+	Currency    string `dynamodbav:"cur" json:"currency"`
+
+	ActiveMembers int64 `dynamodbav:"active" json:"active_members"`
+	// Final: the day is over (plus the roll-up's grace period) and its figures
+	// will not change; false for the figures so far of the current day.
+	Final bool `dynamodbav:"final" json:"final"`
+	// AsOf: the figures count the entries before this instant (the end of the
+	// day once final).
+	AsOf time.Time `dynamodbav:"as_of" json:"as_of"`
 }
 
 func statsPK(partner string) string { return "P#" + partner + "#STATS" }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -129,15 +130,39 @@ func item(v any, pk, sk string) (map[string]types.AttributeValue, error) {
 }
 
 func memberItem(m *ledger.Member) (map[string]types.AttributeValue, error) {
-	return item(m, memberPK(m.PartnerID, m.ID), skMember)
+	pk := memberPK(m.PartnerID, m.ID)
+	it, err := item(m, pk, skMember)
+	if err != nil {
+		return nil, err
+	}
+	if m.Due > 0 {
+		it[AttrDueShard] = &types.AttributeValueMemberS{Value: DueShard(pk)}
+	}
+	return it, nil
+}
+
+// DueShard is the due-index shard of the member item with key pk.
+func DueShard(pk string) string { return fmt.Sprintf("DUE#%02d", bucket(pk, DueShards)) }
+
+// DayKey is the day-index key of an entry of member (pk) made at at.
+func DayKey(partner, pk string, at time.Time) string {
+	return fmt.Sprintf("P#%s#D#%s#%d", partner, at.UTC().Format(time.DateOnly), bucket(pk, DayBuckets))
+}
+
+func bucket(s string, n int) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32() % uint32(n)
 }
 
 func entryItem(e *ledger.Entry, sk string) (map[string]types.AttributeValue, error) {
-	it, err := item(e, memberPK(e.PartnerID, e.MemberID), sk)
+	pk := memberPK(e.PartnerID, e.MemberID)
+	it, err := item(e, pk, sk)
 	if err != nil {
 		return nil, err
 	}
 	it[AttrLedgerSK] = &types.AttributeValueMemberS{Value: ledgerSK(e.Seq)}
+	it[AttrDayKey] = &types.AttributeValueMemberS{Value: DayKey(e.PartnerID, pk, e.At)}
 	return it, nil
 }
 
@@ -184,33 +209,43 @@ func (s *Store) PutProgram(ctx context.Context, partner string, p *program.Progr
 	if err := p.Validate(); err != nil {
 		return 0, err
 	}
+	registered := false
 	for attempt := 0; ; attempt++ {
 		var cur programItem
 		found, err := s.getItem(ctx, partnerPK(partner), skProgram, &cur)
 		if err != nil {
 			return 0, err
 		}
+		now := s.now().UTC()
 		q := *p
 		q.Version = cur.Version + 1
 		body, err := marshalProgram(&q)
 		if err != nil {
 			return 0, err
 		}
-		it, err := item(programItem{PartnerID: partner, Program: body, Version: q.Version, UpdatedAt: s.now().UTC()}, partnerPK(partner), skProgram)
+		it, err := item(programItem{PartnerID: partner, Program: body, Version: q.Version, UpdatedAt: now}, partnerPK(partner), skProgram)
 		if err != nil {
 			return 0, err
 		}
-		cond := "attribute_not_exists(pk)"
-		vals := map[string]types.AttributeValue(nil)
 		if found {
-			cond = "ver = :v"
-			vals = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(cur.Version, 10)}}
+			// A partner created before the partner registry existed joins
+			// it now (put only if absent; see rollup.go).
+			if !registered {
+				if err := s.registerPartner(ctx, partner, now); err != nil {
+					return 0, err
+				}
+				registered = true
+			}
+			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("ver = :v"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(cur.Version, 10)}},
+			})
+		} else {
+			// A new partner: its program and its registry entry in one transaction.
+			err = s.createPartner(ctx, it, PartnerRecord{PartnerID: partner, CreatedAt: now})
 		}
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
-		})
 		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
+		if errors.As(err, &ccf) || errors.Is(err, errConflict) {
 			if err := s.backoff(ctx, attempt); err != nil {
 				return 0, err
 			}

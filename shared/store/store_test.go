@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/accrue/accrue/shared/ddbtest"
 	"github.com/accrue/accrue/shared/ledger"
@@ -292,42 +289,6 @@ func TestEnrollmentAndStatus(t *testing.T) {
 	}
 }
 
-// faults injects errors into the SDK client's TransactWriteItems calls, after
-// the SDK's retry layer for throttling (so the retryer sees them) — DynamoDB
-// Local itself never raises TransactionConflict or throttles.
-type faults struct {
-	remaining atomic.Int64
-	make      func() error
-	calls     atomic.Int64
-}
-
-func (f *faults) option(o *dynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("inject", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			if middleware.GetOperationName(ctx) == "TransactWriteItems" {
-				f.calls.Add(1)
-				if f.remaining.Add(-1) >= 0 {
-					return middleware.FinalizeOutput{}, middleware.Metadata{}, f.make()
-				}
-			}
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
-	})
-}
-
-func conflict() error {
-	return &types.TransactionCanceledException{
-		Message: aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]"),
-		CancellationReasons: []types.CancellationReason{
-			{Code: aws.String("None")}, {Code: aws.String("TransactionConflict"), Message: aws.String("Transaction is ongoing for the item")},
-		},
-	}
-}
-
-func throttled() error {
-	return &types.ProvisionedThroughputExceededException{Message: aws.String("throughput exceeded")}
-}
-
 func TestTransientFaults(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -335,22 +296,22 @@ func TestTransientFaults(t *testing.T) {
 		fault   func() error
 		wantErr error
 	}{
-		{"transaction conflicts are retried", 5, conflict, nil},
-		{"throttling is retried", 2, throttled, nil},
-		{"endless conflicts give up with a transient error", 1000, conflict, store.ErrContention},
+		{"transaction conflicts are retried", 5, ddbtest.TransactionConflict, nil},
+		{"throttling is retried", 2, ddbtest.Throttled, nil},
+		{"endless conflicts give up with a transient error", 1000, ddbtest.TransactionConflict, store.ErrContention},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &faults{make: tc.fault}
-			f.remaining.Store(tc.n)
+			f := &ddbtest.Faults{Make: tc.fault}
+			f.Remaining.Store(tc.n)
 			base := newEnv(t, map[string]string{"telco": testProgram})
-			client := dynamodb.New(base.client.Options(), f.option)
+			client := dynamodb.New(base.client.Options(), f.Option)
 			st := store.New(client, base.table, store.WithClock(func() time.Time { return t0 }))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			_, err := st.Apply(ctx, pay("telco", "m", "p1", 100000))
 			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v (after %d calls)", err, tc.wantErr, f.calls.Load())
+				t.Fatalf("err = %v, want %v (after %d calls)", err, tc.wantErr, f.Calls.Load())
 			}
 			m, merr := base.st.Member(context.Background(), "telco", "m")
 			switch {

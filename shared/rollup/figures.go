@@ -1,0 +1,102 @@
+package rollup
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// ErrUnbalanced: an entry (or a day) whose change of outstanding points is
+// not accounted for by its flows (see the package doc). A bug in whatever
+// booked the entry; the partner's roll-up stops at that day.
+var ErrUnbalanced = errors.New("flows do not account for the change of outstanding points")
+
+// ErrForeignEntry: the day index returned an entry of another partner for a
+// partner's key (never expected: the key names the partner).
+var ErrForeignEntry = errors.New("entry of another partner in the partner's day index")
+
+// Figures are the sums over a set of entries (see the package doc).
+type Figures struct {
+	Issued   int64 `json:"issued"`
+	Reversed int64 `json:"reversed"`
+	Redeemed int64 `json:"redeemed"`
+	Expired  int64 `json:"expired"`
+	Debited  int64 `json:"debited"`
+	// Net is Σ Δ(Available+Pending+Held): the change of outstanding points.
+	Net int64 `json:"net"`
+	// DebtChange is Σ Δ Debt.
+	DebtChange int64 `json:"debt_change"`
+}
+
+// Of returns the figures of one entry, checking that its flows account for
+// its change of outstanding points (ErrUnbalanced otherwise).
+func Of(e store.DayEntry) (Figures, error) {
+	d := e.Delta
+	f := Figures{Net: d.Available + d.Pending + d.Held, DebtChange: d.Debt}
+	switch {
+	case d.Lifetime > 0:
+		f.Issued = d.Lifetime
+	case d.Lifetime < 0:
+		f.Reversed = -d.Lifetime
+	}
+	switch e.Kind {
+	case ledger.KindRedeem:
+		f.Redeemed = -(d.Available + d.Held)
+	case ledger.KindExpire:
+		f.Expired = -(d.Available + d.Pending)
+	case ledger.KindAdjust:
+		if e.Points < 0 {
+			f.Debited = -(d.Available + d.Pending + d.Held)
+		}
+	}
+	if err := f.Check(); err != nil {
+		return f, fmt.Errorf("%s entry of member %s at %s (%d points, delta %+v): %w",
+			e.Kind, e.MemberID, e.At.UTC().Format(time.RFC3339Nano), e.Points, d, err)
+	}
+	return f, nil
+}
+
+// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited.
+func (f Figures) Check() error {
+	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited; flows != f.Net {
+		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d = %d, outstanding changed by %d",
+			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, flows, f.Net)
+	}
+	return nil
+}
+
+// Add adds g to f.
+func (f *Figures) Add(g Figures) {
+	f.Issued += g.Issued
+	f.Reversed += g.Reversed
+	f.Redeemed += g.Redeemed
+	f.Expired += g.Expired
+	f.Debited += g.Debited
+	f.Net += g.Net
+	f.DebtChange += g.DebtChange
+}
+
+// Active reports whether an entry makes its member active that day: earn,
+// bonus, and redemptions (a hold or a capture; not the return of held points).
+func Active(e store.DayEntry) bool {
+	switch e.Kind {
+	case ledger.KindEarn, ledger.KindBonus:
+		return true
+	case ledger.KindRedeem:
+		return e.Points <= 0
+	}
+	return false
+}
+
+// Liability is outstanding points × the program's point value, as an exact
+// decimal string in minor units.
+func Liability(p *program.Program, outstanding int64) string {
+	v := p.PointValue.Minor.Rat()
+	v.Mul(v, new(big.Rat).SetInt64(outstanding))
+	return program.RatString(v)
+}

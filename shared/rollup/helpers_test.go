@@ -1,0 +1,177 @@
+package rollup_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/rollup"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// clock is a settable clock shared by the store (entry times) and the tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// env is a fresh table on DynamoDB Local with a store on a controlled clock.
+type env struct {
+	t      *testing.T
+	client *dynamodb.Client
+	table  string
+	clock  *clock
+	st     *store.Store
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	c := ddbtest.Client(t)
+	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	e := &env{t: t, client: c, table: table, clock: &clock{}}
+	e.st = e.storeOn(c)
+	return e
+}
+
+// storeOn is a store of the env's table through db (a wrapper of the client).
+func (e *env) storeOn(db store.DynamoDB) *store.Store {
+	return store.New(db, e.table, store.WithClock(e.clock.now), store.WithProgramCacheTTL(0))
+}
+
+// program creates (or updates) partner's program at the instant at.
+func (e *env) program(partner, js string, at time.Time) *program.Program {
+	e.t.Helper()
+	p, err := program.Parse([]byte(js))
+	if err != nil {
+		e.t.Fatalf("program %s: %v", partner, err)
+	}
+	e.clock.set(at)
+	if _, err := e.st.PutProgram(context.Background(), partner, p); err != nil {
+		e.t.Fatalf("put program %s: %v", partner, err)
+	}
+	return p
+}
+
+func payEvent(partner, member, id string, amount int64, at time.Time) payment.Payment {
+	return payment.Payment{
+		EventID: "evt-" + id, Source: "test", Type: payment.TypeSucceeded, Time: at,
+		PartnerID: partner, MemberID: member, PaymentID: id, AmountMinor: amount,
+		Currency: "RUB", Category: "telecom",
+	}
+}
+
+// pay applies a payment at the instant at.
+func (e *env) pay(partner, member, id string, amount int64, at time.Time) {
+	e.t.Helper()
+	e.clock.set(at)
+	if _, err := e.st.Apply(context.Background(), payEvent(partner, member, id, amount, at)); err != nil {
+		e.t.Fatalf("pay %s/%s %s: %v", partner, member, id, err)
+	}
+}
+
+// logger writes the job's logs to the test's output (go test -v shows them).
+func logger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(t.Output(), nil))
+}
+
+// job is the roll-up on st at the instant now.
+func (e *env) job(st *store.Store, now time.Time, opts ...rollup.Option) *rollup.Job {
+	return rollup.New(st, logger(e.t), append([]rollup.Option{rollup.WithClock(func() time.Time { return now })}, opts...)...)
+}
+
+// run runs the roll-up at now and fails the test on an error.
+func (e *env) run(now time.Time) rollup.Report {
+	e.t.Helper()
+	rep, err := e.job(e.st, now).Run(context.Background())
+	if err != nil {
+		e.t.Fatalf("roll-up at %s: %v", now, err)
+	}
+	return rep
+}
+
+// days returns every day item of partner.
+func (e *env) days(partner string) []store.DayStats {
+	e.t.Helper()
+	ds, err := e.st.Stats(context.Background(), partner, "2000-01-01", "2099-12-31")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := range ds {
+		ds[i].AsOf = ds[i].AsOf.UTC()
+	}
+	return ds
+}
+
+// snapshot returns every item of partner's stats partition (day items and
+// state), as stored.
+func (e *env) snapshot(partner string) []map[string]any {
+	e.t.Helper()
+	p := dynamodb.NewQueryPaginator(e.client, &dynamodb.QueryInput{
+		TableName: aws.String(e.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "P#" + partner + "#STATS"}},
+	})
+	var out []map[string]any
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, it := range page.Items {
+			var m map[string]any
+			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+				e.t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// in parses a wall-clock time ("2006-01-02 15:04:05", optional fraction) in loc.
+func in(loc *time.Location, s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", s, loc)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func zone(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// programIn is a program in time zone tz: 1 point per 100.00 RUB, one point
+// worth 0.25 RUB minor units.
+func programIn(tz string) string {
+	return fmt.Sprintf(`{"name":"T","timezone":%q,"auto_enroll":true,
+		"earning":[{"id":"base","rate":{"points":1,"per_minor":10000}}],
+		"point_value":{"minor":"0.25","currency":"RUB"}}`, tz)
+}

@@ -1,0 +1,104 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/store"
+)
+
+// dueProgram: 1 point per 1.00, 14 days pending, expiry 30 days after
+// earning, warned 7 days before.
+const dueProgram = `{
+  "name": "Due",
+  "auto_enroll": true,
+  "earning": [{"id": "base", "rate": {"points": 1, "per_minor": 100}}],
+  "activities": [{"name": "app_install", "points": 10}],
+  "pending_days": 14,
+  "expiry": {"rolling_days": 30, "warn_days": 7},
+  "point_value": {"minor": "1", "currency": "RUB"}
+}`
+
+// Writers move a member's due time earlier for what they write, never
+// later, and the due index lists the member by it.
+func TestWritersLowerDue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"acme": dueProgram})
+	ctx := context.Background()
+	sec := func(t time.Time) int64 { return ledger.DueSecond(t) }
+	steps := []struct {
+		name string
+		do   func() error
+		want int64
+	}{
+		{"accrual: the pending lot's release", func() error { _, err := e.st.Apply(ctx, pay("acme", "m1", "p1", 5000)); return err }, sec(t0.AddDate(0, 0, 14))},
+		{"a later accrual does not move it", func() error { _, err := e.st.Apply(ctx, pay("acme", "m1", "p2", 5000)); return err }, sec(t0.AddDate(0, 0, 14))},
+		{"an activity (available at once): its warning, 23 days on, is later", func() error {
+			_, _, err := e.st.Activity(ctx, "acme", "m1", "app_install")
+			return err
+		}, sec(t0.AddDate(0, 0, 14))},
+		{"a hold: its expiry, 30 minutes on", func() error {
+			_, _, err := e.st.Redeem(ctx, "acme", "m1", store.RedeemRequest{Points: 5})
+			return err
+		}, sec(t0.Add(store.DefaultHold))},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if m := e.member(t, "acme", "m1"); m.Due != s.want {
+			t.Fatalf("%s: due %s, want %s", s.name, time.Unix(m.Due, 0).UTC(), time.Unix(s.want, 0).UTC())
+		}
+	}
+	var listed []store.DueMember
+	for shard := range store.DueShards {
+		if err := e.st.ForEachDue(ctx, shard, t0.Add(store.DefaultHold), func(d store.DueMember) error {
+			listed = append(listed, d)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(listed) != 1 || listed[0].PartnerID != "acme" || listed[0].MemberID != "m1" || !listed[0].Due.Equal(t0.Add(store.DefaultHold)) {
+		t.Fatalf("due index at the hold's expiry: %+v", listed)
+	}
+	for shard := range store.DueShards {
+		_ = e.st.ForEachDue(ctx, shard, t0.Add(store.DefaultHold-time.Second), func(d store.DueMember) error {
+			t.Errorf("listed a second early: %+v", d)
+			return nil
+		})
+	}
+}
+
+// A table made before the global indexes existed (a kept local database)
+// gets them added by EnsureTable.
+func TestEnsureTableAddsMissingIndexes(t *testing.T) {
+	t.Parallel()
+	c := ddbtest.Client(t)
+	table := ddbtest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
+		in := store.CreateTableInput(name)
+		in.GlobalSecondaryIndexes = nil
+		in.AttributeDefinitions = in.AttributeDefinitions[:3] // pk, sk, lsk
+		return in
+	})
+	if created, err := store.EnsureTable(t.Context(), c, table); err != nil || created {
+		t.Fatalf("ensure: created %v, %v", created, err)
+	}
+	d, err := c.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, g := range d.Table.GlobalSecondaryIndexes {
+		got[aws.ToString(g.IndexName)] = true
+	}
+	if !got[store.IndexDue] || !got[store.IndexDay] {
+		t.Fatalf("indexes after EnsureTable: %v", got)
+	}
+}
