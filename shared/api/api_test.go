@@ -75,7 +75,11 @@ func newBenchHarness(b *testing.B) *harness {
 func build(t testing.TB) *harness {
 	t.Helper()
 	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	def := store.CreateTableInput
+	if _, bench := t.(*testing.B); bench {
+		def = ddbtest.NoStream(def)
+	}
+	table := ddbtest.NewTable(t, c, def)
 	st := store.New(c, table, store.WithClock(func() time.Time { return now }))
 	ks := keys.New(c, table)
 	h := &harness{t: t, st: st, keys: map[string]string{}}

@@ -46,7 +46,7 @@ func benchBody(i int) []byte {
 
 func benchStore(b *testing.B, opts ...store.Option) (*store.Store, *dynamodb.Client, string) {
 	c := ddbtest.Client(b)
-	table := ddbtest.NewTable(b, c, store.CreateTableInput)
+	table := ddbtest.NewTable(b, c, ddbtest.NoStream(store.CreateTableInput))
 	st := store.New(c, table, append([]store.Option{store.WithClock(func() time.Time { return now })}, opts...)...)
 	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "program-telco.json"))
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // members that are not due. Reports the cost of one due member.
 func BenchmarkMemberJobs(b *testing.B) {
 	db := ddbtest.Client(b)
-	table := ddbtest.NewTable(b, db, store.CreateTableInput)
+	table := ddbtest.NewTable(b, db, ddbtest.NoStream(store.CreateTableInput))
 	var clock atomic.Int64
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	t0 := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
