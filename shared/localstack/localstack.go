@@ -234,7 +234,8 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	return err
 }
 
-// seed creates the demo partner on first start and a new admin key on every
+// seed creates the demo partner on first start (registering it for the stats
+// roll-up if a kept database predates the registry) and a new admin key on every
 // start (keys are shown only once, so the previous one cannot be printed again).
 func seed(ctx context.Context, st *store.Store, ks *keys.Store, cfg Config) (string, error) {
 	if _, err := st.Program(ctx, cfg.Partner); errors.Is(err, store.ErrUnknownPartner) {
@@ -252,6 +253,8 @@ func seed(ctx context.Context, st *store.Store, ks *keys.Store, cfg Config) (str
 		cfg.Progress("seeded partner %q with %s", cfg.Partner, cfg.ProgramFile)
 	} else if err != nil {
 		return "", err
+	} else if err := st.RegisterPartner(ctx, cfg.Partner); err != nil {
+		return "", err // a kept database from before the partner registry: the roll-up needs it listed
 	}
 	key, _, err := ks.Create(ctx, cfg.Partner, keys.RoleAdmin, "make dev "+time.Now().UTC().Format(time.RFC3339))
 	return key, err

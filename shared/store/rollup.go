@@ -68,6 +68,13 @@ func (s *Store) createPartner(ctx context.Context, program map[string]types.Attr
 	return nil
 }
 
+// RegisterPartner adds an existing partner to the registry unless it is there
+// already: a partner created before the registry existed is rolled up from
+// now on (its older entries are not in the day index). PutProgram does it too.
+func (s *Store) RegisterPartner(ctx context.Context, partner string) error {
+	return s.registerPartner(ctx, partner, s.now())
+}
+
 // registerPartner adds an existing partner to the registry unless it is there
 // already (PutProgram of a partner created before the registry existed).
 func (s *Store) registerPartner(ctx context.Context, partner string, now time.Time) error {

@@ -65,6 +65,17 @@ func TestPartnerRegistry(t *testing.T) {
 	if _, found, err := e.st.Partner(ctx, "nobody"); err != nil || found {
 		t.Fatalf("Partner(nobody): found %v, %v", found, err)
 	}
+	// RegisterPartner (the local stack's kept demo partner) changes nothing
+	// for a registered partner.
+	clock.advance(time.Hour)
+	for _, partner := range []string{"alpha", "zeta"} {
+		if err := e.st.RegisterPartner(ctx, partner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := partners(t, e); !reflect.DeepEqual(got, want) {
+		t.Fatalf("registry after RegisterPartner = %+v, want %+v", got, want)
+	}
 }
 
 func partners(t *testing.T, e *env) []store.PartnerRecord {

@@ -146,7 +146,7 @@ func DueShard(pk string) string { return fmt.Sprintf("DUE#%02d", bucket(pk, DueS
 
 // DayKey is the day-index key of an entry of member (pk) made at at.
 func DayKey(partner, pk string, at time.Time) string {
-	return fmt.Sprintf("P#%s#D#%s#%d", partner, at.UTC().Format(time.DateOnly), bucket(pk, DayBuckets))
+	return DayPartition(partner, at.UTC().Format(time.DateOnly), int(bucket(pk, DayBuckets)))
 }
 
 func bucket(s string, n int) uint32 {
