@@ -15,19 +15,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/rollup"
 )
 
 // Handlers are the Lambda handlers of functions/, wired as their main.go wire
-// them, for make invoke.
-func Handlers(db *dynamodb.Client, table string, log *slog.Logger) map[string]lambda.Handler {
+// them, for make invoke: on table, and the events function on the event bus
+// named bus through eb.
+func Handlers(db *dynamodb.Client, table string, eb *eventbridge.Client, bus string, log *slog.Logger) map[string]lambda.Handler {
 	return map[string]lambda.Handler{
+		"events": lambda.NewHandler(domainevents.NewPublisher(eb, bus, domainevents.WithLogger(log)).HandleStream),
 		"ingest": lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
 		"api":    lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext),
 		"jobs":   lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
@@ -65,7 +69,8 @@ func Invoke(ctx context.Context, dir, fn, eventFile string, out io.Writer) error
 	}
 	cfg := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["ACCRUE_DYNAMODB_ENDPOINT"]) })
-	hs := Handlers(db, env["ACCRUE_TABLE"], slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL"]) })
+	hs := Handlers(db, env["ACCRUE_TABLE"], eb, env["ACCRUE_EVENT_BUS"], slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	h, ok := hs[fn]
 	if !ok {
 		names := make([]string, 0, len(hs))

@@ -168,4 +168,27 @@ func TestClientJourney(t *testing.T) {
 	if err := json.Unmarshal(out, &stats); err != nil || len(stats.Data) != 1 || stats.Data[0].Issued != 12 || stats.Data[0].Redeemed != 5 {
 		t.Fatalf("stats after the roll-up: %s (rollup report %s)", out, buf.Bytes())
 	}
+
+	// The events function on a sample stream batch (a payment's member and
+	// entry inserts): its points.earned reaches the local bus and its queue.
+	buf.Reset()
+	if err := localstack.Invoke(ctx, dir, "events", filepath.Join(root, "events", "stream-payment-earned.json"), &buf); err != nil {
+		t.Fatalf("invoke events: %v", err)
+	}
+	if strings.Contains(buf.String(), `"itemIdentifier"`) {
+		t.Fatalf("events response: %s", buf.Bytes())
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for found := false; !found; {
+		if time.Now().After(deadline) {
+			t.Fatal("the sample's points.earned did not reach the events queue")
+		}
+		out := run(awsCLI, "--endpoint-url", env.MotoEndpoint, "--region", env.Region, "sqs", "receive-message",
+			"--queue-url", env.EventsQueueURL, "--max-number-of-messages", "10", "--wait-time-seconds", "1")
+		var msgs struct{ Messages []struct{ Body string } }
+		_ = json.Unmarshal(out, &msgs)
+		for _, m := range msgs.Messages {
+			found = found || (strings.Contains(m.Body, `"points.earned"`) && strings.Contains(m.Body, `2026-11-05T10:00:00Z`))
+		}
+	}
 }
