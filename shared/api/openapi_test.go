@@ -40,6 +40,7 @@ var openAPI struct {
 	err       error
 	validator validator.Validator
 	notFound  *base.Schema // the schema of components.responses.NotFound
+	problem   *base.Schema // components.schemas.Problem
 	schemas   schema_validation.SchemaValidator
 }
 
@@ -62,23 +63,41 @@ func openAPIValidator(t testing.TB) (validator.Validator, *base.Schema, schema_v
 			openAPI.err = fmt.Errorf("build the model: %w", err)
 			return
 		}
-		nf, ok := model.Model.Components.Responses.Get("NotFound")
-		if !ok || nf.Content == nil {
-			openAPI.err = fmt.Errorf("no components.responses.NotFound")
+		responseSchema := func(name string) *base.Schema {
+			r, ok := model.Model.Components.Responses.Get(name)
+			if !ok || r.Content == nil {
+				openAPI.err = fmt.Errorf("no components.responses.%s", name)
+				return nil
+			}
+			mt, ok := r.Content.Get("application/problem+json")
+			if !ok || mt.Schema == nil {
+				openAPI.err = fmt.Errorf("components.responses.%s has no application/problem+json schema", name)
+				return nil
+			}
+			return mt.Schema.Schema()
+		}
+		openAPI.validator, openAPI.notFound = v, responseSchema("NotFound")
+		if openAPI.err != nil {
 			return
 		}
-		mt, ok := nf.Content.Get("application/problem+json")
-		if !ok || mt.Schema == nil {
-			openAPI.err = fmt.Errorf("components.responses.NotFound has no application/problem+json schema")
+		if p, ok := model.Model.Components.Schemas.Get("Problem"); ok {
+			openAPI.problem = p.Schema()
+		} else {
+			openAPI.err = fmt.Errorf("no components.schemas.Problem")
 			return
 		}
-		openAPI.validator, openAPI.notFound = v, mt.Schema.Schema()
 		openAPI.schemas = schema_validation.NewSchemaValidator(opts...)
 	})
 	if openAPI.err != nil {
 		t.Fatal(openAPI.err)
 	}
 	return openAPI.validator, openAPI.notFound, openAPI.schemas
+}
+
+// problemSchema is components.schemas.Problem.
+func problemSchema(t testing.TB) *base.Schema {
+	openAPIValidator(t)
+	return openAPI.problem
 }
 
 // checkOpenAPI validates each exchange against the OpenAPI document: the
@@ -140,17 +159,29 @@ func checkOpenAPI(t *testing.T, exs []exchange) {
 			add(ex, "response", errs)
 			continue
 		}
-		// A path or method the API does not have: the catch-all answers 404
-		// not-found, which must still be the documented not-found problem.
-		if ex.Status != http.StatusNotFound {
-			fail(ex, "response", "a route missing from the document answered other than 404")
-			continue
-		}
+		// A path the API does not have answers 404 not-found; a method a
+		// documented path does not have, 405 method-not-allowed with Allow:
+		// both must still be the documented problems.
 		if ct := ex.RespHeader.Get("Content-Type"); ct != "application/problem+json" {
 			fail(ex, "response", "content type "+strconv.Quote(ct)+", want application/problem+json")
 		}
-		if ok, errs := schemas.ValidateSchemaBytesWithVersion(notFound, ex.RespBody, 3.1); !ok {
-			add(ex, "response (components.responses.NotFound)", errs)
+		switch ex.Status {
+		case http.StatusNotFound:
+			if ok, errs := schemas.ValidateSchemaBytesWithVersion(notFound, ex.RespBody, 3.1); !ok {
+				add(ex, "response (components.responses.NotFound)", errs)
+			}
+		case http.StatusMethodNotAllowed:
+			if ex.RespHeader.Get("Allow") == "" {
+				fail(ex, "response", "405 without an Allow header")
+			}
+			if ok, errs := schemas.ValidateSchemaBytesWithVersion(problemSchema(t), ex.RespBody, 3.1); !ok {
+				add(ex, "response (components.schemas.Problem)", errs)
+			}
+			if !bytes.Contains(ex.RespBody, []byte(`"type":"`+api.ProblemBase+`method-not-allowed"`)) {
+				fail(ex, "response", "a 405 that is not the method-not-allowed problem")
+			}
+		default:
+			fail(ex, "response", "a route missing from the document answered other than 404 or 405")
 		}
 	}
 	if len(order) > 0 {
@@ -624,7 +655,11 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	h.call("POST", "/v1/members", app, map[string]any{"member_id": "o1"}, "Idempotency-Key", strings.Repeat("k", 256)).expect(t, 400, "validation-error")
 	h.call("POST", "/v1/members", app, map[string]any{"member_id": "o5"}, "Idempotency-Key", "same").expect(t, 201, "")
 	h.call("POST", "/v1/members", app, map[string]any{"member_id": "o6"}, "Idempotency-Key", "same").expect(t, 409, "idempotency-key-reused")
-	h.call("DELETE", "/v1/program", admin, nil).expect(t, 404, "not-found")
+	if r := h.call("DELETE", "/v1/program", admin, nil).expect(t, 405, "method-not-allowed"); r.Header.Get("Allow") != "GET, PUT" {
+		t.Fatalf("Allow %q, want GET, PUT", r.Header.Get("Allow"))
+	}
+	h.call("GET", "/v1/members/o1/redemptions", app, nil).expect(t, 405, "method-not-allowed")
+	h.call("GET", "/v1/nothing-here", app, nil).expect(t, 404, "not-found")
 }
 
 // maps copies a JSON object one level deep.

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -96,9 +97,31 @@ func New(d Deps) http.Handler {
 	route("POST /v1/events", app, true, s.postEvent)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, r, d.Log, problem(probMethod, r.Method+" is not a method of "+r.URL.Path+" (allowed: "+strings.Join(allow, ", ")+")"))
+			return
+		}
 		writeError(w, r, d.Log, problem(probNotFound, "no route "+r.Method+" "+r.URL.Path))
 	})
 	return mux
+}
+
+// allowed lists the methods of the routes whose pattern matches r's path: a
+// request that reached the catch-all with one of them got the wrong method.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // call is one authenticated request.
