@@ -151,9 +151,10 @@ How to read it:
   do not, and with the emulator as the bottleneck the ratio below would say nothing about our code.
 - The ratio compares the whole ingest path (parse, one BatchGetItem per batch of 10 for the members,
   rules, one transaction per event) with a loop doing only the transaction, both at GOMAXPROCS
-  goroutines. Both share the machine's two cores with DynamoDB Local, so the client's own CPU (JSON,
-  rules, marshalling: ~900 allocations per event against ~420 for the bare transaction) competes with the
-  emulator. The read of the members (one BatchGetItem per batch) is the part the bare loop does not do.
+  goroutines. It is noisy on this 2-core machine (0.67, 0.74 and 0.82 in three runs of the same code on
+  2026-11-25). A CPU profile of BenchmarkIngest (go test -bench 'Ingest$' -cpuprofile) shows the client
+  busy about 20% of one core: the ingest path waits on DynamoDB Local like the bare loop does, and pays
+  one more request per 10 events (the members' BatchGetItem) and its share of the emulator's CPU.
 - Process start-to-ready: each function built for this machine (the arm64 binaries do not run here),
   started with the stack's environment against a local stand-in for the Lambda runtime API; the time
   from starting the process to its first request for work (configuration, AWS clients, wiring). It
