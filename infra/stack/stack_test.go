@@ -783,3 +783,25 @@ func keySchemaJSON(ks []types.KeySchemaElement) []any {
 	}
 	return out
 }
+
+// The scheduled jobs of the deployed stack: the member jobs every 5 minutes,
+// the stats roll-up every 15, each rule invoking its own function.
+func TestScheduledJobsRunOnTheirSchedules(t *testing.T) {
+	want := map[string]string{"jobs": "rate(5 minutes)", "rollup": "rate(15 minutes)"}
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		got := map[string]string{}
+		for _, id := range s.json.ofType("AWS::Events::Rule") {
+			rule := s.json.Resources[id]
+			for _, target := range list(rule.Properties["Targets"]) {
+				for name := range want {
+					if fnID, _ := s.json.function(t, name); reflect.DeepEqual(target.(map[string]any)["Arn"], getAtt(fnID, "Arn")) {
+						got[name], _ = rule.Properties["ScheduleExpression"].(string)
+					}
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("schedules %v, want %v", got, want)
+		}
+	})
+}

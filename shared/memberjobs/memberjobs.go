@@ -260,11 +260,10 @@ func (r *Runner) count(rep Report) {
 
 // outcome is what the jobs did to one member.
 type outcome struct {
-	changed            bool
-	released, expired  int64
-	warnings, holds    int
-	tier               bool
-	transactions, more int
+	changed           bool
+	released, expired int64
+	warnings, holds   int
+	tier              bool
 }
 
 // maxRounds bounds the transactions of one member in one run (each books up to
