@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/ddbtest"
 	"github.com/accrue/accrue/shared/ingest"
@@ -33,6 +35,8 @@ type harness struct {
 	srv      *httptest.Server
 	handler  http.Handler
 	st       *store.Store
+	db       *dynamodb.Client
+	table    string
 	keys     map[string]string // "telco/admin", "telco/app", "other/admin", "other/app", "telco/revoked"
 	mu       sync.Mutex
 	seen     []exchange
@@ -72,24 +76,42 @@ func newBenchHarness(b *testing.B) *harness {
 	return h
 }
 
-func build(t testing.TB) *harness {
+func build(t testing.TB) *harness { return buildWith(t, harnessOptions{}) }
+
+// harnessOptions change what build makes: the clock of the store and the
+// API, options of the DynamoDB client they use (fault injection), and the
+// API's request deadline.
+type harnessOptions struct {
+	clock          func() time.Time
+	dynamo         []func(*dynamodb.Options)
+	requestTimeout time.Duration
+}
+
+func buildWith(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
+	if o.clock == nil {
+		o.clock = func() time.Time { return now }
+	}
 	c := ddbtest.Client(t)
 	def := store.CreateTableInput
 	if _, bench := t.(*testing.B); bench {
 		def = ddbtest.NoStream(def)
 	}
 	table := ddbtest.NewTable(t, c, def)
-	st := store.New(c, table, store.WithClock(func() time.Time { return now }))
+	setup := store.New(c, table, store.WithClock(o.clock))
+	st := setup
+	if len(o.dynamo) > 0 {
+		st = store.New(dynamodb.New(c.Options(), o.dynamo...), table, store.WithClock(o.clock))
+	}
 	ks := keys.New(c, table)
-	h := &harness{t: t, st: st, keys: map[string]string{}}
+	h := &harness{t: t, st: setup, db: c, table: table, keys: map[string]string{}}
 	ctx := context.Background()
 	for _, partner := range []string{"telco", "other"} {
 		p, err := program.Parse(programJSON(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.PutProgram(ctx, partner, p); err != nil {
+		if _, err := setup.PutProgram(ctx, partner, p); err != nil {
 			t.Fatal(err)
 		}
 		for _, role := range []string{keys.RoleAdmin, keys.RoleApp} {
@@ -109,7 +131,7 @@ func build(t testing.TB) *harness {
 	}
 	h.keys["telco/revoked"] = k
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h.handler = api.New(api.Deps{Store: st, Keys: ks, Ingest: ingest.New(st, log, nil), Log: log, Now: func() time.Time { return now }})
+	h.handler = api.New(api.Deps{Store: st, Keys: ks, Ingest: ingest.New(st, log, nil), Log: log, Now: o.clock, RequestTimeout: o.requestTimeout})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)
 	return h
@@ -133,6 +155,12 @@ type reply struct {
 // a literal "Bearer ..." value) and records the exchange.
 func (h *harness) call(method, path, key string, body any, headers ...string) reply {
 	h.t.Helper()
+	return h.callT(h.t, method, path, key, body, headers...)
+}
+
+// callT is call reporting failures to t (a fuzz target's own T).
+func (h *harness) callT(t testing.TB, method, path, key string, body any, headers ...string) reply {
+	t.Helper()
 	var rb []byte
 	switch b := body.(type) {
 	case nil:
@@ -143,12 +171,12 @@ func (h *harness) call(method, path, key string, body any, headers ...string) re
 	default:
 		var err error
 		if rb, err = json.Marshal(b); err != nil {
-			h.t.Fatal(err)
+			t.Fatal(err)
 		}
 	}
 	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(rb))
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if rb != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -159,7 +187,7 @@ func (h *harness) call(method, path, key string, body any, headers ...string) re
 	case key != "":
 		k, ok := h.keys[key]
 		if !ok {
-			h.t.Fatalf("no key %q", key)
+			t.Fatalf("no key %q", key)
 		}
 		req.Header.Set("Authorization", "Bearer "+k)
 	}
@@ -168,7 +196,7 @@ func (h *harness) call(method, path, key string, body any, headers ...string) re
 	}
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)

@@ -5,7 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/accrue/accrue/shared/store"
 )
 
 // rawJSON is a stored response replayed as is.
@@ -20,16 +25,29 @@ const MaxIdempotencyKey = 255
 // idempotent runs h at most once per (partner, Idempotency-Key): the first
 // request's response (success or client error) is stored for 24 hours and
 // replayed to any retry with the same method, path and body; the same key with
-// another request is refused with 409. A server-side failure forgets the key so
-// that the client's retry runs again.
+// another request is refused with 409.
+//
+// The response of a request that changes something is stored in the same
+// DynamoDB transaction as the change (the handler registers how to render it
+// with call.respond; see store/idempotency.go), so a crash or an ambiguous
+// failure after the commit still replays, and a claim is leased only until the
+// request's own deadline: a retry after it takes over a claim whose request
+// died before committing. A server-side failure before any commit forgets the
+// claim so that the client's retry runs again.
 func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerFunc) (result, error) {
 	if len(key) > MaxIdempotencyKey {
 		return result{}, invalid("Idempotency-Key", "at most 255 characters")
 	}
 	sum := sha256.Sum256([]byte(c.r.Method + " " + c.r.URL.Path + "\n" + string(c.body)))
 	hash := hex.EncodeToString(sum[:])
-	partner := c.principal.PartnerID
-	old, err := s.Store.BeginIdempotent(ctx, partner, key, hash)
+	// The claim is the request's until its own deadline, on the clock the
+	// store compares leases with.
+	left := s.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d)
+	}
+	lease := s.Now().Add(left)
+	claim, old, err := s.Store.BeginIdempotent(ctx, c.principal.PartnerID, key, hash, lease)
 	if err != nil {
 		return result{}, err
 	}
@@ -38,33 +56,83 @@ func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerF
 		case old.RequestHash != hash:
 			return result{}, problem(probIdemReuse, "this Idempotency-Key was used for another request in the last 24 hours")
 		case !old.Done:
-			return result{}, problem(probIdemBusy, "retry after the first request finishes")
+			wait := math.Ceil(old.Lease().Sub(s.Now()).Seconds())
+			c.w.Header().Set("Retry-After", strconv.Itoa(int(max(wait, 1))))
+			return result{}, problem(probIdemBusy, "retry after the first request finishes (or its deadline passes)")
 		}
 		c.w.Header().Set("Idempotent-Replayed", "true")
 		return result{status: old.Status, body: rawJSON{contentType: old.ContentType, body: old.Body}}, nil
 	}
-	res, err := h(ctx, c)
-	status, ctype, body := res.status, "application/json", []byte(nil)
+	c.idem = claim
+	res, err := h(store.WithIdempotency(ctx, claim), c)
+	if claim.Stored {
+		// The change committed with its response: that is the answer, now
+		// and on every retry.
+		if err != nil {
+			c.log.ErrorContext(ctx, "the change committed, then the handler failed; answering the stored response", "error", err)
+		}
+		return stored(claim.Response), nil
+	}
+	// Cleanup writes run even when the request's own deadline has passed.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	resp, status5xx := c.encode(res, err)
+	if status5xx {
+		if aerr := s.Store.AbandonIdempotent(cctx, claim); aerr != nil {
+			c.log.ErrorContext(ctx, "forgetting an idempotency key failed", "error", aerr)
+		}
+		return result{}, err
+	}
+	if ferr := s.Store.FinishIdempotent(cctx, claim, resp); ferr != nil {
+		c.log.ErrorContext(ctx, "storing an idempotent response failed", "error", ferr)
+	}
+	return stored(resp), nil
+}
+
+func stored(r store.IdemResponse) result {
+	return result{status: r.Status, body: rawJSON{contentType: r.ContentType, body: r.Body}}
+}
+
+// respond registers how the handler's answer is rendered from what its write
+// produced. With an Idempotency-Key the store renders it just before the
+// commit and stores it in the same transaction; without one it does nothing.
+// A handler calls it before its store write and renders its own answer with
+// the same function, so both are the same.
+func (c *call) respond(render func(store.Written) (result, error)) {
+	if c.idem == nil {
+		return
+	}
+	c.idem.Respond = func(w store.Written) (store.IdemResponse, error) {
+		res, err := render(w)
+		resp, status5xx := c.encode(res, err)
+		if status5xx {
+			return store.IdemResponse{}, err
+		}
+		return resp, nil
+	}
+}
+
+// encode is the response a handler's result or error would be, as stored for
+// replay; status5xx is true for a server error (never stored).
+func (c *call) encode(res result, err error) (resp store.IdemResponse, status5xx bool) {
 	if err != nil {
 		p, _ := toProblem(err)
 		if p.Status >= 500 {
-			if aerr := s.Store.AbandonIdempotent(ctx, partner, key); aerr != nil {
-				c.log.ErrorContext(ctx, "forgetting an idempotency key failed", "error", aerr)
-			}
-			return result{}, err
+			return store.IdemResponse{}, true
 		}
 		p.Instance = c.r.URL.Path
-		status, ctype = p.Status, "application/problem+json"
-		body, _ = json.Marshal(p)
-		res = result{status: status, body: rawJSON{contentType: ctype, body: body}}
-	} else if status != http.StatusNoContent {
-		if body, err = json.Marshal(res.body); err != nil {
-			return result{}, err
-		}
-		res.body = rawJSON{contentType: ctype, body: body}
+		body, _ := json.Marshal(p)
+		return store.IdemResponse{Status: p.Status, ContentType: "application/problem+json", Body: body}, false
 	}
-	if ferr := s.Store.FinishIdempotent(ctx, partner, key, hash, status, ctype, body); ferr != nil {
-		c.log.ErrorContext(ctx, "storing an idempotent response failed", "error", ferr)
+	if raw, ok := res.body.(rawJSON); ok {
+		return store.IdemResponse{Status: res.status, ContentType: raw.contentType, Body: raw.body}, false
 	}
-	return res, nil
+	if res.status == http.StatusNoContent {
+		return store.IdemResponse{Status: res.status, ContentType: "application/json"}, false
+	}
+	body, merr := json.Marshal(res.body)
+	if merr != nil {
+		return store.IdemResponse{}, true
+	}
+	return store.IdemResponse{Status: res.status, ContentType: "application/json", Body: body}, false
 }

@@ -7,21 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
-	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rules"
 	"github.com/accrue/accrue/shared/store"
 )
-
-// memberID reads and checks the {id} path value.
-func memberID(c *call) (string, error) {
-	id := c.r.PathValue("id")
-	if !payment.ValidExternalID(id) {
-		return "", invalid("id", "a member id: 1 to 128 printable characters without spaces")
-	}
-	return id, nil
-}
 
 // Balances as the API shows them.
 type Balances struct {
@@ -43,10 +34,12 @@ type NextTier struct {
 	PointsNeeded int64  `json:"points_needed"`
 }
 
-// ExpiringLot is a lot expiring soon.
+// ExpiringLot is a lot expiring soon: when, and why ("expiry": its own date;
+// "inactivity": the member's inactivity deadline comes first).
 type ExpiringLot struct {
 	Points    int64     `json:"points"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Reason    string    `json:"reason"`
 }
 
 // Expiring sums the points expiring within Days.
@@ -97,13 +90,13 @@ func (s *server) memberView(ctx context.Context, m ledger.Member) (MemberView, e
 		v.Streaks = append(v.Streaks, StreakView{Rule: rule, SubscriptionID: sub, Count: st.Count, LastPeriod: st.LastPeriod})
 	}
 	slices.SortFunc(v.Streaks, func(a, b StreakView) int { return strings.Compare(a.Rule+a.SubscriptionID, b.Rule+b.SubscriptionID) })
-	lots, err := s.Store.ExpiringLots(ctx, m.PartnerID, m.ID, s.Now().AddDate(0, 0, ExpiringWindowDays))
+	lots, err := s.Store.Lots(ctx, m.PartnerID, m.ID)
 	if err != nil {
 		return v, err
 	}
-	for _, l := range lots {
-		v.Expiring.Points += l.Remaining
-		v.Expiring.Lots = append(v.Expiring.Lots, ExpiringLot{Points: l.Remaining, ExpiresAt: *l.ExpiresAt})
+	for _, x := range jobs.ExpiringBy(&m, lots, p, s.Now().AddDate(0, 0, ExpiringWindowDays)) {
+		v.Expiring.Points += x.Lot.Remaining
+		v.Expiring.Lots = append(v.Expiring.Lots, ExpiringLot{Points: x.Lot.Remaining, ExpiresAt: x.ExpiresAt, Reason: x.Reason})
 	}
 	return v, nil
 }
@@ -151,18 +144,22 @@ func (s *server) enroll(ctx context.Context, c *call) (result, error) {
 	if err := decodeStrict(c.body, &req); err != nil {
 		return result{}, err
 	}
-	if !payment.ValidExternalID(req.MemberID) {
-		return result{}, invalid("member_id", "required: 1 to 128 printable characters without spaces")
+	if _, err := checkID("member_id", req.MemberID, idMember); err != nil {
+		return result{}, err
 	}
 	if err := validTags(req.Tags); err != nil {
 		return result{}, err
 	}
+	render := func(w store.Written) (result, error) {
+		v, err := s.memberView(ctx, w.Member)
+		return result{http.StatusCreated, v}, err
+	}
+	c.respond(render)
 	m, err := s.Store.Enroll(ctx, c.principal.PartnerID, req.MemberID, req.Tags)
 	if err != nil {
 		return result{}, err
 	}
-	v, err := s.memberView(ctx, m)
-	return result{http.StatusCreated, v}, err
+	return render(store.Written{Member: m})
 }
 
 func (s *server) getMember(ctx context.Context, c *call) (result, error) {
@@ -281,6 +278,14 @@ type pointsChange struct {
 	Balances Balances  `json:"balances"`
 }
 
+// balancesOf is a member's balances as the API shows them.
+func balancesOf(m ledger.Member) Balances { return Balances{m.Balances, m.Rules.Qualifying} }
+
+// renderPointsChange answers a points-changing call with the entry it booked.
+func renderPointsChange(w store.Written) (result, error) {
+	return result{http.StatusCreated, pointsChange{Entry: entryView(*w.Entry), Balances: balancesOf(w.Member)}}, nil
+}
+
 func (s *server) postActivity(ctx context.Context, c *call) (result, error) {
 	id, err := memberID(c)
 	if err != nil {
@@ -293,11 +298,12 @@ func (s *server) postActivity(ctx context.Context, c *call) (result, error) {
 	if req.Name == "" {
 		return result{}, invalid("name", "required: an activity of the program")
 	}
+	c.respond(renderPointsChange)
 	m, e, err := s.Store.Activity(ctx, c.principal.PartnerID, id, req.Name)
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusCreated, pointsChange{Entry: entryView(e), Balances: Balances{m.Balances, m.Rules.Qualifying}}}, nil
+	return renderPointsChange(store.Written{Member: m, Entry: &e})
 }
 
 type adjustRequest struct {
@@ -320,9 +326,10 @@ func (s *server) adjust(ctx context.Context, c *call) (result, error) {
 	case strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 500:
 		return result{}, invalid("reason", "required: why (1 to 500 characters); it is kept in the audit trail")
 	}
+	c.respond(renderPointsChange)
 	m, e, err := s.Store.Adjust(ctx, c.principal.PartnerID, id, store.Adjustment{Points: req.Points, Reason: req.Reason, Actor: c.principal.KeyID})
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusCreated, pointsChange{Entry: entryView(e), Balances: Balances{m.Balances, m.Rules.Qualifying}}}, nil
+	return renderPointsChange(store.Written{Member: m, Entry: &e})
 }

@@ -141,6 +141,10 @@ func checkOpenAPI(t *testing.T, exs []exchange) {
 		add(ex, what, []*oaerrors.ValidationError{{Message: msg}})
 	}
 	for _, ex := range exs {
+		// Every validation problem names its fields (issue #9, item 5).
+		if bytes.Contains(ex.RespBody, []byte(`"type":"`+api.ProblemBase+`validation-error"`)) && !bytes.Contains(ex.RespBody, []byte(`"errors":[{"field":`)) {
+			fail(ex, "response", "a validation-error without errors[{field,message}]")
+		}
 		undocumented := false
 		if ex.Status >= 200 && ex.Status < 300 {
 			if ok, errs := v.ValidateHttpRequestSync(ex.request()); !ok {

@@ -56,6 +56,7 @@ var (
 	probOutOfStock   = problemKind{"out-of-stock", "The reward is out of stock", http.StatusConflict}
 	probTier         = problemKind{"tier-too-low", "The member's tier is below the reward's", http.StatusUnprocessableEntity}
 	probInactive     = problemKind{"member-inactive", "The member is not active", http.StatusConflict}
+	probErased       = problemKind{"member-erased", "The member id was erased and cannot be used again", http.StatusConflict}
 	probExists       = problemKind{"already-exists", "It already exists", http.StatusConflict}
 	probIdemReuse    = problemKind{"idempotency-key-reused", "The Idempotency-Key was used with another request", http.StatusConflict}
 	probIdemBusy     = problemKind{"request-in-progress", "A request with this Idempotency-Key is still in progress", http.StatusConflict}
@@ -90,30 +91,35 @@ func invalid(field, msg string) *apiError {
 }
 
 // errorMap maps domain errors to problems: the one place where errors meet HTTP.
+// A validation error names its field (every validation-error problem carries
+// errors[{field,message}]).
 var errorMap = []struct {
-	err  error
-	kind problemKind
+	err   error
+	kind  problemKind
+	field string
 }{
-	{store.ErrMemberNotFound, probNotFound},
-	{store.ErrRedemptionNotFound, probNotFound},
-	{store.ErrRewardNotFound, probNotFound},
-	{store.ErrReviewNotFound, probNotFound},
-	{store.ErrNotInReview, probConflict},
-	{store.ErrNotFound, probNotFound},
-	{store.ErrUnknownPartner, probNotFound},
-	{store.ErrMemberExists, probExists},
-	{store.ErrMemberInactive, probInactive},
-	{store.ErrActivityDone, probConflict},
-	{store.ErrUnknownActivity, probValidation},
-	{store.ErrNotHeld, probConflict},
-	{store.ErrHoldExpired, probConflict},
-	{store.ErrOutOfStock, probOutOfStock},
-	{store.ErrTierTooLow, probTier},
-	{store.ErrTooManyRewards, probValidation},
-	{store.ErrBadCursor, probValidation},
-	{store.ErrContention, probRetry},
-	{ledger.ErrInsufficientPoints, probInsufficient},
-	{keys.ErrUnauthenticated, probUnauth},
+	{store.ErrMemberNotFound, probNotFound, ""},
+	{store.ErrRedemptionNotFound, probNotFound, ""},
+	{store.ErrRewardNotFound, probNotFound, ""},
+	{store.ErrReviewNotFound, probNotFound, ""},
+	{store.ErrNotInReview, probConflict, ""},
+	{store.ErrNotFound, probNotFound, ""},
+	{store.ErrUnknownPartner, probNotFound, ""},
+	{store.ErrMemberExists, probExists, ""},
+	{store.ErrMemberInactive, probInactive, ""},
+	{store.ErrMemberErased, probErased, ""},
+	{store.ErrIdempotencyLost, probIdemBusy, ""},
+	{store.ErrActivityDone, probConflict, ""},
+	{store.ErrUnknownActivity, probValidation, "name"},
+	{store.ErrNotHeld, probConflict, ""},
+	{store.ErrHoldExpired, probConflict, ""},
+	{store.ErrOutOfStock, probOutOfStock, ""},
+	{store.ErrTierTooLow, probTier, ""},
+	{store.ErrTooManyRewards, probValidation, "rewards"},
+	{store.ErrBadCursor, probValidation, "cursor"},
+	{store.ErrContention, probRetry, ""},
+	{ledger.ErrInsufficientPoints, probInsufficient, ""},
+	{keys.ErrUnauthenticated, probUnauth, ""},
 }
 
 // toProblem turns any error into the problem the client sees. Unknown errors
@@ -133,6 +139,10 @@ func toProblem(err error) (Problem, error) {
 			for _, m := range errorMap {
 				if errors.Is(err, m.err) {
 					ae = &apiError{kind: m.kind, detail: m.err.Error(), err: err}
+					if m.field != "" {
+						ae.detail = m.field + ": " + m.err.Error()
+						ae.fields = []FieldError{{Field: m.field, Message: m.err.Error()}}
+					}
 					break
 				}
 			}

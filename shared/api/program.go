@@ -2,9 +2,9 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -74,8 +74,8 @@ func (s *server) putRewards(ctx context.Context, c *call) (result, error) {
 	for i, r := range req.Rewards {
 		f := "rewards[" + itoa(i) + "]"
 		switch {
-		case !validID(r.ID):
-			return result{}, invalid(f+".id", "lower-case letters, digits, _ and -, 1 to 63 characters")
+		case !idCatalog.valid(r.ID):
+			return result{}, invalid(f+".id", idCatalog.what)
 		case seen[r.ID]:
 			return result{}, invalid(f+".id", "duplicate id")
 		case r.Name == "" || len(r.Name) > 200:
@@ -96,17 +96,4 @@ func (s *server) putRewards(ctx context.Context, c *call) (result, error) {
 	return result{http.StatusOK, list[store.Reward]{Data: rs}}, nil
 }
 
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for i, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || (i > 0 && (r == '_' || r == '-'))
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+func itoa(i int) string { return strconv.Itoa(i) }

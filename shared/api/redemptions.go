@@ -50,11 +50,20 @@ func (s *server) redeem(ctx context.Context, c *call) (result, error) {
 	if req.Points != nil {
 		r.Points = *req.Points
 	}
+	render := renderRedemption(http.StatusCreated)
+	c.respond(render)
 	red, m, err := s.Store.Redeem(ctx, c.principal.PartnerID, id, r)
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusCreated, redemptionReply{red, Balances{m.Balances, m.Rules.Qualifying}}}, nil
+	return render(store.Written{Member: m, Redemption: &red})
+}
+
+// renderRedemption answers a redemption call with the redemption it wrote.
+func renderRedemption(status int) func(store.Written) (result, error) {
+	return func(w store.Written) (result, error) {
+		return result{status, redemptionReply{*w.Redemption, balancesOf(w.Member)}}, nil
+	}
 }
 
 func (s *server) settle(ctx context.Context, c *call, capture bool) (result, error) {
@@ -62,9 +71,9 @@ func (s *server) settle(ctx context.Context, c *call, capture bool) (result, err
 	if err != nil {
 		return result{}, err
 	}
-	rid := c.r.PathValue("rid")
-	if len(rid) == 0 || len(rid) > 64 {
-		return result{}, invalid("rid", "a redemption id")
+	rid, err := pathID(c, "rid", idRedemption)
+	if err != nil {
+		return result{}, err
 	}
 	if len(c.body) > 0 {
 		var empty struct{}
@@ -76,11 +85,13 @@ func (s *server) settle(ctx context.Context, c *call, capture bool) (result, err
 	if capture {
 		op = s.Store.Capture
 	}
+	render := renderRedemption(http.StatusOK)
+	c.respond(render)
 	red, m, err := op(ctx, c.principal.PartnerID, id, rid)
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusOK, redemptionReply{red, Balances{m.Balances, m.Rules.Qualifying}}}, nil
+	return render(store.Written{Member: m, Redemption: &red})
 }
 
 func (s *server) capture(ctx context.Context, c *call) (result, error) { return s.settle(ctx, c, true) }

@@ -8,10 +8,6 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
-// MaxReviewIDLen bounds a review item id in a path (ids are base64url of a
-// key of at most a few hundred bytes).
-const MaxReviewIDLen = 1024
-
 // MaxRejectReasonLen is the longest reason a rejection may carry, in characters.
 const MaxRejectReasonLen = 500
 
@@ -30,11 +26,7 @@ type rejectRequest struct {
 
 // reviewID reads and checks the {id} path value (an opaque id from GET /v1/review).
 func reviewID(c *call) (string, error) {
-	id := c.r.PathValue("id")
-	if id == "" || len(id) > MaxReviewIDLen {
-		return "", invalid("id", "a review item id from GET /v1/review")
-	}
-	return id, nil
+	return pathID(c, "id", idReview)
 }
 
 // listReview is GET /v1/review: accruals held by fraud limits, oldest first.
@@ -68,12 +60,21 @@ func (s *server) approve(ctx context.Context, c *call) (result, error) {
 			return result{}, err
 		}
 	}
+	render := renderDecision(id, "approved")
+	c.respond(render)
 	m, e, err := s.Store.Approve(ctx, c.principal.PartnerID, id, c.principal.KeyID)
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusOK, reviewDecision{ReviewID: id, Decision: "approved", MemberID: m.ID,
-		Entry: entryView(e), Balances: Balances{m.Balances, m.Rules.Qualifying}}}, nil
+	return render(store.Written{Member: m, Entry: &e})
+}
+
+// renderDecision answers a review decision with the entry it booked.
+func renderDecision(id, decision string) func(store.Written) (result, error) {
+	return func(w store.Written) (result, error) {
+		return result{http.StatusOK, reviewDecision{ReviewID: id, Decision: decision, MemberID: w.Member.ID,
+			Entry: entryView(*w.Entry), Balances: balancesOf(w.Member)}}, nil
+	}
 }
 
 // reject is POST /v1/review/{id}/reject with an optional {"reason": "..."}:
@@ -92,10 +93,11 @@ func (s *server) reject(ctx context.Context, c *call) (result, error) {
 	if utf8.RuneCountInString(req.Reason) > MaxRejectReasonLen {
 		return result{}, invalid("reason", "at most 500 characters")
 	}
+	render := renderDecision(id, "rejected")
+	c.respond(render)
 	m, e, err := s.Store.Reject(ctx, c.principal.PartnerID, id, c.principal.KeyID, req.Reason)
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusOK, reviewDecision{ReviewID: id, Decision: "rejected", MemberID: m.ID,
-		Entry: entryView(e), Balances: Balances{m.Balances, m.Rules.Qualifying}}}, nil
+	return render(store.Written{Member: m, Entry: &e})
 }

@@ -40,6 +40,8 @@ type Deps struct {
 	Ingest *ingest.Processor
 	Log    *slog.Logger
 	Now    func() time.Time
+	// RequestTimeout is each request's deadline (0: RequestTimeout).
+	RequestTimeout time.Duration
 }
 
 // Wire builds the API of the api function on table: the key store and one
@@ -62,6 +64,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = RequestTimeout
 	}
 	s := &server{Deps: d}
 	mux := http.NewServeMux()
@@ -132,7 +137,13 @@ type call struct {
 	body      []byte
 	log       *slog.Logger
 	requestID string
+	// idem is the Idempotency-Key claim of the request, if it has one.
+	idem *store.IdemClaim
 }
+
+// RequestTimeout is every request's deadline (API Gateway gives up after 30 s):
+// an Idempotency-Key claim is leased until it.
+const RequestTimeout = 25 * time.Second
 
 // result of a handler: a status and a JSON value (nil for 204).
 type result struct {
@@ -156,7 +167,8 @@ func (s *server) wrap(role string, idempotent bool, h handlerFunc) http.Handler 
 		rid := newRequestID()
 		w.Header().Set("X-Request-Id", rid)
 		log := s.Log.With("request_id", rid, "method", r.Method, "path", r.URL.Path)
-		ctx := r.Context()
+		ctx, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
+		defer cancel()
 		c := &call{w: w, r: r, log: log, requestID: rid}
 		fail := func(err error) { writeError(w, r, log, err) }
 

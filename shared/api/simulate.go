@@ -34,6 +34,11 @@ func (s *server) simulate(ctx context.Context, c *call) (result, error) {
 	if (len(req.Payments) == 0) == (req.MemberID == "") {
 		return result{}, invalid("payments", "give exactly one of payments and member_id")
 	}
+	if req.MemberID != "" {
+		if _, err := checkID("member_id", req.MemberID, idMember); err != nil {
+			return result{}, err
+		}
+	}
 	proposed, err := program.Parse(req.Program)
 	if err != nil {
 		return result{}, prefixFields("program.", programError(err))

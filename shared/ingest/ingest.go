@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/accrue/accrue/shared/ledger"
@@ -54,6 +55,11 @@ type Message struct {
 	Source     string // "sqs" or "api"
 	Body       []byte
 	ReceivedAt time.Time
+	// Partner is the partner the sender authenticated as (POST /v1/events:
+	// its API key's), empty for the queue. When set, the event must name this
+	// partner, and whatever happens to the message — applied or rejected — is
+	// written under this partner only, never under the one the body names.
+	Partner string
 }
 
 // Result of processing a message.
@@ -73,6 +79,10 @@ func (e *TransientError) Unwrap() error { return e.Err }
 // in Result.Rejection with a nil error.
 func (p *Processor) Process(ctx context.Context, msg Message) (Result, error) {
 	pay, err := payment.Parse(msg.Body)
+	if err == nil && msg.Partner != "" && pay.PartnerID != msg.Partner {
+		err = &payment.InvalidError{Reason: ReasonPartnerMismatch, Field: "data.partner_id",
+			Detail: fmt.Sprintf("names partner %q, but the sender is partner %q", pay.PartnerID, msg.Partner)}
+	}
 	return p.apply(ctx, msg, pay, err, nil)
 }
 
@@ -97,7 +107,19 @@ func (p *Processor) apply(ctx context.Context, msg Message, pay payment.Payment,
 	}
 	rej.MessageID, rej.Source, rej.ReceivedAt, rej.Body = msg.ID, msg.Source, msg.ReceivedAt, string(msg.Body)
 	rej.EventID = pay.EventID
-	if rej.PartnerID, err = p.knownPartner(ctx, msg.Body); err == nil {
+	claimed := claimedPartner(msg.Body)
+	err = nil
+	if msg.Partner != "" {
+		// An authenticated sender's rejections are its own, whatever the body
+		// names (the claim is kept as data).
+		rej.PartnerID = msg.Partner
+		if claimed != msg.Partner {
+			rej.ClaimedPartnerID = claimed
+		}
+	} else if rej.PartnerID, err = p.knownPartner(ctx, claimed); err == nil && rej.PartnerID == "" {
+		rej.ClaimedPartnerID = claimed
+	}
+	if err == nil {
 		err = p.store.RecordRejection(ctx, rej)
 	}
 	if err != nil {
@@ -114,8 +136,13 @@ const (
 	ReasonUnknownPartner = "unknown_partner"
 	ReasonUnknownMember  = "unknown_member"
 	ReasonMemberInactive = "member_inactive"
+	// ReasonMemberErased: the member id was erased (GDPR); it never accrues again.
+	ReasonMemberErased   = "member_erased"
 	ReasonRefundCurrency = "refund_currency_mismatch"
 	ReasonRefundExceeds  = "refund_exceeds_payment"
+	// ReasonPartnerMismatch: an authenticated sender (POST /v1/events) sent an
+	// event naming another partner.
+	ReasonPartnerMismatch = "partner_mismatch"
 )
 
 var permanent = []struct {
@@ -125,6 +152,7 @@ var permanent = []struct {
 	{store.ErrUnknownPartner, ReasonUnknownPartner},
 	{store.ErrMemberNotFound, ReasonUnknownMember},
 	{store.ErrMemberInactive, ReasonMemberInactive},
+	{store.ErrMemberErased, ReasonMemberErased},
 	{ledger.ErrRefundCurrency, ReasonRefundCurrency},
 	{ledger.ErrRefundExceeds, ReasonRefundExceeds},
 }
@@ -143,27 +171,46 @@ func classify(err error) (store.Rejection, bool) {
 	return store.Rejection{}, false
 }
 
-// knownPartner returns the partner id the raw message names, when it is a
-// partner that exists: its rejections are then visible to that partner.
-// Otherwise (unreadable, unknown) it returns "" and the rejection goes to the
-// operators' partition.
-func (p *Processor) knownPartner(ctx context.Context, body []byte) (string, error) {
+// claimedPartner is the partner id a raw message names in data.partner_id,
+// "" when it names none or cannot be read. It is only a claim: an
+// authenticated sender's messages belong to the sender.
+func claimedPartner(body []byte) string {
 	var env struct {
 		Data struct {
-			PartnerID string `json:"partner_id"`
+			PartnerID json.RawMessage `json:"partner_id"`
 		} `json:"data"`
 	}
-	if json.Unmarshal(body, &env) != nil || !payment.ValidPartnerID(env.Data.PartnerID) {
+	if json.Unmarshal(body, &env) != nil {
+		return ""
+	}
+	var id string
+	if json.Unmarshal(env.Data.PartnerID, &id) != nil {
+		return ""
+	}
+	const maxClaim = 128 // kept as data on the rejection: bounded
+	if len(id) > maxClaim {
+		id = id[:maxClaim]
+	}
+	return strings.ToValidUTF8(id, "?")
+}
+
+// knownPartner returns the claimed partner id of a queue message when it is a
+// partner that exists: its rejections are then visible to that partner.
+// Otherwise (unreadable, unknown) it returns "" and the rejection goes to the
+// operators' partition. (The queue is Accrue's own: only billing systems the
+// operator granted sqs:SendMessage write to it.)
+func (p *Processor) knownPartner(ctx context.Context, claimed string) (string, error) {
+	if !payment.ValidPartnerID(claimed) {
 		return "", nil
 	}
-	_, err := p.store.Program(ctx, env.Data.PartnerID)
+	_, err := p.store.Program(ctx, claimed)
 	switch {
 	case errors.Is(err, store.ErrUnknownPartner):
 		return "", nil
 	case err != nil:
 		return "", err
 	}
-	return env.Data.PartnerID, nil
+	return claimed, nil
 }
 
 // String helps logs and tests.

@@ -56,3 +56,36 @@ func (x expiry) of(l *ledger.Entry) (at time.Time, reason string, ok bool) {
 	}
 	return at, reason, ok
 }
+
+// ExpiringLot is a lot that expires, when and why.
+type ExpiringLot struct {
+	Lot       *ledger.Entry
+	ExpiresAt time.Time
+	// Reason is ReasonExpiry (the lot's own date) or ReasonInactivity.
+	Reason string
+}
+
+// ExpiringBy lists m's lots that expire at or before until, earliest first,
+// by the same rule the expiry job applies (Expire): a lot's effective expiry
+// is the earlier of its own date and the member's inactivity deadline, and
+// only available and pending lots with points left expire. The member view's
+// "expiring in the next 30 days" is this function, so it cannot disagree with
+// what the job will do. lots may hold lots in any state.
+func ExpiringBy(m *ledger.Member, lots []*ledger.Entry, p *program.Program, until time.Time) []ExpiringLot {
+	if p == nil {
+		p = &program.Program{}
+	}
+	x := expiryFor(m, p)
+	var xs []expiring
+	for _, l := range distinct(lots) {
+		if at, reason, ok := x.of(l); ok && !at.After(until) {
+			xs = append(xs, expiring{l, at, reason})
+		}
+	}
+	sortExpiring(xs)
+	out := make([]ExpiringLot, 0, len(xs))
+	for _, e := range xs {
+		out = append(out, ExpiringLot{Lot: e.lot, ExpiresAt: e.at, Reason: e.reason})
+	}
+	return out
+}

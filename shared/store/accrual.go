@@ -134,12 +134,24 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 			items = append(items, s.spend(partnerPK(pay.PartnerID), "CAMPAIGN#"+c.ID, n, c.Budget))
 		}
 	}
-	if err := s.transact(ctx, items); err != nil {
+	roles := map[int]txRole{1: roleDedup}
+	if enrolled {
+		// A new member: its id must never have been erased (an erased id
+		// never comes back to life by itself).
+		roles[len(items)] = roleErased
+		items = append(items, s.notErased(pay.PartnerID, pay.MemberID))
+	}
+	items, roles, claim, resp, err := s.withIdem(ctx, items, roles, Written{Member: m, Entry: &entry})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := s.transact(ctx, items, roles); err != nil {
 		if errors.Is(err, errDuplicate) {
 			return Outcome{Duplicate: true}, nil
 		}
 		return Outcome{}, err
 	}
+	stored(claim, resp)
 	return Outcome{Member: m, Entry: entry, Enrolled: enrolled}, nil
 }
 
@@ -254,11 +266,29 @@ func (s *Store) putEntryUpdate(e *ledger.Entry, sk string) (types.TransactWriteI
 
 var errDuplicate = errors.New("entry exists")
 
-// transact runs a write transaction whose second item is a new entry. A failed
-// condition on that entry means the event was applied before (errDuplicate); any
-// other failed condition or a transaction conflict means a concurrent change
-// (errConflict). Throttling is retried by the SDK's retryer.
-func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
+// txRole says what a failed condition on one item of a transaction means.
+type txRole int
+
+const (
+	// roleFenced (the default): a version or existence check; its failure is
+	// a concurrent change (errConflict): re-read and retry.
+	roleFenced txRole = iota
+	// roleDedup: the deduplication record of an event; its failure means the
+	// event was applied before (errDuplicate).
+	roleDedup
+	// roleErased: the check that a new member's id was never erased; its
+	// failure is ErrMemberErased.
+	roleErased
+	// roleIdem: the Idempotency-Key claim this request holds; its failure
+	// means the claim was taken over (errIdemLost).
+	roleIdem
+)
+
+// transact runs a write transaction. roles names the items whose failed
+// condition means something other than a concurrent change (by index). A
+// failed condition or a transaction conflict otherwise is errConflict.
+// Throttling is retried by the SDK's retryer.
+func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem, roles map[int]txRole) error {
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 	if s.capacity != nil {
 		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
@@ -272,21 +302,47 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) e
 	}
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
-		reasons := tce.CancellationReasons
-		if len(reasons) > 1 && aws.ToString(reasons[1].Code) == "ConditionalCheckFailed" {
-			return errDuplicate
-		}
-		for _, r := range reasons {
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed", "TransactionConflict":
-				return errConflict
-			}
-		}
-		return fmt.Errorf("transaction cancelled: %w", err)
+		return cancelled(tce, roles, err)
 	}
 	var tip *types.TransactionInProgressException
 	if errors.As(err, &tip) {
 		return errConflict
 	}
 	return fmt.Errorf("transact write: %w", err)
+}
+
+// cancelled turns a cancelled transaction's reasons into the error of the
+// most telling failed item: a duplicate first (nothing else matters then),
+// then an erased id, a lost claim, and any other failed condition or
+// conflict as errConflict.
+func cancelled(tce *types.TransactionCanceledException, roles map[int]txRole, err error) error {
+	var dup, erased, lost, conflict bool
+	for i, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "ConditionalCheckFailed":
+			switch roles[i] {
+			case roleDedup:
+				dup = true
+			case roleErased:
+				erased = true
+			case roleIdem:
+				lost = true
+			default:
+				conflict = true
+			}
+		case "TransactionConflict":
+			conflict = true
+		}
+	}
+	switch {
+	case dup:
+		return errDuplicate
+	case erased:
+		return ErrMemberErased
+	case lost:
+		return errIdemLost
+	case conflict:
+		return errConflict
+	}
+	return fmt.Errorf("transaction cancelled: %w", err)
 }

@@ -264,7 +264,7 @@ func (s *Store) markErasing(ctx context.Context, partner, member, actor string) 
 			TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}})
 	}
-	if err := s.transact(ctx, items); err != nil {
+	if err := s.transact(ctx, items, nil); err != nil {
 		return m, "", err
 	}
 	return m, mk.AnonID, nil
@@ -300,7 +300,7 @@ func (s *Store) moveErased(ctx context.Context, m ledger.Member, anon string) er
 		if len(chunk) == 0 {
 			return nil
 		}
-		err := s.transact(ctx, append(append([]types.TransactWriteItem(nil), fence...), chunk...))
+		err := s.transact(ctx, append(append([]types.TransactWriteItem(nil), fence...), chunk...), nil)
 		chunk = chunk[:0]
 		return err
 	}
@@ -481,9 +481,15 @@ func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor st
 	if err != nil {
 		return err
 	}
+	tomb, err := item(erasedMark{ErasedAt: now}, erasedPK(m.PartnerID, m.ID), skErased)
+	if err != nil {
+		return err
+	}
 	pk := memberPK(m.PartnerID, m.ID)
 	return s.transact(ctx, []types.TransactWriteItem{
 		aput,
+		// The external id is never used again (see erased.go).
+		{Put: &types.Put{TableName: aws.String(s.table), Item: tomb}},
 		{Delete: &types.Delete{
 			TableName: aws.String(s.table), Key: key(pk, skMember),
 			ConditionExpression:       aws.String("ver = :v"),
@@ -495,7 +501,7 @@ func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor st
 			ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}},
 		}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: recItem}},
-	})
+	}, nil)
 }
 
 // scrubEntry removes the personal data of an entry (see the top of the file)

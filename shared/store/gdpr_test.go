@@ -230,12 +230,20 @@ func TestErase(t *testing.T) {
 	if _, err := e.st.Export(ctx, "telco", "cust-ivan"); !errors.Is(err, store.ErrMemberNotFound) {
 		t.Fatalf("export after erase: err = %v", err)
 	}
-	// A later payment for the erased id enrolls a fresh member.
-	out := mustApply(t, e.st, pay("telco", "cust-ivan", "pay-new", 100000))
-	if !out.Enrolled || out.Member.Seq != 1 || out.Member.Available != 10 {
-		t.Fatalf("payment after erase: %+v", out)
+	// The erased id never comes back (issue #9, item 2): neither a later
+	// payment nor an enrolment creates a member under it.
+	if _, err := e.st.Apply(ctx, pay("telco", "cust-ivan", "pay-new", 100000)); !errors.Is(err, store.ErrMemberErased) {
+		t.Fatalf("payment after erase: err = %v, want ErrMemberErased", err)
 	}
-	e.audit(t, "telco", "cust-ivan")
+	if _, err := e.st.Enroll(ctx, "telco", "cust-ivan", nil); !errors.Is(err, store.ErrMemberErased) {
+		t.Fatalf("enrol after erase: err = %v, want ErrMemberErased", err)
+	}
+	if erased, err := e.st.Erased(ctx, "telco", "cust-ivan"); err != nil || !erased {
+		t.Fatalf("Erased = %v, %v", erased, err)
+	}
+	if _, err := e.st.Member(ctx, "telco", "cust-ivan"); !errors.Is(err, store.ErrMemberNotFound) {
+		t.Fatalf("member after erase: %v", err)
+	}
 	e.audit(t, "telco", anon)
 }
 

@@ -35,6 +35,16 @@ type LedgerTx struct {
 	// due: the member's exact next due time set by SetDue (the member jobs);
 	// nil: commit lowers Due for what the transaction wrote.
 	due *time.Time
+	// redemption: the redemption this transaction writes, if any (for the
+	// response stored with it, see idempotency.go).
+	redemption *ledger.Redemption
+}
+
+// noteRedemption remembers a redemption the transaction writes.
+func (tx *LedgerTx) noteRedemption(v any) {
+	if r, ok := v.(ledger.Redemption); ok {
+		tx.redemption = &r
+	}
 }
 
 // AvailableLots returns the member's lots with available points (loaded on first
@@ -89,6 +99,7 @@ func (tx *LedgerTx) Put(v any, pk, sk string) error {
 	if err != nil {
 		return err
 	}
+	tx.noteRedemption(v)
 	tx.items = append(tx.items, types.TransactWriteItem{Put: &types.Put{
 		TableName: aws.String(tx.s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	}})
@@ -101,6 +112,7 @@ func (tx *LedgerTx) Replace(v any, pk, sk string, prevVersion int64) error {
 	if err != nil {
 		return err
 	}
+	tx.noteRedemption(v)
 	tx.items = append(tx.items, types.TransactWriteItem{Put: &types.Put{
 		TableName: aws.String(tx.s.table), Item: it, ConditionExpression: aws.String("ver = :v"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(prevVersion)},
@@ -139,7 +151,7 @@ func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn fun
 			return tx.Member, nil
 		}
 		if !errors.Is(err, errConflict) && !errors.Is(err, errDuplicate) {
-			return m, err
+			return m, err // errIdemLost among them: the claim is gone, nothing was written
 		}
 		if err := s.backoff(ctx, attempt); err != nil {
 			return m, fmt.Errorf("update ledger of %s/%s: %w", partner, member, err)
@@ -177,14 +189,27 @@ func (tx *LedgerTx) commit() error {
 		items = append(items, it)
 	}
 	items = append(items, tx.items...)
+	w := Written{Member: tx.Member, Redemption: tx.redemption}
+	if n := len(tx.entries); n > 0 {
+		e := *tx.entries[n-1]
+		w.Entry = &e
+	}
+	items, roles, claim, resp, err := tx.s.withIdem(tx.ctx, items, nil, w)
+	if err != nil {
+		return err
+	}
 	if len(items) > 100 {
 		return fmt.Errorf("operation touches %d items, more than a transaction holds", len(items))
 	}
-	return tx.s.transact(tx.ctx, items)
+	if err := tx.s.transact(tx.ctx, items, roles); err != nil {
+		return err
+	}
+	stored(claim, resp)
+	return nil
 }
 
 // lots returns the member's entries whose lot is in state (attr "ls"), or
-// all with points left (attr ""), and their keys.
+// all with points left (attr ""), and their keys, in key order.
 func (s *Store) lots(ctx context.Context, partner, member, attr, state string) ([]*ledger.Entry, map[*ledger.Entry]string, error) {
 	keyCond := expression.Key(AttrPK).Equal(expression.Value(memberPK(partner, member)))
 	filt := expression.Name("rem").GreaterThan(expression.Value(0))
@@ -220,6 +245,7 @@ func (s *Store) lots(ctx context.Context, partner, member, attr, state string) (
 			keys[&e] = sk.Value
 		}
 	}
-	ledger.SortByExpiry(lots)
+	// Key order: which lot goes first is the domain's decision (ledger.Spend,
+	// ledger.Reverse and the jobs' planners order lots themselves).
 	return lots, keys, nil
 }

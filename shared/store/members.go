@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,20 +29,27 @@ func (s *Store) Enroll(ctx context.Context, partner, member string, tags []strin
 		return ledger.Member{}, err
 	}
 	m := ledger.NewMember(partner, member, tags, s.now())
-	it, err := memberItem(&m)
+	put, err := s.putMember(&m, 0, true)
 	if err != nil {
 		return m, err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return m, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberExists)
-	}
+	// The member put (only if absent) and the check that the id was never
+	// erased, in one transaction.
+	items, roles, claim, resp, err := s.withIdem(ctx, []types.TransactWriteItem{put, s.notErased(partner, member)},
+		map[int]txRole{0: roleDedup, 1: roleErased}, Written{Member: m})
 	if err != nil {
+		return m, err
+	}
+	err = s.transact(ctx, items, roles)
+	switch {
+	case errors.Is(err, errDuplicate):
+		return m, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberExists)
+	case errors.Is(err, ErrMemberErased):
+		return m, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberErased)
+	case err != nil:
 		return m, fmt.Errorf("enroll %s/%s: %w", partner, member, err)
 	}
+	stored(claim, resp)
 	return m, nil
 }
 
@@ -64,12 +69,9 @@ func (s *Store) Ledger(ctx context.Context, partner, member string, limit int32,
 	}
 	var page Page[ledger.Entry]
 	if cursor != "" {
-		k, err := decodeCursor(cursor, AttrPK, AttrSK, AttrLedgerSK)
+		k, err := decodeCursor(cursor, memberPK(partner, member), curPK, curSK, curLSK)
 		if err != nil {
 			return page, err
-		}
-		if k[AttrPK].(*types.AttributeValueMemberS).Value != memberPK(partner, member) {
-			return page, ErrBadCursor
 		}
 		in.ExclusiveStartKey = k
 	}
@@ -80,49 +82,8 @@ func (s *Store) Ledger(ctx context.Context, partner, member string, limit int32,
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &page.Items); err != nil {
 		return page, fmt.Errorf("unmarshal ledger: %w", err)
 	}
-	page.Next = encodeCursor(out.LastEvaluatedKey, AttrPK, AttrSK, AttrLedgerSK)
+	page.Next = encodeCursor(out.LastEvaluatedKey, curPK, curSK, curLSK)
 	return page, nil
-}
-
-// encodeCursor turns a LastEvaluatedKey of string attributes into an opaque cursor.
-func encodeCursor(k map[string]types.AttributeValue, attrs ...string) string {
-	if len(k) == 0 {
-		return ""
-	}
-	var b []byte
-	for _, a := range attrs {
-		v, _ := k[a].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		b = strconv.AppendQuote(b, v.Value)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(c string, attrs ...string) (map[string]types.AttributeValue, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return nil, ErrBadCursor
-	}
-	k := map[string]types.AttributeValue{}
-	rest := string(raw)
-	for _, a := range attrs {
-		q, err := strconv.QuotedPrefix(rest)
-		if err != nil {
-			return nil, ErrBadCursor
-		}
-		v, err := strconv.Unquote(q)
-		if err != nil {
-			return nil, ErrBadCursor
-		}
-		k[a] = &types.AttributeValueMemberS{Value: v}
-		rest = rest[len(q):]
-	}
-	if rest != "" {
-		return nil, ErrBadCursor
-	}
-	return k, nil
 }
 
 // creditLot books points earned outside payments (activities, admin credits)
@@ -253,18 +214,10 @@ func markTaken(tx *LedgerTx, lots []*ledger.Entry, takes []ledger.LotTake) {
 
 type ledgerLine = rules.Line
 
-// ExpiringLots returns the member's available lots that expire before `before`,
-// earliest first.
-func (s *Store) ExpiringLots(ctx context.Context, partner, member string, before time.Time) ([]*ledger.Entry, error) {
-	lots, _, err := s.lots(ctx, partner, member, "ls", string(ledger.LotAvailable))
-	if err != nil {
-		return nil, err
-	}
-	var out []*ledger.Entry
-	for _, l := range lots {
-		if l.ExpiresAt != nil && l.ExpiresAt.Before(before) {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+// Lots returns the member's lots with points left, in any state, in key
+// order (read consistently). Which of them expire when is the domain's
+// decision (jobs.ExpiringBy).
+func (s *Store) Lots(ctx context.Context, partner, member string) ([]*ledger.Entry, error) {
+	lots, _, err := s.lots(ctx, partner, member, "", "")
+	return lots, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/shared/ledger"
@@ -47,6 +48,13 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 	}
 	m, err := s.Member(ctx, pay.PartnerID, pay.MemberID)
 	if errors.Is(err, ErrMemberNotFound) {
+		// An erased member's payments never come back: permanent. Otherwise
+		// the payment may still arrive: transient.
+		if erased, eerr := s.Erased(ctx, pay.PartnerID, pay.MemberID); eerr != nil {
+			return Outcome{}, eerr
+		} else if erased {
+			return Outcome{}, fmt.Errorf("refund %s of %s/%s: %w", pay.PaymentID, pay.PartnerID, pay.MemberID, ErrMemberErased)
+		}
 		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
 	}
 	if err != nil {
@@ -68,6 +76,7 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 		}
 	}
 	prevVersion := m.Version
+	heldAt, wasHeld := orig.At, orig.State == ledger.LotReview
 	rev, err := ledger.Reverse(&m, &orig, others, pay, now)
 	if err != nil {
 		return Outcome{}, err
@@ -93,12 +102,22 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 		}
 		items = append(items, up)
 	}
-	if err := s.transact(ctx, items); err != nil {
+	if wasHeld {
+		// The review queue shows what is really waiting: the points left in
+		// the held lot, or nothing once the payment is refunded in full.
+		items = append(items, s.reviewAfterRefund(pay.PartnerID, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original))
+	}
+	items, roles, claim, resp, err := s.withIdem(ctx, items, map[int]txRole{1: roleDedup}, Written{Member: m, Entry: &rev.Entry})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := s.transact(ctx, items, roles); err != nil {
 		if errors.Is(err, errDuplicate) {
 			return Outcome{Duplicate: true}, nil
 		}
 		return Outcome{}, err
 	}
+	stored(claim, resp)
 	return Outcome{Member: m, Entry: rev.Entry}, nil
 }
 
@@ -109,6 +128,7 @@ func (s *Store) availableLots(ctx context.Context, partner, member, skipSK strin
 	if err != nil {
 		return nil, nil, err
 	}
+	ledger.SortByExpiry(all) // the cut keeps the earliest expiring, which Reverse uses first
 	lots := make([]*ledger.Entry, 0, len(all))
 	for _, l := range all {
 		if keys[l] != skipSK && len(lots) < maxOtherLots {
@@ -116,4 +136,24 @@ func (s *Store) availableLots(ctx context.Context, partner, member, skipSK strin
 		}
 	}
 	return lots, keys, nil
+}
+
+// reviewAfterRefund is the change a refund makes to the review item of the
+// held payment whose lot is now held: its points become what is left in the
+// lot (and its refunded amount the refunds so far), or, when nothing is left,
+// the item is deleted. Conditional on the item's existence: a decision that
+// deleted it meanwhile also changed the lot, so the refund re-reads and retries.
+func (s *Store) reviewAfterRefund(partner, sk string, held *ledger.Entry) types.TransactWriteItem {
+	k := key(reviewPK(partner), sk)
+	if held.State != ledger.LotReview || held.Remaining == 0 {
+		return types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: k, ConditionExpression: aws.String("attribute_exists(pk)"),
+		}}
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(s.table), Key: k,
+		UpdateExpression:          aws.String("SET pts = :p, rfm = :r"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(held.Remaining), ":r": num(held.RefundedMinor)},
+	}}
 }

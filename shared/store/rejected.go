@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -13,23 +12,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// ErrBadCursor: a pagination cursor that this store did not hand out.
-var ErrBadCursor = errors.New("invalid cursor")
-
 // Rejection is an event that can never succeed, kept with its reason and raw
 // body (spec §3: bad input never disappears).
 type Rejection struct {
 	// PartnerID is the event's partner when it names a known one; otherwise empty
 	// and the rejection is kept in the operators' partition.
-	PartnerID  string    `dynamodbav:"partner,omitempty" json:"partner_id,omitempty"`
-	MessageID  string    `dynamodbav:"msg" json:"message_id"`
-	Source     string    `dynamodbav:"src" json:"source"` // "sqs" or "api"
-	ReceivedAt time.Time `dynamodbav:"received" json:"received_at"`
-	EventID    string    `dynamodbav:"eid,omitempty" json:"event_id,omitempty"`
-	Reason     string    `dynamodbav:"reason" json:"reason"`
-	Field      string    `dynamodbav:"field,omitempty" json:"field,omitempty"`
-	Detail     string    `dynamodbav:"detail" json:"detail"`
-	Body       string    `dynamodbav:"body" json:"body"`
+	PartnerID string `dynamodbav:"partner,omitempty" json:"partner_id,omitempty"`
+	// ClaimedPartnerID is the partner id the body named when it is not the
+	// partner the rejection is kept under: another partner's id sent with an
+	// API key (kept under the key's partner), or an unknown one (kept for
+	// operators). Data only: nothing is ever written under it.
+	ClaimedPartnerID string    `dynamodbav:"claimed,omitempty" json:"claimed_partner_id,omitempty"`
+	MessageID        string    `dynamodbav:"msg" json:"message_id"`
+	Source           string    `dynamodbav:"src" json:"source"` // "sqs" or "api"
+	ReceivedAt       time.Time `dynamodbav:"received" json:"received_at"`
+	EventID          string    `dynamodbav:"eid,omitempty" json:"event_id,omitempty"`
+	Reason           string    `dynamodbav:"reason" json:"reason"`
+	Field            string    `dynamodbav:"field,omitempty" json:"field,omitempty"`
+	Detail           string    `dynamodbav:"detail" json:"detail"`
+	Body             string    `dynamodbav:"body" json:"body"`
 }
 
 // rejectionSK is time-ordered and derived from the message alone, so recording
@@ -45,6 +46,20 @@ func (s *Store) RecordRejection(ctx context.Context, r Rejection) error {
 	it, err := item(r, rejectedPK(r.PartnerID), rejectionSK(&r))
 	if err != nil {
 		return err
+	}
+	if c := idemFrom(ctx); c != nil {
+		// A request with an Idempotency-Key: the rejection and its response
+		// in one transaction (a retry replays it, never records it twice).
+		put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}}
+		items, roles, claim, resp, err := s.withIdem(ctx, []types.TransactWriteItem{put}, nil, Written{Rejection: &r})
+		if err != nil {
+			return err
+		}
+		if err := s.transact(ctx, items, roles); err != nil {
+			return fmt.Errorf("record rejection of %s: %w", r.MessageID, err)
+		}
+		stored(claim, resp)
+		return nil
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table), Item: it,
@@ -69,11 +84,11 @@ func (s *Store) Rejections(ctx context.Context, partner string, limit int32, cur
 		Limit:                     aws.Int32(limit),
 	}
 	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
+		k, err := decodeCursor(cursor, rejectedPK(partner), curPK, curSK)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: cursor", ErrBadCursor)
+			return nil, "", err
 		}
-		in.ExclusiveStartKey = key(rejectedPK(partner), string(sk))
+		in.ExclusiveStartKey = k
 	}
 	out, err := s.db.Query(ctx, in)
 	if err != nil {
@@ -83,9 +98,5 @@ func (s *Store) Rejections(ctx context.Context, partner string, limit int32, cur
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &rs); err != nil {
 		return nil, "", fmt.Errorf("unmarshal rejections: %w", err)
 	}
-	next := ""
-	if sk, ok := out.LastEvaluatedKey[AttrSK].(*types.AttributeValueMemberS); ok {
-		next = base64.RawURLEncoding.EncodeToString([]byte(sk.Value))
-	}
-	return rs, next, nil
+	return rs, encodeCursor(out.LastEvaluatedKey, curPK, curSK), nil
 }

@@ -32,6 +32,9 @@ type ReviewItem struct {
 	HeldAt      time.Time `dynamodbav:"held" json:"held_at"`
 	AmountMinor int64     `dynamodbav:"amt" json:"amount_minor"`
 	Currency    string    `dynamodbav:"cur" json:"currency"`
+	// RefundedMinor: refunds of the payment so far; Points is what is left
+	// of the held points after them (a refund in full removes the item).
+	RefundedMinor int64 `dynamodbav:"rfm,omitempty" json:"refunded_minor,omitempty"`
 	// LotSK is the key of the held entry in the member's partition when it is
 	// not the payment's own key (PAY#{payment_id}#S): set on the items of an
 	// erased member, whose entries were re-keyed (see Erase).
@@ -94,12 +97,9 @@ func (s *Store) ReviewQueue(ctx context.Context, partner string, limit int32, cu
 	}
 	page := Page[ReviewItem]{Items: []ReviewItem{}}
 	if cursor != "" {
-		k, err := decodeCursor(cursor, AttrPK, AttrSK)
+		k, err := decodeCursor(cursor, reviewPK(partner), curPK, curSK)
 		if err != nil {
 			return page, err
-		}
-		if k[AttrPK].(*types.AttributeValueMemberS).Value != reviewPK(partner) {
-			return page, ErrBadCursor
 		}
 		in.ExclusiveStartKey = k
 	}
@@ -114,7 +114,7 @@ func (s *Store) ReviewQueue(ctx context.Context, partner string, limit int32, cu
 		}
 		page.Items = append(page.Items, r)
 	}
-	page.Next = encodeCursor(out.LastEvaluatedKey, AttrPK, AttrSK)
+	page.Next = encodeCursor(out.LastEvaluatedKey, curPK, curSK)
 	return page, nil
 }
 

@@ -276,13 +276,22 @@ func TestReviewApprovePendingPeriod(t *testing.T) {
 	e.audit(t, "telco", "m")
 }
 
-// A partial refund of a held payment shrinks what an approval releases; a hold
-// refunded in full is decided with a 0-point entry and leaves the queue.
+// A partial refund of a held payment shrinks what the queue shows and what an
+// approval releases; a hold refunded in full leaves the queue at once (issue
+// #9, item 6: it used to stay with its original points, and approving it
+// wrote a 0-point release).
 func TestReviewAfterRefund(t *testing.T) {
 	e := newEnv(t, map[string]string{"telco": reviewProgram})
 	ctx := context.Background()
 	mustApply(t, e.st, pay("telco", "a", "big", 2000000))
 	mustApply(t, e.st, refund("telco", "a", "r1", "big", 1000000)) // half: 100 of the held 200
+	if it := onlyReviewItem(t, e.st, "telco"); it.Points != 100 || it.RefundedMinor != 1000000 {
+		t.Fatalf("after a partial refund the queue shows %d points, %d refunded; want 100, 1000000", it.Points, it.RefundedMinor)
+	}
+	mustApply(t, e.st, refund("telco", "a", "r1", "big", 1000000)) // the same refund again: no change
+	if it := onlyReviewItem(t, e.st, "telco"); it.Points != 100 {
+		t.Fatalf("a duplicate refund changed the queue: %d points", it.Points)
+	}
 	_, en, err := e.st.Approve(ctx, "telco", onlyReviewItem(t, e.st, "telco").ID, "key_admin")
 	if err != nil {
 		t.Fatal(err)
@@ -293,16 +302,13 @@ func TestReviewAfterRefund(t *testing.T) {
 	e.audit(t, "telco", "a")
 
 	mustApply(t, e.st, pay("telco", "b", "big", 2000000))
-	mustApply(t, e.st, refund("telco", "b", "r1", "big", 2000000))
-	_, en, err = e.st.Approve(ctx, "telco", onlyReviewItem(t, e.st, "telco").ID, "key_admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if en.Points != 0 || en.Delta != (ledger.Balances{}) {
-		t.Fatalf("approve of a hold refunded in full: %+v", en)
-	}
+	mustApply(t, e.st, refund("telco", "b", "r1", "big", 1500000)) // 150 of 200
+	mustApply(t, e.st, refund("telco", "b", "r2", "big", 500000))  // the rest
 	if q := reviewQueueAll(t, e.st, "telco"); len(q) != 0 {
-		t.Fatalf("queue = %+v", q)
+		t.Fatalf("a hold refunded in full is still queued: %+v", q)
+	}
+	if m := e.member(t, "telco", "b"); m.Review != 0 || m.Available != 0 || m.Lifetime != 0 {
+		t.Fatalf("member after the held payment was refunded in full: %+v", m.Balances)
 	}
 	e.audit(t, "telco", "b")
 }

@@ -1,0 +1,136 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An event sent with one partner's key never writes under another partner:
+// whatever kind of bad body names telco, the rejection is recorded under the
+// sender (other), with the claimed partner kept as data, and telco's
+// rejected events stay as they were (issue #9, item 1).
+func TestEventRejectionsStayWithTheSender(t *testing.T) {
+	h := newHarness(t)
+	h.seed("m1", 100000)
+	mutate := func(f func(ev, d map[string]any)) map[string]any {
+		ev := event("telco", "m1", "x", 100000)
+		f(ev, ev["data"].(map[string]any))
+		return ev
+	}
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		reason string
+	}{
+		{"negative amount", mutate(func(_, d map[string]any) { d["amount_minor"] = -5 }), 422, "invalid_amount"},
+		{"unknown currency", mutate(func(_, d map[string]any) { d["currency"] = "ZZZ" }), 422, "unknown_currency"},
+		{"bad member id", mutate(func(_, d map[string]any) { d["member_id"] = "" }), 422, "invalid_data"},
+		{"unsupported type", mutate(func(ev, _ map[string]any) { ev["type"] = "payment.failed" }), 422, "unsupported_type"},
+		{"bad envelope", mutate(func(ev, _ map[string]any) { delete(ev, "specversion") }), 422, "invalid_cloudevent"},
+		{"refund naming telco", mutate(func(ev, d map[string]any) { ev["type"] = "payment.refunded"; d["refund_of"] = "m1-p0" }), 400, "partner_mismatch"},
+		{"valid but another partner's", event("telco", "m1", "sneaky", 100000), 400, "partner_mismatch"},
+		{"malformed json", `{"data":{"partner_id":"telco"`, 422, "malformed_json"},
+		{"unknown partner", mutate(func(_, d map[string]any) { d["partner_id"] = "nobody" }), 400, "partner_mismatch"},
+	}
+	before := h.call("GET", "/v1/rejected-events", "telco/admin", nil).expect(t, 200, "").Raw
+	memberBefore := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "").Raw
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := h.call("POST", "/v1/events", "other/app", c.body, "Idempotency-Key", fmt.Sprintf("k-%d", i))
+			if got.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", got.Status, c.status, got.Raw)
+			}
+			list := h.call("GET", "/v1/rejected-events", "other/admin", nil).expect(t, 200, "")
+			data, _ := list.Body["data"].([]any)
+			if len(data) != i+1 {
+				t.Fatalf("other has %d rejections after %d bad events: %s", len(data), i+1, list.Raw)
+			}
+			found := false
+			for _, d := range data {
+				r := d.(map[string]any)
+				if r["reason"] == c.reason && str(r, "partner_id") == "other" && strings.Contains(str(r, "body"), `"partner_id":"`) {
+					found = true
+					if c.reason != "malformed_json" && str(r, "claimed_partner_id") == "" {
+						t.Fatalf("rejection %s does not keep the claimed partner: %v", c.reason, r)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no %s rejection under other: %s", c.reason, list.Raw)
+			}
+		})
+	}
+	if after := h.call("GET", "/v1/rejected-events", "telco/admin", nil).expect(t, 200, "").Raw; string(after) != string(before) {
+		t.Fatalf("telco's rejected events changed:\n%s\n%s", before, after)
+	}
+	if after := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "").Raw; string(after) != string(memberBefore) {
+		t.Fatalf("telco's member changed:\n%s\n%s", memberBefore, after)
+	}
+}
+
+// An unknown activity is a validation error that names the field, like every
+// other validation error (issue #9, item 5; checkOpenAPI also checks every
+// validation-error response of every API test for errors[]).
+func TestUnknownActivityNamesTheField(t *testing.T) {
+	h := newHarness(t)
+	h.seed("m1")
+	got := h.call("POST", "/v1/members/m1/activities", "telco/app", map[string]any{"name": "moon_landing"}).expect(t, 400, "validation-error")
+	errs, _ := got.Body["errors"].([]any)
+	if len(errs) != 1 || str(errs[0], "field") != "name" || str(errs[0], "message") == "" {
+		t.Fatalf("errors = %v, want one naming the field name: %s", errs, got.Raw)
+	}
+}
+
+// After a GDPR erase the id never comes back through the API (issue #9, item
+// 2): the payment applied before, posted again, and a new one are rejected
+// member_erased (recorded); enrolling the id is 409 member-erased; an activity
+// is 404 (the member does not exist) — and nothing is created.
+func TestErasedMemberStaysErasedThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	h.seed("m1", 100000)
+	h.call("DELETE", "/v1/members/m1/data", "telco/admin", nil).expect(t, 200, "")
+	for i, ev := range []map[string]any{event("telco", "m1", "m1-p0", 100000), event("telco", "m1", "later", 250000)} {
+		got := h.call("POST", "/v1/events", "telco/app", ev, "Idempotency-Key", fmt.Sprintf("erased-%d", i)).expect(t, 422, "event-rejected")
+		if got.Body["reason"] != "member_erased" {
+			t.Fatalf("reason %v, want member_erased: %s", got.Body["reason"], got.Raw)
+		}
+	}
+	h.call("POST", "/v1/members", "telco/app", map[string]any{"member_id": "m1"}).expect(t, 409, "member-erased")
+	h.call("POST", "/v1/members/m1/activities", "telco/app", map[string]any{"name": "autopay_enabled"}).expect(t, 404, "not-found")
+	h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 404, "not-found")
+	rej := h.call("GET", "/v1/rejected-events", "telco/admin", nil).expect(t, 200, "")
+	if data, _ := rej.Body["data"].([]any); len(data) != 2 {
+		t.Fatalf("want 2 member_erased rejections: %s", rej.Raw)
+	}
+	// Another id enrolls as usual.
+	h.call("POST", "/v1/members", "telco/app", map[string]any{"member_id": "m1-new"}).expect(t, 201, "")
+}
+
+// GET /v1/members/{id} counts points expiring for inactivity (issue #9, item
+// 7): with expiry.inactivity_days 20, every point expires 20 days after the
+// last activity, and the member view says so (it used to show nothing).
+func TestMemberViewShowsInactivityExpiry(t *testing.T) {
+	h := newHarness(t)
+	var prog map[string]any
+	if err := jsonUnmarshal(programJSON(t), &prog); err != nil {
+		t.Fatal(err)
+	}
+	prog["expiry"] = map[string]any{"rolling_days": 365, "inactivity_days": 20, "warn_days": 7}
+	h.call("PUT", "/v1/program", "telco/admin", prog).expect(t, 200, "")
+	h.seed("m1", 100000, 200000)
+	got := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "")
+	exp, _ := got.Body["expiring"].(map[string]any)
+	if num(t, exp, "points") != 30 || num(t, got.Body, "balances", "available") != 30 {
+		t.Fatalf("expiring %v of available %d, want all 30: %s", exp, num(t, got.Body, "balances", "available"), got.Raw)
+	}
+	lots, _ := exp["lots"].([]any)
+	want := now.AddDate(0, 0, 20).Format(time.RFC3339)
+	for _, l := range lots {
+		if str(l, "reason") != "inactivity" || str(l, "expires_at") != want {
+			t.Fatalf("lot %v, want inactivity at %s", l, want)
+		}
+	}
+}
