@@ -46,7 +46,7 @@ func FuzzIDsAndCursors(f *testing.F) {
 	for _, seed := range []string{
 		"", "x", strings.Repeat("a", 10_000), strings.Repeat("é", 700), "m1\x00", "a/b", "..", "%2F", " ",
 		"\xff\xfe", "P#telco#M#m1", "UCN0ZWxjbyNSRVZJRVci", // base64url of "P#telco#REVIEW"
-		"IlAjdGVsY28jUkVWSUVXIiIi",         // "P#telco#REVIEW" then an empty sort key
+		"IlAjdGVsY28jUkVWSUVXIiIi",               // "P#telco#REVIEW" then an empty sort key
 		"IlAjdGVsY28jTSNtMSIiUEFZI3AjUyIiTCMxIg", // a ledger cursor with a short lsk
 		"IlAjb3RoZXIjUkVWSUVXIiIxIg",             // another partner's review partition
 	} {
