@@ -135,8 +135,7 @@ var Stages = map[string]Stage{
 		APIThrottle:           Throttle{RateLimit: 1000, BurstLimit: 2000},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 100, BurstLimit: 200},
 		// Sized for the default quota of 1000: 454 reserved, 546 left for
-		// anything else in the account (the README's Deploy section says
-		// why each number).
+		// anything else in the account.
 		//   api 300: the stage lets 1000 requests/s through; at a p99
 		//     latency of ~100 ms that is ~100 at once; 300 leaves room for a
 		//     slow DynamoDB moment.
