@@ -32,12 +32,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
 	}
+	if err := stage.ValidateConcurrency(stack.Functions); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
 	stack.NewAccrueStack(app, "accrue-"+stage.Name, &stack.AccrueStackProps{
 		StackProps: awscdk.StackProps{Env: env()},
 		Stage:      stage,
 		AlarmEmail: alarmEmail,
 		AssetDir:   assetDir,
 	})
+	// cdk-nag's AwsSolutions rules: a finding fails the synthesis (errors)
+	// or is printed (warnings); the stack's suppressions carry their reasons.
+	stack.AddNagChecks(app)
 	app.Synth(nil)
 }
 

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -19,8 +21,11 @@ type Route struct {
 }
 
 // Routes are the routes of SPEC §4, each an explicit route of the HTTP API
-// integrated with the api function: a path the API does not serve is answered
-// 404 by API Gateway without invoking (and paying for) the function.
+// integrated with the api function. What none of them matches (a wrong method
+// on a known path, an unknown path) takes the API's $default route to the same
+// function, which answers as it does locally: 405 method-not-allowed with
+// Allow, or 404 not-found, as problem+json (API Gateway alone would answer a
+// plain 404 {"message":"Not Found"} to both).
 var Routes = []Route{
 	{"GET", "/v1/program"},
 	{"PUT", "/v1/program"},
@@ -78,9 +83,13 @@ type httpAPI struct {
 	stage awsapigatewayv2.HttpStage
 }
 
-// newHTTPAPI creates the HTTP API with every route of routes integrated with
-// handler (Lambda proxy, payload format 2.0), and its $default stage with
-// throttling and JSON access logs.
+// DefaultRouteKey is the route key of the API's catch-all route.
+const DefaultRouteKey = "$default"
+
+// newHTTPAPI creates the HTTP API with every route of routes and the $default
+// route integrated with handler (Lambda proxy, payload format 2.0), and its
+// $default stage with throttling (the stage's for the routes, a lower one for
+// the $default route) and JSON access logs.
 func newHTTPAPI(scope constructs.Construct, stage Stage, handler awslambda.IFunction, routes []Route) httpAPI {
 	api := awsapigatewayv2.NewHttpApi(scope, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName:            jsii.String("accrue-" + stage.Name),
@@ -92,6 +101,42 @@ func newHTTPAPI(scope constructs.Construct, stage Stage, handler awslambda.IFunc
 		Retention:     stage.LogRetention,
 		RemovalPolicy: stage.RemovalPolicy,
 	})
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("ApiFunction"), handler,
+		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+			// One invoke permission for the API instead of one per route
+			// (the function's resource policy is limited to 20 KB).
+			ScopePermissionToRoute: jsii.Bool(false),
+		})
+	for _, r := range routes {
+		added := api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(r.Path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{httpMethod(r.Method)},
+			Integration: integration,
+		})
+		for _, route := range *added {
+			suppress(route, "AwsSolutions-APIG4", nagRouteAuthorization)
+		}
+	}
+	unmatched := awsapigatewayv2.NewHttpRoute(scope, jsii.String("HttpApiDefaultRoute"), &awsapigatewayv2.HttpRouteProps{
+		HttpApi:     api,
+		RouteKey:    awsapigatewayv2.HttpRouteKey_DEFAULT(),
+		Integration: integration,
+	})
+	suppress(unmatched, "AwsSolutions-APIG4", nagRouteAuthorization)
+	// The integration's one permission (execute-api:/{api}/*/*/*, stage,
+	// method and path) does not match the $default route, whose requests
+	// come as {api}/{stage}/$default: without its own, API Gateway would
+	// answer them 500.
+	handler.AddPermission(jsii.String("HttpApiDefaultRoutePermission"), &awslambda.Permission{
+		Principal: awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+		SourceArn: awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("execute-api"),
+			Resource:     api.ApiId(),
+			ResourceName: jsii.String("*/" + DefaultRouteKey),
+		}),
+	})
+
 	st := awsapigatewayv2.NewHttpStage(scope, jsii.String("HttpApiDefaultStage"), &awsapigatewayv2.HttpStageProps{
 		HttpApi:    api,
 		StageName:  jsii.String("$default"),
@@ -101,27 +146,24 @@ func newHTTPAPI(scope constructs.Construct, stage Stage, handler awslambda.IFunc
 			BurstLimit: jsii.Number(stage.APIThrottle.BurstLimit),
 		},
 	})
+	cfnStage := st.Node().DefaultChild().(awsapigatewayv2.CfnStage)
 	// The L2 stage's accessLogSettings is a jsii interface; the L1 property
 	// says the same in two fields.
-	st.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+	cfnStage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: accessLogs.LogGroupArn(),
 		Format:         jsii.String(accessLogFormat),
 	})
-
-	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("ApiFunction"), handler,
-		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
-			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
-			// One invoke permission for the API instead of one per route
-			// (the function's resource policy is limited to 20 KB).
-			ScopePermissionToRoute: jsii.Bool(false),
-		})
-	for _, r := range routes {
-		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-			Path:        jsii.String(r.Path),
-			Methods:     &[]awsapigatewayv2.HttpMethod{httpMethod(r.Method)},
-			Integration: integration,
-		})
-	}
+	// The $default route's own throttle. API Gateway refuses route settings
+	// of a route that does not exist yet: the stage waits for the route.
+	// RouteSettings is JSON to CloudFormation: a struct would be written
+	// with its Go JSON names, so the map spells CloudFormation's.
+	cfnStage.SetRouteSettings(map[string]any{
+		DefaultRouteKey: map[string]any{
+			"ThrottlingRateLimit":  stage.APIUnmatchedThrottle.RateLimit,
+			"ThrottlingBurstLimit": stage.APIUnmatchedThrottle.BurstLimit,
+		},
+	})
+	st.Node().AddDependency(unmatched)
 	return httpAPI{api: api, stage: st}
 }
 

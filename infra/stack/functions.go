@@ -85,7 +85,8 @@ func (StreamTrigger) trigger()   {}
 type Resource string
 
 const (
-	// Table is the DynamoDB table and all its indexes (ARN and ARN/index/*).
+	// Table is the DynamoDB table and each of its indexes (its ARN and
+	// ARN/index/NAME per index of the schema).
 	Table Resource = "table"
 	// TableKey is the customer-managed KMS key of the table. Grants on it are
 	// conditioned on kms:ViaService = DynamoDB: the key serves the table only.

@@ -2,9 +2,10 @@ package stack
 
 // The fixture shared by the tests of this package: the Lambda binaries are
 // built once (exactly as `make build` does), and one CDK app with the dev and
-// the prod stack is synthesized once, into a temporary cloud assembly. jsii
-// starts a Node.js process and synthesis takes seconds, so every test reads
-// these two templates rather than synthesizing its own.
+// the prod stack, and cdk-nag's checks as infra/main.go adds them, is
+// synthesized once, into a temporary cloud assembly. jsii starts a Node.js
+// process and synthesis takes seconds, so every test reads these two
+// templates rather than synthesizing its own.
 
 import (
 	"encoding/json"
@@ -37,6 +38,7 @@ var (
 )
 
 type synthStack struct {
+	stack    awscdk.Stack
 	name     string // stack name, e.g. accrue-dev
 	file     string // template path in outDir
 	template assertions.Template
@@ -179,9 +181,11 @@ func synthesize() (err error) {
 			AssetDir: assetDir,
 		})
 	}
+	AddNagChecks(app) // as infra/main.go does
 	app.Synth(nil)
 	for name, st := range stacks {
 		s := &synthStack{
+			stack:    st,
 			name:     "accrue-" + name,
 			file:     filepath.Join(outDir, "accrue-"+name+".template.json"),
 			template: assertions.Template_FromStack(st, nil),

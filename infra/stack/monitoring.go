@@ -65,7 +65,7 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 		alarm(id+"ErrorsAlarm", f.Name+"-errors", "The "+f.Name+" function is failing invocations.",
 			fn.MetricErrors(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
 			th.FunctionErrors, th.EvaluationPeriods)
-		alarm(id+"ThrottlesAlarm", f.Name+"-throttles", "The "+f.Name+" function is throttled: raise the account's concurrency or lower the load.",
+		alarm(id+"ThrottlesAlarm", f.Name+"-throttles", "The "+f.Name+" function is throttled: it uses all of its reserved concurrency (Concurrency in infra/stack/stage.go): raise it, or lower the load.",
 			fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
 			th.FunctionThrottles, th.EvaluationPeriods)
 		if _, ok := f.Trigger.(StreamTrigger); ok {

@@ -6,6 +6,7 @@ package stack
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,8 +70,10 @@ func TestScheduledFunctionIsInvokedByARule(t *testing.T) {
 			EventBus: {"events:PutEvents"},
 		},
 	}
+	stage := Stages["dev"]
+	stage.Concurrency.Reserved = map[string]int{job.Name: 1}
 	st := NewAccrueStack(app, "schedule-test", &AccrueStackProps{
-		Stage: Stages["dev"], AssetDir: fakeAssets(t, job.Name), Functions: []Function{job},
+		Stage: stage, AssetDir: fakeAssets(t, job.Name), Functions: []Function{job},
 	})
 	tpl, js := synthJSON(t, st)
 
@@ -259,6 +262,63 @@ func TestStagesComeFromContext(t *testing.T) {
 	}
 	if prod.Alarms.PaymentsQueueAge > dev.Alarms.PaymentsQueueAge || prod.APIThrottle.RateLimit < dev.APIThrottle.RateLimit {
 		t.Error("prod alarms should be at least as strict, and its throttle at least as high, as dev's")
+	}
+	for _, s := range []Stage{dev, prod} {
+		if u, r := s.APIUnmatchedThrottle, s.APIThrottle; u.RateLimit <= 0 || u.RateLimit > r.RateLimit || u.BurstLimit > r.BurstLimit {
+			t.Errorf("%s: $default route throttle %+v, want above 0 and at most the routes' %+v", s.Name, u, r)
+		}
+	}
+	for name, n := range dev.Concurrency.Reserved {
+		if prod.Concurrency.Reserved[name] < n {
+			t.Errorf("%s: prod reserves %d, less than dev's %d", name, prod.Concurrency.Reserved[name], n)
+		}
+	}
+}
+
+// A stage's concurrency is checked against the functions before anything is
+// built: every function reserved, the account's unreserved 100 kept, the
+// queue mapping within Lambda's 2..1000 and within ingest's reservation.
+func TestStageConcurrencyValidation(t *testing.T) {
+	for _, name := range []string{"dev", "prod"} {
+		if err := Stages[name].ValidateConcurrency(Functions); err != nil {
+			t.Errorf("stage %s: %v", name, err)
+		}
+	}
+	fns := []Function{
+		{Name: "q", Trigger: QueueTrigger{BatchSize: 10}},
+		{Name: "h", Trigger: HTTPAPITrigger{}},
+	}
+	ok := Concurrency{Reserved: map[string]int{"q": 10, "h": 20}, QueueMax: 10, Account: 1000}
+	with := func(change func(c *Concurrency)) Stage {
+		c := ok
+		c.Reserved = maps.Clone(ok.Reserved)
+		change(&c)
+		return Stage{Name: "test", Concurrency: c}
+	}
+	if err := with(func(*Concurrency) {}).ValidateConcurrency(fns); err != nil {
+		t.Fatalf("valid concurrency refused: %v", err)
+	}
+	for name, c := range map[string]struct {
+		stage Stage
+		want  string
+	}{
+		"function not reserved": {with(func(c *Concurrency) { delete(c.Reserved, "h") }), "h has no reserved concurrency"},
+		"reserved 0":            {with(func(c *Concurrency) { c.Reserved["h"] = 0 }), "h has no reserved concurrency"},
+		"mapping above ingest":  {with(func(c *Concurrency) { c.QueueMax = 11 }), "above q's reserved concurrency 10"},
+		"mapping below 2":       {with(func(c *Concurrency) { c.QueueMax = 1 }), "2..1000"},
+		"mapping above 1000":    {with(func(c *Concurrency) { c.Reserved["q"] = 1001; c.Account = 5000; c.QueueMax = 1001 }), "2..1000"},
+		"account unreserved":    {with(func(c *Concurrency) { c.Reserved["h"] = 891 }), "less than the 100"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := c.stage.ValidateConcurrency(fns)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+	// 10 + 890 of 1000 leaves exactly the 100: accepted.
+	if err := with(func(c *Concurrency) { c.Reserved["h"] = 890 }).ValidateConcurrency(fns); err != nil {
+		t.Errorf("900 of 1000 reserved refused: %v", err)
 	}
 }
 

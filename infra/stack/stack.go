@@ -55,8 +55,10 @@ type AccrueStackProps struct {
 
 // resources are the stack's resources functions are granted access to.
 type resources struct {
-	stack    awscdk.Stack
-	table    awsdynamodb.Table
+	stack awscdk.Stack
+	table awsdynamodb.Table
+	// indexes are the names of the table's secondary indexes, sorted.
+	indexes  []string
 	key      awskms.Key
 	bus      awsevents.EventBus
 	payments awssqs.Queue
@@ -84,6 +86,9 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	if err := ValidateFunctions(p.Functions, p.AssetDir); err != nil {
 		panic(err)
 	}
+	if err := p.Stage.ValidateConcurrency(p.Functions); err != nil {
+		panic(err)
+	}
 	for _, f := range p.Functions {
 		if _, ok := f.Trigger.(StreamTrigger); ok && p.Schema.StreamViewType == "" {
 			panic(fmt.Sprintf("function %s has a StreamTrigger, but the table schema has no stream", f.Name))
@@ -100,7 +105,7 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 		ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard"),
 	})
 
-	r := resources{stack: stack}
+	r := resources{stack: stack, indexes: p.Schema.indexNames()}
 
 	// Data: the table, encrypted with its own rotating customer-managed key.
 	r.key = awskms.NewKey(stack, jsii.String("TableKey"), &awskms.KeyProps{
@@ -154,6 +159,7 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 	})
+	suppress(r.eventsDLQ, "AwsSolutions-SQS3", nagEventsDLQ)
 
 	// Domain events (spec §6), archived for replay.
 	r.bus = awsevents.NewEventBus(stack, jsii.String("EventBus"), &awsevents.EventBusProps{
@@ -179,6 +185,9 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 				BatchSize:               jsii.Number(float64(t.BatchSize)),
 				MaxBatchingWindow:       duration(t.MaxBatchingWindow),
 				ReportBatchItemFailures: jsii.Bool(true),
+				// ScalingConfig.MaximumConcurrency: a backlog (a billing-day
+				// peak) waits in the queue rather than taking the account.
+				MaxConcurrency: jsii.Number(float64(stage.Concurrency.QueueMax)),
 			})
 		case StreamTrigger:
 			r.addStreamSource(fn, t)
@@ -342,8 +351,15 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 		Tracing:               awslambda.Tracing_ACTIVE,
 		Environment:           &env,
+		// Guaranteed to the function and its ceiling (ValidateConcurrency
+		// checked every function has one).
+		ReservedConcurrentExecutions: jsii.Number(float64(stage.Concurrency.Reserved[f.Name])),
 	})
 	awscdk.Tags_Of(fn).Add(jsii.String(FunctionTag), jsii.String(f.Name), nil)
+	suppressXRay(role)
+	if _, ok := f.Trigger.(StreamTrigger); ok {
+		suppress(role, "AwsSolutions-IAM5", nagListStreams, "Resource::*")
+	}
 	return fn
 }
 
@@ -351,7 +367,12 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 func (r resources) arns(res Resource) []string {
 	switch res {
 	case Table:
-		return []string{*r.table.TableArn(), *r.table.TableArn() + "/index/*"}
+		// Each index by name: no wildcard.
+		arns := []string{*r.table.TableArn()}
+		for _, name := range r.indexes {
+			arns = append(arns, *r.table.TableArn()+"/index/"+name)
+		}
+		return arns
 	case TableKey:
 		return []string{*r.key.KeyArn()}
 	case EventBus:

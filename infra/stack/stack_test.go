@@ -1,9 +1,12 @@
 package stack
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,10 +16,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/store"
 )
 
@@ -49,7 +55,7 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 		"AWS::ApiGatewayV2::Api":          1,
 		"AWS::ApiGatewayV2::Stage":        1,
 		"AWS::ApiGatewayV2::Integration":  1,
-		"AWS::ApiGatewayV2::Route":        len(Routes),
+		"AWS::ApiGatewayV2::Route":        len(Routes) + 1, // and $default
 		"AWS::Events::EventBus":           1,
 		"AWS::Events::Archive":            1,
 		"AWS::Events::Rule":               schedules,
@@ -406,6 +412,19 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 			}
 		}
 		eventsDLQID := onFailureQueue(t, s.json)
+		// The table and each index of the store's schema, by name.
+		var indexes []string
+		for _, i := range store.LocalSecondaryIndexes() {
+			indexes = append(indexes, aws.ToString(i.IndexName))
+		}
+		for _, i := range store.GlobalSecondaryIndexes() {
+			indexes = append(indexes, aws.ToString(i.IndexName))
+		}
+		sort.Strings(indexes)
+		tableAndIndexes := []any{getAtt(tableID, "Arn")}
+		for _, name := range indexes {
+			tableAndIndexes = append(tableAndIndexes, map[string]any{"Fn::Join": []any{"", []any{getAtt(tableID, "Arn"), "/index/" + name}}})
+		}
 		for _, f := range Functions {
 			t.Run(f.Name, func(t *testing.T) {
 				_, fn := s.json.function(t, f.Name)
@@ -432,9 +451,8 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 								t.Errorf("%s on %s, want the table's stream only", a, jsonString(st.Resources))
 							}
 						case service == "dynamodb":
-							want := []any{getAtt(tableID, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(tableID, "Arn"), "/index/*"}}}}
-							if !reflect.DeepEqual(st.Resources, want) {
-								t.Errorf("%s on %s, want the table and its indexes only", a, jsonString(st.Resources))
+							if !reflect.DeepEqual(st.Resources, tableAndIndexes) {
+								t.Errorf("%s on %s, want the table and its indexes only, each by name: %s", a, jsonString(st.Resources), jsonString(tableAndIndexes))
 							}
 						case service == "kms":
 							if !reflect.DeepEqual(st.Resources, []any{getAtt(keyID, "Arn")}) {
@@ -498,8 +516,9 @@ func TestNoBroadPermissionsAnywhere(t *testing.T) {
 	})
 }
 
-// The API serves exactly the routes of SPEC §4, each integrated with the api
-// function through a Lambda proxy integration with payload format 2.0.
+// The API serves exactly the routes of SPEC §4 and the $default route, each
+// integrated with the api function through a Lambda proxy integration with
+// payload format 2.0.
 func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 	spec := []string{ // SPEC §4, as written there
 		"GET /v1/program", "PUT /v1/program",
@@ -519,6 +538,7 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"GET /v1/rejected-events",
 		"POST /v1/events",
 		"GET /v1/openapi.json",
+		"$default", // what none of them matches: the api function answers 404 or 405
 	}
 	sort.Strings(spec)
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
@@ -804,4 +824,169 @@ func TestScheduledJobsRunOnTheirSchedules(t *testing.T) {
 			t.Errorf("schedules %v, want %v", got, want)
 		}
 	})
+}
+
+// The payments queue's mapping runs at most the stage's number of ingest
+// batches at once (ScalingConfig.MaximumConcurrency), and no more than the
+// ingest function's reserved concurrency: a backlog waits in the queue, it is
+// neither throttled (a throttled batch counts as a receive, towards the DLQ)
+// nor taking the account's concurrency from the API.
+func TestIngestMappingConcurrencyComesFromTheStage(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		fnID, fn := s.json.function(t, "ingest")
+		sc, _ := s.json.eventSourceMapping(t, fnID).Properties["ScalingConfig"].(map[string]any)
+		if got, want := sc["MaximumConcurrency"], float64(stage.Concurrency.QueueMax); got != want {
+			t.Errorf("ScalingConfig.MaximumConcurrency = %v, want the stage's %v", got, want)
+		}
+		if max, reserved := sc["MaximumConcurrency"], fn.Properties["ReservedConcurrentExecutions"]; max == nil || reserved == nil || max.(float64) > reserved.(float64) {
+			t.Errorf("mapping maximum concurrency %v above ingest's reserved concurrency %v", max, reserved)
+		}
+	})
+}
+
+// Every function has the reserved concurrency its stage gives it, so none can
+// take the whole account (ingest at a billing-day peak) and each keeps what it
+// needs (the API); together they leave the 100 Lambda keeps unreserved of the
+// account concurrency the stage is sized for.
+func TestFunctionsHaveTheStagesReservedConcurrency(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		total := 0.0
+		for _, f := range Functions {
+			_, fn := s.json.function(t, f.Name)
+			got, _ := fn.Properties["ReservedConcurrentExecutions"].(float64)
+			if want := stage.Concurrency.Reserved[f.Name]; want < 1 || got != float64(want) {
+				t.Errorf("%s: ReservedConcurrentExecutions %v, want the stage's %d (at least 1)", f.Name, fn.Properties["ReservedConcurrentExecutions"], want)
+			}
+			total += got
+		}
+		if left := float64(stage.Concurrency.Account) - total; left < UnreservedMin {
+			t.Errorf("%v reserved of %d leaves %v unreserved, Lambda requires %d", total, stage.Concurrency.Account, left, UnreservedMin)
+		}
+		// The API's share: at least the concurrency of its stage throttle's
+		// rate at 100 ms a request.
+		if _, api := s.json.function(t, "api"); api.Properties["ReservedConcurrentExecutions"].(float64) < stage.APIThrottle.RateLimit/10 {
+			t.Errorf("api reserves %v, less than %v requests/s at 100 ms each", api.Properties["ReservedConcurrentExecutions"], stage.APIThrottle.RateLimit)
+		}
+	})
+}
+
+// What no explicit route matches reaches the api function through the
+// $default route, with the same integration (and invoke permission) as the
+// routes, no authorizer (the function authenticates), and a throttle of its
+// own, lower than the routes' (the stage waits for the route: API Gateway
+// refuses route settings of a route it does not have yet).
+func TestHTTPAPIDefaultRouteReachesTheAPIFunction(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		integrationID, _ := s.json.only(t, "AWS::ApiGatewayV2::Integration")
+		apiID, _ := s.json.only(t, "AWS::ApiGatewayV2::Api")
+		var routeID string
+		for _, id := range s.json.ofType("AWS::ApiGatewayV2::Route") {
+			if s.json.Resources[id].Properties["RouteKey"] == DefaultRouteKey {
+				routeID = id
+			}
+		}
+		if routeID == "" {
+			t.Fatal("no $default route")
+		}
+		p := s.json.Resources[routeID].Properties
+		if !reflect.DeepEqual(p["Target"], map[string]any{"Fn::Join": []any{"", []any{"integrations/", ref(integrationID)}}}) {
+			t.Errorf("$default route target %s, want the api function's integration", jsonString(p["Target"]))
+		}
+		if p["AuthorizationType"] != nil && p["AuthorizationType"] != "NONE" {
+			t.Errorf("$default route AuthorizationType %v", p["AuthorizationType"])
+		}
+
+		_, st := s.json.only(t, "AWS::ApiGatewayV2::Stage")
+		rs, _ := st.Properties["RouteSettings"].(map[string]any)
+		want := map[string]any{DefaultRouteKey: map[string]any{
+			"ThrottlingRateLimit":  stage.APIUnmatchedThrottle.RateLimit,
+			"ThrottlingBurstLimit": stage.APIUnmatchedThrottle.BurstLimit,
+		}}
+		if !reflect.DeepEqual(rs, want) {
+			t.Errorf("stage RouteSettings %s, want %s", jsonString(rs), jsonString(want))
+		}
+		if !slices.Contains(list(st.DependsOn), any(routeID)) {
+			t.Errorf("stage DependsOn %v, want the $default route %s", st.DependsOn, routeID)
+		}
+
+		// API Gateway may invoke the api function for every route of the
+		// API: the integration's permission covers {api}/{stage}/{method}/
+		// {path}, and the $default route's requests come as
+		// {api}/{stage}/$default, which needs its own.
+		apiFn, _ := s.json.function(t, "api")
+		var sources []string
+		for _, id := range s.json.ofType("AWS::Lambda::Permission") {
+			pp := s.json.Resources[id].Properties
+			if pp["Principal"] != "apigateway.amazonaws.com" || !reflect.DeepEqual(pp["FunctionName"], getAtt(apiFn, "Arn")) {
+				continue
+			}
+			join, _ := pp["SourceArn"].(map[string]any)["Fn::Join"].([]any)
+			if len(join) != 2 || !refersTo(pp["SourceArn"], apiID) || pp["Action"] != "lambda:InvokeFunction" {
+				t.Errorf("invoke permission %s, want lambda:InvokeFunction from this API", jsonString(pp))
+				continue
+			}
+			elems := list(join[1])
+			sources = append(sources, fmt.Sprint(elems[len(elems)-1]))
+		}
+		sort.Strings(sources)
+		if want := []string{"/*/$default", "/*/*/*"}; !slices.Equal(sources, want) {
+			t.Errorf("API Gateway invoke permissions for {api}%v, want %v", sources, want)
+		}
+	})
+}
+
+// Behind the $default route, the api function answers as the local API does:
+// API Gateway passes the request as it came (route key $default), and the
+// handler, through the same adapter as functions/api, answers a wrong method
+// on a known path 405 method-not-allowed with Allow, and an unknown path 404
+// not-found, both as problem+json.
+func TestDefaultRouteRequestsGetTheLocalAnswers(t *testing.T) {
+	proxy := httpadapter.NewV2(api.New(api.Deps{Log: slog.New(slog.DiscardHandler)}))
+	for _, c := range []struct {
+		method, path string
+		status       int
+		problem      string
+		allow        string
+	}{
+		{"PUT", "/v1/members/m1", 405, "method-not-allowed", "GET, PATCH"},
+		{"DELETE", "/v1/program", 405, "method-not-allowed", "GET, PUT"},
+		{"GET", "/v1/events", 405, "method-not-allowed", "POST"},
+		{"GET", "/v1/nope", 404, "not-found", ""},
+		{"POST", "/", 404, "not-found", ""},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			ev := events.APIGatewayV2HTTPRequest{
+				Version:  "2.0",
+				RouteKey: DefaultRouteKey,
+				RawPath:  c.path,
+				Headers:  map[string]string{"accept": "application/json"},
+				RequestContext: events.APIGatewayV2HTTPRequestContext{
+					RouteKey:  DefaultRouteKey,
+					Stage:     "$default",
+					RequestID: "test",
+					HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: c.method, Path: c.path, Protocol: "HTTP/1.1", SourceIP: "192.0.2.1"},
+				},
+			}
+			res, err := proxy.ProxyWithContext(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != c.status {
+				t.Errorf("status %d, want %d: %s", res.StatusCode, c.status, res.Body)
+			}
+			if ct := res.Headers["Content-Type"]; ct != "application/problem+json" {
+				t.Errorf("Content-Type %q, want application/problem+json", ct)
+			}
+			var body struct {
+				Type   string `json:"type"`
+				Status int    `json:"status"`
+			}
+			if err := json.Unmarshal([]byte(res.Body), &body); err != nil || body.Type != api.ProblemBase+c.problem || body.Status != c.status {
+				t.Errorf("body %s (%v), want the %s problem", res.Body, err, c.problem)
+			}
+			if got := res.Headers["Allow"]; got != c.allow {
+				t.Errorf("Allow %q, want %q", got, c.allow)
+			}
+		})
+	}
 }

@@ -31,6 +31,17 @@ type Stage struct {
 
 	// APIThrottle is the default route throttling of the HTTP API stage.
 	APIThrottle Throttle
+	// APIUnmatchedThrottle throttles the API's $default route: the requests
+	// no explicit route matches (a wrong method on a known path, an unknown
+	// path), which the api function answers 405 or 404. Lower than
+	// APIThrottle: only clients' mistakes and scanners take it, and each is
+	// a Lambda invocation.
+	APIUnmatchedThrottle Throttle
+
+	// Concurrency bounds what each function may take of the account's Lambda
+	// concurrency, so that no function (ingest at a billing-day peak) can
+	// starve the others (the API).
+	Concurrency Concurrency
 
 	// Alarms are the alarm thresholds.
 	Alarms AlarmThresholds
@@ -41,6 +52,29 @@ type Throttle struct {
 	RateLimit  float64
 	BurstLimit float64
 }
+
+// Concurrency is the Lambda concurrency of a stage's functions.
+type Concurrency struct {
+	// Reserved is each function's reserved concurrency, by Function.Name:
+	// the function always has that many concurrent executions available, and
+	// never more. Every function has one (ValidateConcurrency).
+	Reserved map[string]int
+	// QueueMax is the payments queue's event source mapping's maximum
+	// concurrency (ScalingConfig.MaximumConcurrency, 2..1000): how many
+	// batches the ingest function processes at once. At most ingest's
+	// Reserved, so the mapping never invokes more than the function may run
+	// (a throttled batch returns to the queue and counts as a receive,
+	// towards the DLQ).
+	QueueMax int
+	// Account is the account's Lambda concurrency quota the stage is sized
+	// for (AWS's default is 1000 per region). Lambda refuses a reservation
+	// that leaves less than UnreservedMin of it unreserved.
+	Account int
+}
+
+// UnreservedMin is the concurrency Lambda keeps unreserved in an account: it
+// refuses reservations that would leave less.
+const UnreservedMin = 100
 
 // AlarmThresholds are the thresholds of the stack's CloudWatch alarms. The DLQ
 // alarms have no threshold: any message in a DLQ is an alarm.
@@ -73,6 +107,14 @@ var Stages = map[string]Stage{
 		LogRetention:          awslogs.RetentionDays_ONE_MONTH,
 		EventArchiveRetention: 7 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 50, BurstLimit: 100},
+		APIUnmatchedThrottle:  Throttle{RateLimit: 10, BurstLimit: 20},
+		// Dev sees test traffic: 37 in all, so dev and prod together fit in
+		// one account of the default quota.
+		Concurrency: Concurrency{
+			Reserved: map[string]int{"api": 20, "ingest": 10, "events": 5, "jobs": 1, "rollup": 1},
+			QueueMax: 10,
+			Account:  1000,
+		},
 		Alarms: AlarmThresholds{
 			Period:            5 * time.Minute,
 			EvaluationPeriods: 1,
@@ -91,6 +133,27 @@ var Stages = map[string]Stage{
 		LogRetention:          awslogs.RetentionDays_ONE_YEAR,
 		EventArchiveRetention: 90 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 1000, BurstLimit: 2000},
+		APIUnmatchedThrottle:  Throttle{RateLimit: 100, BurstLimit: 200},
+		// Sized for the default quota of 1000: 454 reserved, 546 left for
+		// anything else in the account.
+		//   api 300: the stage lets 1000 requests/s through; at a p99
+		//     latency of ~100 ms that is ~100 at once; 300 leaves room for a
+		//     slow DynamoDB moment.
+		//   ingest 100, its queue mapping at most 100: a batch of 10 payments
+		//     takes ~250 ms (one transaction each, in sequence), so ~4,000
+		//     payments/s, a partner's billing-day peak; at ~7 WRU each,
+		//     ~28,000 WRU/s, under the table's default quota of 40,000. Above
+		//     that the queue holds the payments (its age is alarmed).
+		//   events 50: a stream consumer runs one batch per shard at a time
+		//     (ParallelizationFactor 1), and the stream has a shard per table
+		//     partition: ~30 partitions at that write rate.
+		//   jobs 2, rollup 2: one run per schedule, and an operator's manual
+		//     run beside it.
+		Concurrency: Concurrency{
+			Reserved: map[string]int{"api": 300, "ingest": 100, "events": 50, "jobs": 2, "rollup": 2},
+			QueueMax: 100,
+			Account:  1000,
+		},
 		Alarms: AlarmThresholds{
 			Period:            time.Minute,
 			EvaluationPeriods: 3,
@@ -121,4 +184,35 @@ func StageNamed(name string) (Stage, error) {
 		return Stage{}, fmt.Errorf("unknown stage %q: use -c stage=NAME with one of %v", name, names)
 	}
 	return s, nil
+}
+
+// ValidateConcurrency checks the stage's concurrency against the functions it
+// deploys: every function has a reserved concurrency of at least 1, the
+// reservations leave UnreservedMin of the account unreserved, and the payments
+// queue's mapping (of the function with the QueueTrigger) invokes at most its
+// reserved concurrency, within Lambda's 2..1000.
+func (s Stage) ValidateConcurrency(fns []Function) error {
+	c := s.Concurrency
+	total := 0
+	for _, f := range fns {
+		n, ok := c.Reserved[f.Name]
+		if !ok || n < 1 {
+			return fmt.Errorf("stage %s: function %s has no reserved concurrency (Stage.Concurrency.Reserved)", s.Name, f.Name)
+		}
+		total += n
+		if _, ok := f.Trigger.(QueueTrigger); ok {
+			if c.QueueMax < 2 || c.QueueMax > 1000 {
+				return fmt.Errorf("stage %s: queue mapping maximum concurrency %d, Lambda allows 2..1000", s.Name, c.QueueMax)
+			}
+			if c.QueueMax > n {
+				return fmt.Errorf("stage %s: queue mapping maximum concurrency %d above %s's reserved concurrency %d: the excess batches would be throttled and count towards the DLQ",
+					s.Name, c.QueueMax, f.Name, n)
+			}
+		}
+	}
+	if total > c.Account-UnreservedMin {
+		return fmt.Errorf("stage %s: %d reserved of an account concurrency of %d leaves less than the %d Lambda keeps unreserved",
+			s.Name, total, c.Account, UnreservedMin)
+	}
+	return nil
 }

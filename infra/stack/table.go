@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -37,6 +38,20 @@ func StoreSchema() TableSchema {
 		TTLAttribute:   store.AttrTTL,
 		StreamViewType: store.StreamViewType,
 	}
+}
+
+// indexNames are the names of the schema's local and global secondary
+// indexes, sorted.
+func (s TableSchema) indexNames() []string {
+	var names []string
+	for _, i := range s.LocalIndexes {
+		names = append(names, aws.ToString(i.IndexName))
+	}
+	for _, i := range s.GlobalIndexes {
+		names = append(names, aws.ToString(i.IndexName))
+	}
+	slices.Sort(names)
+	return names
 }
 
 // TableOptions are the deployment settings of the table.

@@ -14,6 +14,7 @@ import (
 )
 
 type cfnTemplate struct {
+	Metadata  map[string]any         `json:"Metadata"`
 	Resources map[string]cfnResource `json:"Resources"`
 	Outputs   map[string]struct {
 		Value any `json:"Value"`
@@ -23,6 +24,8 @@ type cfnTemplate struct {
 type cfnResource struct {
 	Type                string         `json:"Type"`
 	Properties          map[string]any `json:"Properties"`
+	Metadata            map[string]any `json:"Metadata"`
+	DependsOn           any            `json:"DependsOn"`
 	DeletionPolicy      string         `json:"DeletionPolicy"`
 	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
 }

@@ -1,0 +1,198 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// cdk-nag's AwsSolutions pack, as infra/main.go applies it, finds nothing
+// unsuppressed in either stage: no error and no warning. (An error would
+// already have failed the fixture's synthesis: CDK refuses to synthesize an
+// app with error annotations.)
+func TestCdkNagAwsSolutionsFindsNothingUnsuppressed(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		for level, ms := range nagFindings(s.stack) {
+			if len(ms) > 0 {
+				t.Errorf("%d cdk-nag %ss:\n%s", len(ms), level, strings.Join(ms, "\n"))
+			}
+		}
+	})
+}
+
+// The checks report what they should: a queue without a DLQ that allows
+// plain HTTP, in an app of its own, fails its synthesis with both findings
+// in CDK's validation report.
+func TestCdkNagChecksReportFindings(t *testing.T) {
+	dir := t.TempDir()
+	app, err := newTestApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := awscdk.NewStack(app, jsii.String("nag-canary"), nil)
+	awssqs.NewQueue(st, jsii.String("Plain"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
+	AddNagChecks(app)
+	synthErr := func() (err any) {
+		defer func() { err = recover() }()
+		app.Synth(nil)
+		return nil
+	}()
+	if synthErr == nil || !strings.Contains(fmt.Sprint(synthErr), "ValidationFailed") {
+		t.Fatalf("synthesis of a stack with cdk-nag errors: %v, want ValidationFailed", synthErr)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "validation-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []string{"AwsSolutions-SQS3", "AwsSolutions-SQS4"} {
+		if !strings.Contains(string(report), rule) {
+			t.Errorf("no %s in the validation report:\n%s", rule, report)
+		}
+	}
+}
+
+// nagFindings are the cdk-nag annotations of st's resources, by level.
+func nagFindings(st awscdk.Stack) map[string][]string {
+	ann := assertions.Annotations_FromStack(st)
+	rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	return map[string][]string{
+		"error":   messages(ann.FindError(jsii.String("*"), rule)),
+		"warning": messages(ann.FindWarning(jsii.String("*"), rule)),
+	}
+}
+
+func messages(ms *[]*cxapi.SynthesisMessage) []string {
+	var out []string
+	for _, m := range *ms {
+		text := fmt.Sprint(m.Entry.Data)
+		if s, ok := m.Entry.Data.(string); ok {
+			text, _, _ = strings.Cut(s, "\n")
+		}
+		out = append(out, *m.Id+": "+text)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nagSuppression is one entry of a resource's Metadata.cdk_nag.rules_to_suppress.
+type nagSuppression struct {
+	resource, rule, reason string
+	appliesTo              []string
+}
+
+func nagSuppressionsOf(t cfnTemplate) []nagSuppression {
+	var out []nagSuppression
+	for id, r := range t.Resources {
+		nag, _ := r.Metadata["cdk_nag"].(map[string]any)
+		for _, s := range list(nag["rules_to_suppress"]) {
+			m := s.(map[string]any)
+			ns := nagSuppression{resource: id}
+			ns.rule, _ = m["id"].(string)
+			ns.reason, _ = m["reason"].(string)
+			for _, a := range list(m["applies_to"]) {
+				ns.appliesTo = append(ns.appliesTo, fmt.Sprint(a))
+			}
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// Every cdk-nag suppression is on the one resource it concerns, with its
+// reason, and for IAM5 on the one finding: APIG4 (no API Gateway authorizer)
+// on the API's routes, IAM5 for the "*" resource on the X-Ray statements of
+// the functions' default policies and on the stream consumer's
+// dynamodb:ListStreams, SQS3 on the events DLQ (an event source mapping's
+// on-failure destination). None is stack-wide, and there are no others.
+func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
+		if _, ok := s.json.Metadata["cdk_nag"]; ok {
+			t.Errorf("stack-wide cdk-nag suppressions: %s", jsonString(s.json.Metadata["cdk_nag"]))
+		}
+		eventsDLQ := onFailureQueue(t, s.json)
+		eventsFn, _ := s.json.function(t, "events")
+		eventsRole := referencedID(s.json.Resources[eventsFn].Properties["Role"])
+		count := map[string]int{}
+		for _, ns := range nagSuppressionsOf(s.json) {
+			r := s.json.Resources[ns.resource]
+			where := fmt.Sprintf("%s %s (%s)", ns.rule, ns.resource, r.Type)
+			if len(ns.reason) < 60 {
+				t.Errorf("%s: reason %q says too little", where, ns.reason)
+			}
+			switch {
+			case ns.rule == "AwsSolutions-APIG4" && r.Type == "AWS::ApiGatewayV2::Route" && ns.appliesTo == nil:
+				count["route"]++
+			case ns.rule == "AwsSolutions-IAM5" && slices.Equal(ns.appliesTo, []string{"Resource::*"}) &&
+				(r.Type == "AWS::IAM::Policy" || ns.resource == eventsRole):
+				// The statements on "*" are exactly X-Ray's, or ListStreams.
+				var onAll []string
+				for _, st := range policyStatements(t, s.json, ns.resource) {
+					if slices.Contains(st.Resources, any("*")) {
+						onAll = append(onAll, st.Actions...)
+					}
+				}
+				sort.Strings(onAll)
+				want := TracingActions
+				if r.Type == "AWS::IAM::Role" {
+					want = StreamListActions
+				}
+				if !reflect.DeepEqual(onAll, want) {
+					t.Errorf("%s: the statements on * allow %v, want only %v", where, onAll, want)
+				}
+				count[r.Type]++
+			case ns.rule == "AwsSolutions-SQS3" && ns.resource == eventsDLQ && ns.appliesTo == nil:
+				count["events DLQ"]++
+			default:
+				t.Errorf("unexpected suppression %s applying to %v: %q", where, ns.appliesTo, ns.reason)
+			}
+		}
+		want := map[string]int{
+			"route":            len(Routes) + 1, // and $default
+			"AWS::IAM::Policy": len(Functions),
+			"AWS::IAM::Role":   1, // the events function's
+			"events DLQ":       1,
+		}
+		if !reflect.DeepEqual(count, want) {
+			t.Errorf("suppressions %v, want %v", count, want)
+		}
+	})
+}
+
+// policyStatements are the statements of an AWS::IAM::Policy's document, or
+// of a role's inline policies.
+func policyStatements(t *testing.T, tpl cfnTemplate, id string) []statement {
+	t.Helper()
+	r := tpl.Resources[id]
+	if r.Type == "AWS::IAM::Role" {
+		var sts []statement
+		for _, p := range list(r.Properties["Policies"]) {
+			sts = append(sts, documentStatements(p.(map[string]any)["PolicyDocument"])...)
+		}
+		return sts
+	}
+	return documentStatements(r.Properties["PolicyDocument"])
+}
+
+func documentStatements(doc any) []statement {
+	var sts []statement
+	for _, s := range list(doc.(map[string]any)["Statement"]) {
+		m := s.(map[string]any)
+		st := statement{Resources: list(m["Resource"])}
+		for _, a := range list(m["Action"]) {
+			st.Actions = append(st.Actions, a.(string))
+		}
+		sts = append(sts, st)
+	}
+	return sts
+}
