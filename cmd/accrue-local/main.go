@@ -13,11 +13,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/accrue/accrue/shared/localstack"
+	"github.com/accrue/accrue/internal/devstack"
 )
 
 func main() {
-	var cfg localstack.Config
+	var cfg devstack.Config
 	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address of the API")
 	flag.StringVar(&cfg.Dir, "dir", ".local", "where data, logs and dev.env go")
 	flag.BoolVar(&cfg.Fresh, "fresh", false, "start with an empty database")
@@ -26,7 +26,7 @@ func main() {
 	event := flag.String("event", "", "the sample event file for -invoke")
 	flag.Parse()
 	if *invoke != "" {
-		if err := localstack.Invoke(context.Background(), cfg.Dir, *invoke, *event, os.Stdout); err != nil {
+		if err := devstack.Invoke(context.Background(), cfg.Dir, *invoke, *event, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "accrue-local:", err)
 			os.Exit(1)
 		}
@@ -36,7 +36,7 @@ func main() {
 	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := localstack.Run(ctx, cfg, func(e localstack.Env) { fmt.Print(localstack.Banner(e, cfg.Dir)) })
+	err := devstack.Run(ctx, cfg, func(e devstack.Env) { fmt.Print(devstack.Banner(e, cfg.Dir)) })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "accrue-local:", err)
 		os.Exit(1)

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -38,12 +38,12 @@ type tenv struct {
 
 func newTenv(t *testing.T) *tenv {
 	t.Helper()
-	c := ddbtest.Client(t)
-	e := &tenv{t: t, table: ddbtest.NewTable(t, c, store.CreateTableInput), dir: t.TempDir()}
+	c := awstest.Client(t)
+	e := &tenv{t: t, table: awstest.NewTable(t, c, store.CreateTableInput), dir: t.TempDir()}
 	e.vars = map[string]string{
 		"ACCRUE_TABLE":             e.table,
-		"ACCRUE_DYNAMODB_ENDPOINT": ddbtest.Endpoint(t),
-		"AWS_REGION":               ddbtest.Region,
+		"ACCRUE_DYNAMODB_ENDPOINT": awstest.Endpoint(t),
+		"AWS_REGION":               awstest.Region,
 		"AWS_ACCESS_KEY_ID":        "test",
 		"AWS_SECRET_ACCESS_KEY":    "test",
 	}
@@ -84,7 +84,7 @@ func (e *tenv) file(name, content string) string {
 	return p
 }
 
-func (e *tenv) keys() *keys.Store { return keys.New(ddbtest.Client(e.t), e.table) }
+func (e *tenv) keys() *keys.Store { return keys.New(awstest.Client(e.t), e.table) }
 
 // printedKey returns the key a command printed: the only line of its stdout.
 func printedKey(t *testing.T, r result) string {
@@ -114,7 +114,7 @@ func TestPartnerCreate(t *testing.T) {
 	if p.PartnerID != "telco" || p.Role != keys.RoleAdmin {
 		t.Fatalf("printed key is %+v, want an admin key of telco", p)
 	}
-	st := store.New(ddbtest.Client(t), e.table, store.WithProgramCacheTTL(0))
+	st := store.New(awstest.Client(t), e.table, store.WithProgramCacheTTL(0))
 	got, err := st.Program(ctx, "telco")
 	if err != nil || got.Name != "Test Rewards" || got.Version != 1 {
 		t.Fatalf("stored program: %+v, %v", got, err)
@@ -185,7 +185,7 @@ func TestInvalidProgram(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "missing.json") {
 		t.Fatalf("missing file: exit %d, stderr %q", r.code, r.stderr)
 	}
-	st := store.New(ddbtest.Client(t), e.table, store.WithProgramCacheTTL(0))
+	st := store.New(awstest.Client(t), e.table, store.WithProgramCacheTTL(0))
 	if _, err := st.Program(t.Context(), "telco"); !errors.Is(err, store.ErrUnknownPartner) {
 		t.Fatalf("an invalid program created the partner: %v", err)
 	}
@@ -343,8 +343,8 @@ func TestHelp(t *testing.T) {
 func TestTableCreate(t *testing.T) {
 	t.Parallel()
 	e := newTenv(t)
-	c := ddbtest.Client(t)
-	name := ddbtest.TableName(t)
+	c := awstest.Client(t)
+	name := awstest.TableName(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -376,9 +376,9 @@ func TestTableCreate(t *testing.T) {
 
 func TestDLQRedrive(t *testing.T) {
 	t.Parallel()
-	c := ddbtest.SQSClient(t)
-	dlq := ddbtest.NewQueue(t, c, "dlq", nil)
-	q := ddbtest.NewQueue(t, c, "payments", nil)
+	c := awstest.SQSClient(t)
+	dlq := awstest.NewQueue(t, c, "dlq", nil)
+	q := awstest.NewQueue(t, c, "payments", nil)
 	ctx := t.Context()
 	for _, body := range []string{`{"n":1}`, `{"n":2}`, `{"n":3}`} {
 		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(dlq), MessageBody: aws.String(body)}); err != nil {
@@ -386,8 +386,8 @@ func TestDLQRedrive(t *testing.T) {
 		}
 	}
 	e := &tenv{t: t, vars: map[string]string{
-		"AWS_ENDPOINT_URL_SQS":  ddbtest.MotoEndpoint(t),
-		"AWS_REGION":            ddbtest.Region,
+		"AWS_ENDPOINT_URL_SQS":  awstest.MotoEndpoint(t),
+		"AWS_REGION":            awstest.Region,
 		"AWS_ACCESS_KEY_ID":     "test",
 		"AWS_SECRET_ACCESS_KEY": "test",
 		// --to comes from the environment, as in the deployed stack's outputs.

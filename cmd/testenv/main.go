@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/accrue/accrue/shared/localenv"
+	"github.com/accrue/accrue/internal/emulators"
 )
 
 const (
@@ -44,7 +44,7 @@ func run() (code int) {
 	}
 
 	fs := flag.NewFlagSet("testenv", flag.ContinueOnError)
-	ddbDir := fs.String("dynamodb-local", "", "DynamoDB Local directory (default: $"+localenv.DynamoDBLocalDirEnv+" or .local/dynamodb-local)")
+	ddbDir := fs.String("dynamodb-local", "", "DynamoDB Local directory (default: $"+emulators.DynamoDBLocalDirEnv+" or .local/dynamodb-local)")
 	logDir := fs.String("logs", "", "directory for the emulators' logs (default: .local/logs in the module root)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./cmd/testenv [flags] -- COMMAND [ARGS...]\n\n"+
@@ -63,7 +63,7 @@ func run() (code int) {
 		return 2
 	}
 	if *logDir == "" {
-		if root, err := localenv.ModuleRoot(); err == nil {
+		if root, err := emulators.ModuleRoot(); err == nil {
 			*logDir = filepath.Join(root, ".local", "logs")
 		}
 	}
@@ -91,23 +91,23 @@ func run() (code int) {
 	began := time.Now()
 	var (
 		wg             sync.WaitGroup
-		ddb, moto      *localenv.Server
+		ddb, moto      *emulators.Server
 		ddbErr, motoEr error
 	)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		ddb, ddbErr = localenv.StartDynamoDB(ctx, localenv.DynamoDBOptions{Dir: *ddbDir, LogDir: *logDir})
+		ddb, ddbErr = emulators.StartDynamoDB(ctx, emulators.DynamoDBOptions{Dir: *ddbDir, LogDir: *logDir})
 	}()
 	go func() {
 		defer wg.Done()
-		moto, motoEr = localenv.StartMoto(ctx, localenv.MotoOptions{LogDir: *logDir})
+		moto, motoEr = emulators.StartMoto(ctx, emulators.MotoOptions{LogDir: *logDir})
 	}()
 	wg.Wait()
 	close(startDone)
 
 	stopAll := func() {
-		for _, s := range []*localenv.Server{ddb, moto} {
+		for _, s := range []*emulators.Server{ddb, moto} {
 			if s == nil {
 				continue
 			}
@@ -197,8 +197,8 @@ func childEnv(env []string, set map[string]string) []string {
 }
 
 // mergeDone yields the first server that exits.
-func mergeDone(servers ...*localenv.Server) <-chan *localenv.Server {
-	ch := make(chan *localenv.Server, len(servers))
+func mergeDone(servers ...*emulators.Server) <-chan *emulators.Server {
+	ch := make(chan *emulators.Server, len(servers))
 	for _, s := range servers {
 		go func() {
 			<-s.Done()

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/shared/api"
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/program"
@@ -92,12 +92,12 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 	if o.clock == nil {
 		o.clock = func() time.Time { return now }
 	}
-	c := ddbtest.Client(t)
+	c := awstest.Client(t)
 	def := store.CreateTableInput
 	if _, bench := t.(*testing.B); bench {
-		def = ddbtest.NoStream(def)
+		def = awstest.NoStream(def)
 	}
-	table := ddbtest.NewTable(t, c, def)
+	table := awstest.NewTable(t, c, def)
 	setup := store.New(c, table, store.WithClock(o.clock))
 	st := setup
 	if len(o.dynamo) > 0 {

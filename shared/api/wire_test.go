@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/accrue/accrue/shared/api"
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -20,8 +20,8 @@ import (
 // The api function's wiring: after PUT /v1/program, POST /v1/events in the
 // same process applies the new program at once (one program cache, not two).
 func TestWiredProgramChangeReachesEvents(t *testing.T) {
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, store.CreateTableInput)
 	ctx := context.Background()
 	p, err := program.Parse(programJSON(t))
 	if err != nil {

@@ -20,12 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
-	"github.com/accrue/accrue/shared/streams"
+	"github.com/accrue/accrue/internal/streampoller"
 )
 
 // e2eProgram: 1 point per 1.00 RUB, a gold tier at 1000 qualifying points,
@@ -59,15 +59,15 @@ type e2e struct {
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
 	ctx := t.Context()
-	c := ddbtest.Client(t)
+	c := awstest.Client(t)
 	e := &e2e{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	e.db = c
-	e.table = ddbtest.NewTable(t, c, store.CreateTableInput)
+	e.table = awstest.NewTable(t, c, store.CreateTableInput)
 	var err error
-	if e.stream, err = streams.StreamARN(ctx, c, e.table); err != nil {
+	if e.stream, err = streampoller.StreamARN(ctx, c, e.table); err != nil {
 		t.Fatal(err)
 	}
-	e.sc = dynamodbstreams.NewFromConfig(ddbtest.AWSConfig(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddbtest.Endpoint(t)) })
+	e.sc = dynamodbstreams.NewFromConfig(awstest.AWSConfig(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(awstest.Endpoint(t)) })
 	var clock atomic.Int64
 	clock.Store(e.now.UnixNano())
 	e.st = store.New(c, e.table, store.WithClock(func() time.Time { return time.Unix(0, clock.Add(int64(time.Second))).UTC() }))
@@ -79,9 +79,9 @@ func newE2E(t *testing.T) *e2e {
 		t.Fatal(err)
 	}
 
-	e.eb = ddbtest.EventBridgeClient(t)
-	e.sqs = ddbtest.SQSClient(t)
-	e.bus = strings.ReplaceAll(ddbtest.TableName(t), "/", "_")
+	e.eb = awstest.EventBridgeClient(t)
+	e.sqs = awstest.SQSClient(t)
+	e.bus = strings.ReplaceAll(awstest.TableName(t), "/", "_")
 	if len(e.bus) > 64 {
 		e.bus = e.bus[len(e.bus)-64:]
 	}
@@ -95,7 +95,7 @@ func newE2E(t *testing.T) *e2e {
 		_, _ = e.eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{EventBusName: aws.String(e.bus), Name: aws.String("all")})
 		_, _ = e.eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(e.bus)})
 	})
-	e.queue = ddbtest.NewQueue(t, e.sqs, "", nil)
+	e.queue = awstest.NewQueue(t, e.sqs, "", nil)
 	qa, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(e.queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func (e *e2e) receive(t *testing.T, want int, quiet time.Duration) []busMessage 
 func (e *e2e) streamEvents(t *testing.T) []domainevents.Event {
 	t.Helper()
 	var evs []domainevents.Event
-	p := streams.NewPoller(e.sc, e.stream, func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	p := streampoller.NewPoller(e.sc, e.stream, func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		for _, r := range ev.Records {
 			got, err := domainevents.FromRecord(r)
 			if err != nil {
@@ -253,10 +253,10 @@ func summary(evs []domainevents.Event) []string {
 	return s
 }
 
-func (e *e2e) runPoller(t *testing.T, h streams.Handler) {
+func (e *e2e) runPoller(t *testing.T, h streampoller.Handler) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := streams.NewPoller(e.sc, e.stream, h)
+	p := streampoller.NewPoller(e.sc, e.stream, h)
 	p.Interval, p.MinBackoff, p.MaxBackoff, p.Log = 50*time.Millisecond, 20*time.Millisecond, 200*time.Millisecond, quiet()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -368,7 +368,7 @@ func (b *downBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput,
 func TestBusDown(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t)
-	cfg := ddbtest.AWSConfig()
+	cfg := awstest.AWSConfig()
 	cfg.RetryMaxAttempts = 1
 	bus := &downBus{up: e.eb, refusing: eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
 		o.BaseEndpoint = aws.String("http://127.0.0.1:1") // nothing listens: connection refused

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/payment"
@@ -54,7 +54,7 @@ func TestJobEvents(t *testing.T) {
 			}
 			runner := memberjobs.New(st, memberjobs.WithClock(now), memberjobs.WithLogger(quiet()))
 
-			cfg := ddbtest.AWSConfig()
+			cfg := awstest.AWSConfig()
 			cfg.RetryMaxAttempts = 1
 			bus := &downBus{up: e.eb, refusing: eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
 				o.BaseEndpoint = aws.String("http://127.0.0.1:1")

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -45,8 +45,8 @@ func benchBody(i int) []byte {
 }
 
 func benchStore(b *testing.B, opts ...store.Option) (*store.Store, *dynamodb.Client, string) {
-	c := ddbtest.Client(b)
-	table := ddbtest.NewTable(b, c, ddbtest.NoStream(store.CreateTableInput))
+	c := awstest.Client(b)
+	table := awstest.NewTable(b, c, awstest.NoStream(store.CreateTableInput))
 	st := store.New(c, table, append([]store.Option{store.WithClock(func() time.Time { return now })}, opts...)...)
 	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "program-telco.json"))
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/metrics"
@@ -39,8 +39,8 @@ type harness struct {
 // partner "telco", and the SQS handler wrapped the way lambda.Start wraps it.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, store.CreateTableInput)
 	st := store.New(c, table, store.WithClock(func() time.Time { return now }))
 	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "program-telco.json"))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/queue"
 )
 
@@ -56,13 +56,13 @@ func queueDepth(t *testing.T, c *sqs.Client, url string) int {
 // Bad messages are recorded and deleted, never retried.
 func TestQueueRetriesThenDLQThenRedrive(t *testing.T) {
 	h := newHarness(t)
-	c := ddbtest.SQSClient(t)
-	dlq := ddbtest.NewQueue(t, c, "payments-dlq", nil)
+	c := awstest.SQSClient(t)
+	dlq := awstest.NewQueue(t, c, "payments-dlq", nil)
 	dlqArn, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlq), AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := ddbtest.NewQueue(t, c, "payments", map[string]string{
+	q := awstest.NewQueue(t, c, "payments", map[string]string{
 		"VisibilityTimeout": "1",
 		"RedrivePolicy":     `{"deadLetterTargetArn":"` + dlqArn.Attributes["QueueArn"] + `","maxReceiveCount":"5"}`,
 	})

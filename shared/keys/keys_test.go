@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -27,8 +27,8 @@ type env struct {
 
 func newEnv(t *testing.T, opts ...keys.Option) *env {
 	t.Helper()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, store.CreateTableInput)
 	return &env{c: c, table: table, ks: keys.New(c, table, opts...)}
 }
 

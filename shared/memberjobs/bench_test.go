@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
@@ -17,8 +17,8 @@ import (
 // to release and a lot to expire), against DynamoDB Local, beside 4×b.N
 // members that are not due. Reports the cost of one due member.
 func BenchmarkMemberJobs(b *testing.B) {
-	db := ddbtest.Client(b)
-	table := ddbtest.NewTable(b, db, ddbtest.NoStream(store.CreateTableInput))
+	db := awstest.Client(b)
+	table := awstest.NewTable(b, db, awstest.NoStream(store.CreateTableInput))
 	var clock atomic.Int64
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	t0 := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -27,7 +27,7 @@ func TestFaults(t *testing.T) {
 		err        func() error
 		wantFailed bool
 	}{
-		{"conflicts are retried", 10, ddbtest.TransactionConflict, false},
+		{"conflicts are retried", 10, awstest.TransactionConflict, false},
 		{"a failing member is reported and stays due", 3, validation, true},
 	}
 	for _, c := range cases {
@@ -40,7 +40,7 @@ func TestFaults(t *testing.T) {
 			faulty.set(at)
 			clean.jobs(t, members...)
 
-			f := &ddbtest.Faults{Make: c.err}
+			f := &awstest.Faults{Make: c.err}
 			f.Remaining.Store(c.n)
 			st := store.New(dynamodb.New(faulty.db.Options(), f.Option), faulty.table, store.WithClock(faulty.now))
 			r := memberjobs.New(st, memberjobs.WithClock(faulty.now), memberjobs.WithLogger(quiet()))

@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/payment"
@@ -60,8 +60,8 @@ func quiet() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)
 
 func newEnv(t *testing.T, programJSON string, opts ...memberjobs.Option) *env {
 	t.Helper()
-	e := &env{db: ddbtest.Client(t)}
-	e.table = ddbtest.NewTable(t, e.db, store.CreateTableInput)
+	e := &env{db: awstest.Client(t)}
+	e.table = awstest.NewTable(t, e.db, store.CreateTableInput)
 	e.st = store.New(e.db, e.table, store.WithClock(e.now), store.WithProgramCacheTTL(0))
 	e.run = memberjobs.New(e.st, append([]memberjobs.Option{memberjobs.WithClock(e.now), memberjobs.WithLogger(quiet())}, opts...)...)
 	e.set(time.Date(2027, 1, 10, 12, 0, 0, 0, msk))

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rollup"
@@ -49,8 +49,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, store.CreateTableInput)
 	e := &env{t: t, client: c, table: table, clock: &clock{}}
 	e.st = e.storeOn(c)
 	return e

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -80,8 +80,8 @@ func TestWritersLowerDue(t *testing.T) {
 // gets them added by EnsureTable.
 func TestEnsureTableAddsMissingIndexes(t *testing.T) {
 	t.Parallel()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
 		in := store.CreateTableInput(name)
 		in.GlobalSecondaryIndexes = nil
 		in.AttributeDefinitions = in.AttributeDefinitions[:3] // pk, sk, lsk

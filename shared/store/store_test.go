@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
@@ -38,8 +38,8 @@ type env struct {
 // given programs (partner id → program JSON).
 func newEnv(t *testing.T, programs map[string]string, opts ...store.Option) *env {
 	t.Helper()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, store.CreateTableInput)
 	e := &env{table: table, client: c}
 	e.st = store.New(c, table, append([]store.Option{store.WithClock(func() time.Time { return t0 })}, opts...)...)
 	for partner, js := range programs {
@@ -296,13 +296,13 @@ func TestTransientFaults(t *testing.T) {
 		fault   func() error
 		wantErr error
 	}{
-		{"transaction conflicts are retried", 5, ddbtest.TransactionConflict, nil},
-		{"throttling is retried", 2, ddbtest.Throttled, nil},
-		{"endless conflicts give up with a transient error", 1000, ddbtest.TransactionConflict, store.ErrContention},
+		{"transaction conflicts are retried", 5, awstest.TransactionConflict, nil},
+		{"throttling is retried", 2, awstest.Throttled, nil},
+		{"endless conflicts give up with a transient error", 1000, awstest.TransactionConflict, store.ErrContention},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &ddbtest.Faults{Make: tc.fault}
+			f := &awstest.Faults{Make: tc.fault}
 			f.Remaining.Store(tc.n)
 			base := newEnv(t, map[string]string{"telco": testProgram})
 			client := dynamodb.New(base.client.Options(), f.Option)

@@ -1,4 +1,4 @@
-// Package ddbtest gives tests real DynamoDB tables and SQS queues on the
+// Package awstest gives tests real DynamoDB tables and SQS queues on the
 // local emulators started by cmd/testenv (DynamoDB Local and moto). Import it
 // only from _test.go files.
 //
@@ -11,7 +11,7 @@
 //
 // Every table and queue gets a unique name and is deleted in t.Cleanup, so
 // tests and packages may run in parallel against the same emulators.
-package ddbtest
+package awstest
 
 import (
 	"context"
@@ -161,7 +161,7 @@ func EventBridgeClient(t testing.TB) *eventbridge.Client {
 //
 // Example:
 //
-//	name := ddbtest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
+//	name := awstest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
 //		return &dynamodb.CreateTableInput{
 //			TableName:            aws.String(name),
 //			BillingMode:          types.BillingModePayPerRequest,
@@ -174,7 +174,7 @@ func NewTable(t testing.TB, c *dynamodb.Client, def func(name string) *dynamodb.
 	name := TableName(t)
 	in := def(name)
 	if in == nil {
-		t.Fatalf("ddbtest.NewTable: definition func returned nil")
+		t.Fatalf("awstest.NewTable: definition func returned nil")
 	}
 	in.TableName = aws.String(name)
 	// Deletion protection would make the cleanup fail.
@@ -183,7 +183,7 @@ func NewTable(t testing.TB, c *dynamodb.Client, def func(name string) *dynamodb.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := c.CreateTable(ctx, in); err != nil {
-		t.Fatalf("ddbtest.NewTable: create table %s: %v", name, err)
+		t.Fatalf("awstest.NewTable: create table %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		// t.Context() is already cancelled when cleanups run.
@@ -192,7 +192,7 @@ func NewTable(t testing.TB, c *dynamodb.Client, def func(name string) *dynamodb.
 		_, err := c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 		var nf *types.ResourceNotFoundException
 		if err != nil && !errors.As(err, &nf) {
-			t.Errorf("ddbtest: delete table %s: %v", name, err)
+			t.Errorf("awstest: delete table %s: %v", name, err)
 		}
 	})
 
@@ -201,7 +201,7 @@ func NewTable(t testing.TB, c *dynamodb.Client, def func(name string) *dynamodb.
 		o.MaxDelay = 500 * time.Millisecond
 	})
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 60*time.Second); err != nil {
-		t.Fatalf("ddbtest.NewTable: table %s did not become ACTIVE: %v", name, err)
+		t.Fatalf("awstest.NewTable: table %s did not become ACTIVE: %v", name, err)
 	}
 	return name
 }
@@ -233,7 +233,7 @@ func NewQueue(t testing.TB, c *sqs.Client, name string, attrs map[string]string)
 	defer cancel()
 	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(qname), Attributes: attrs})
 	if err != nil {
-		t.Fatalf("ddbtest.NewQueue: create queue %s: %v", qname, err)
+		t.Fatalf("awstest.NewQueue: create queue %s: %v", qname, err)
 	}
 	url := aws.ToString(out.QueueUrl)
 	t.Cleanup(func() {
@@ -242,7 +242,7 @@ func NewQueue(t testing.TB, c *sqs.Client, name string, attrs map[string]string)
 		_, err := c.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
 		var nf *sqstypes.QueueDoesNotExist
 		if err != nil && !errors.As(err, &nf) {
-			t.Errorf("ddbtest: delete queue %s: %v", url, err)
+			t.Errorf("awstest: delete queue %s: %v", url, err)
 		}
 	})
 	return url
@@ -263,7 +263,7 @@ func uniqueName(base, ext string, max int, allowed string) string {
 	}
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("ddbtest: crypto/rand: %v", err))
+		panic(fmt.Sprintf("awstest: crypto/rand: %v", err))
 	}
 	suffix := "-" + hex.EncodeToString(b) + ext
 	s := sb.String()

@@ -1,4 +1,4 @@
-// Package streams reads a DynamoDB table's stream the way the Lambda event
+// Package streampoller reads a DynamoDB table's stream the way the Lambda event
 // source does and hands the records to a stream handler (such as
 // domainevents.Publisher.HandleStream): for the local stack and the tests,
 // where no Lambda service polls DynamoDB Local's stream.
@@ -12,7 +12,7 @@
 // go on until the handler succeeds (MaxRetries 0), or until MaxRetries, after
 // which the records are logged and skipped, as Lambda's on-failure destination
 // would receive them.
-package streams
+package streampoller
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package localstack_test
+package devstack_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accrue/accrue/shared/localstack"
+	"github.com/accrue/accrue/internal/devstack"
 )
 
 func freeAddr(t *testing.T) string {
@@ -40,15 +40,15 @@ func TestClientJourney(t *testing.T) {
 	dir := t.TempDir()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	ctx, cancel := context.WithCancel(context.Background())
-	envCh := make(chan localstack.Env, 1)
+	envCh := make(chan devstack.Env, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- localstack.Run(ctx, localstack.Config{
+		done <- devstack.Run(ctx, devstack.Config{
 			Addr: freeAddr(t), Dir: dir, Fresh: true, ProgramFile: filepath.Join(root, "events", "program-telco.json"),
 			Visibility: time.Second,
-		}, func(e localstack.Env) { envCh <- e })
+		}, func(e devstack.Env) { envCh <- e })
 	}()
-	var env localstack.Env
+	var env devstack.Env
 	select {
 	case env = <-envCh:
 	case err := <-done:
@@ -135,7 +135,7 @@ func TestClientJourney(t *testing.T) {
 	// make invoke runs a scheduled job against the running stack: nothing is
 	// due yet (the demo program has no pending period; points expire in a year).
 	var buf bytes.Buffer
-	if err := localstack.Invoke(ctx, dir, "jobs", filepath.Join(root, "events", "schedule-member-jobs.json"), &buf); err != nil {
+	if err := devstack.Invoke(ctx, dir, "jobs", filepath.Join(root, "events", "schedule-member-jobs.json"), &buf); err != nil {
 		t.Fatalf("invoke jobs: %v", err)
 	}
 	var rep struct {
@@ -149,7 +149,7 @@ func TestClientJourney(t *testing.T) {
 	// The stats roll-up, invoked the same way, writes today's figures so far
 	// (program time zone) that GET /v1/stats reads.
 	buf.Reset()
-	if err := localstack.Invoke(ctx, dir, "rollup", filepath.Join(root, "events", "schedule-rollup.json"), &buf); err != nil {
+	if err := devstack.Invoke(ctx, dir, "rollup", filepath.Join(root, "events", "schedule-rollup.json"), &buf); err != nil {
 		t.Fatalf("invoke rollup: %v", err)
 	}
 	msk, err := time.LoadLocation("Europe/Moscow")
@@ -172,7 +172,7 @@ func TestClientJourney(t *testing.T) {
 	// The events function on a sample stream batch (a payment's member and
 	// entry inserts): its points.earned reaches the local bus and its queue.
 	buf.Reset()
-	if err := localstack.Invoke(ctx, dir, "events", filepath.Join(root, "events", "stream-payment-earned.json"), &buf); err != nil {
+	if err := devstack.Invoke(ctx, dir, "events", filepath.Join(root, "events", "stream-payment-earned.json"), &buf); err != nil {
 		t.Fatalf("invoke events: %v", err)
 	}
 	if strings.Contains(buf.String(), `"itemIdentifier"`) {

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package localenv
+package emulators
 
 import "syscall"
 

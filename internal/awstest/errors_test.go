@@ -1,4 +1,4 @@
-package ddbtest_test
+package awstest_test
 
 import "errors"
 

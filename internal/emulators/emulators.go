@@ -1,4 +1,4 @@
-// Package localenv starts and stops the local AWS emulators Accrue runs
+// Package emulators starts and stops the local AWS emulators Accrue runs
 // against on a developer machine and in CI (SPEC §9): DynamoDB Local (AWS's
 // own emulator, a Java program) and moto_server (SQS / EventBridge).
 //
@@ -9,11 +9,11 @@
 //
 // Typical use:
 //
-//	ddb, err := localenv.StartDynamoDB(ctx, localenv.DynamoDBOptions{LogDir: ".local/logs"})
+//	ddb, err := emulators.StartDynamoDB(ctx, emulators.DynamoDBOptions{LogDir: ".local/logs"})
 //	if err != nil { ... }
 //	defer ddb.Stop()
 //	fmt.Println(ddb.Endpoint()) // http://127.0.0.1:PORT
-package localenv
+package emulators
 
 import (
 	"bytes"
@@ -270,7 +270,7 @@ func FreePort() (int, error) {
 
 func ensureLogDir(dir string) (string, error) {
 	if dir == "" {
-		d, err := os.MkdirTemp("", "accrue-localenv-")
+		d, err := os.MkdirTemp("", "accrue-emulators-")
 		if err != nil {
 			return "", fmt.Errorf("create log dir: %w", err)
 		}

@@ -1,9 +1,9 @@
-// Package localstack runs the whole system on one machine (spec §9, make dev):
+// Package devstack runs the whole system on one machine (spec §9, make dev):
 // DynamoDB Local and moto, the table and queues from the same definitions as
 // the CDK stack, a seeded demo partner, the API on a local address, the
 // payments queue consumed with Lambda's batch semantics, the table's stream
 // published to a local event bus as domain events, and the schedules.
-package localstack
+package devstack
 
 import (
 	"context"
@@ -29,14 +29,14 @@ import (
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
-	"github.com/accrue/accrue/shared/localenv"
+	"github.com/accrue/accrue/internal/emulators"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/queue"
 	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/store"
-	"github.com/accrue/accrue/shared/streams"
+	"github.com/accrue/accrue/internal/streampoller"
 )
 
 // Config of a local stack.
@@ -116,25 +116,25 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 
 	cfg.Progress("starting DynamoDB Local and moto ...")
 	start := time.Now()
-	var ddb, moto *localenv.Server
+	var ddb, moto *emulators.Server
 	var ddbErr, motoErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		opts := localenv.DynamoDBOptions{LogDir: logDir}
+		opts := emulators.DynamoDBOptions{LogDir: logDir}
 		if !cfg.Fresh {
 			opts.DBPath = filepath.Join(cfg.Dir, "dev-db")
 		}
-		ddb, ddbErr = localenv.StartDynamoDB(ctx, opts)
+		ddb, ddbErr = emulators.StartDynamoDB(ctx, opts)
 	}()
 	go func() {
 		defer wg.Done()
-		moto, motoErr = localenv.StartMoto(ctx, localenv.MotoOptions{LogDir: logDir})
+		moto, motoErr = emulators.StartMoto(ctx, emulators.MotoOptions{LogDir: logDir})
 	}()
 	wg.Wait()
 	defer func() {
-		for _, s := range []*localenv.Server{ddb, moto} {
+		for _, s := range []*emulators.Server{ddb, moto} {
 			if s != nil {
 				_ = s.Stop()
 			}
@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	if _, err := store.EnsureTable(ctx, db, cfg.Table); err != nil {
 		return err
 	}
-	streamARN, err := streams.EnsureStream(ctx, db, cfg.Table)
+	streamARN, err := streampoller.EnsureStream(ctx, db, cfg.Table)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	go func() { defer close(pollDone); _ = poller.Run(runCtx) }()
 	// Domain events: the table's stream → EventBridge, as the events function does in AWS.
 	pub := domainevents.NewPublisher(eb, cfg.Bus, domainevents.WithLogger(cfg.Log))
-	sp := streams.NewPoller(dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) }),
+	sp := streampoller.NewPoller(dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) }),
 		streamARN, pub.HandleStream)
 	sp.Log = cfg.Log
 	streamDone := make(chan struct{})

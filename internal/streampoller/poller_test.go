@@ -1,4 +1,4 @@
-package streams_test
+package streampoller_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/accrue/accrue/shared/streams"
+	"github.com/accrue/accrue/internal/streampoller"
 )
 
 // fakeStream: shards with records; an iterator is "shard/position".
@@ -88,14 +88,14 @@ func recs(shard string, n int) []types.Record {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newPoller(f *fakeStream, h streams.Handler) *streams.Poller {
-	p := streams.NewPoller(f, "arn:stream", h)
+func newPoller(f *fakeStream, h streampoller.Handler) *streampoller.Poller {
+	p := streampoller.NewPoller(f, "arn:stream", h)
 	p.BatchSize, p.MinBackoff, p.MaxBackoff, p.Log = 4, time.Millisecond, time.Millisecond, quiet()
 	return p
 }
 
 // drain polls until nothing new arrives.
-func drain(t *testing.T, p *streams.Poller) {
+func drain(t *testing.T, p *streampoller.Poller) {
 	t.Helper()
 	for i := 0; i < 100; i++ {
 		n, err := p.Poll(t.Context())

@@ -1,4 +1,4 @@
-package streams_test
+package streampoller_test
 
 import (
 	"context"
@@ -14,29 +14,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/store"
-	"github.com/accrue/accrue/shared/streams"
+	"github.com/accrue/accrue/internal/streampoller"
 )
 
 // A table created without a stream (as a local table made before the stream
 // was in store.CreateTableInput) gets one; calling again changes nothing.
 func TestEnsureStream(t *testing.T) {
 	t.Parallel()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
 		in := store.CreateTableInput(name)
 		in.StreamSpecification = nil
 		return in
 	})
-	if _, err := streams.StreamARN(t.Context(), c, table); err == nil {
+	if _, err := streampoller.StreamARN(t.Context(), c, table); err == nil {
 		t.Fatal("a table without a stream has a stream ARN")
 	}
-	arn, err := streams.EnsureStream(t.Context(), c, table)
+	arn, err := streampoller.EnsureStream(t.Context(), c, table)
 	if err != nil || arn == "" {
 		t.Fatalf("EnsureStream: %q, %v", arn, err)
 	}
-	again, err := streams.EnsureStream(t.Context(), c, table)
+	again, err := streampoller.EnsureStream(t.Context(), c, table)
 	if err != nil || again != arn {
 		t.Fatalf("EnsureStream again: %q, %v; want %q", again, err, arn)
 	}
@@ -46,9 +46,9 @@ func TestEnsureStream(t *testing.T) {
 // TRIM_HORIZON, and retries from a reported failure.
 func TestPollerOnDynamoDBLocal(t *testing.T) {
 	t.Parallel()
-	c := ddbtest.Client(t)
-	table := ddbtest.NewTable(t, c, store.CreateTableInput)
-	arn, err := streams.EnsureStream(t.Context(), c, table)
+	c := awstest.Client(t)
+	table := awstest.NewTable(t, c, store.CreateTableInput)
+	arn, err := streampoller.EnsureStream(t.Context(), c, table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestPollerOnDynamoDBLocal(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	failedOnce := false
-	sc := dynamodbstreams.NewFromConfig(ddbtest.AWSConfig(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddbtest.Endpoint(t)) })
-	p := streams.NewPoller(sc, arn, func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	sc := dynamodbstreams.NewFromConfig(awstest.AWSConfig(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(awstest.Endpoint(t)) })
+	p := streampoller.NewPoller(sc, arn, func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range ev.Records {

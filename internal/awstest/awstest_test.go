@@ -1,4 +1,4 @@
-package ddbtest_test
+package awstest_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/accrue/accrue/shared/ddbtest"
+	"github.com/accrue/accrue/internal/awstest"
 )
 
 func simpleTable(name string) *dynamodb.CreateTableInput {
@@ -30,8 +30,8 @@ func simpleTable(name string) *dynamodb.CreateTableInput {
 func TestTablePutGet(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	c := ddbtest.Client(t)
-	name := ddbtest.NewTable(t, c, simpleTable)
+	c := awstest.Client(t)
+	name := awstest.NewTable(t, c, simpleTable)
 
 	if !strings.HasPrefix(name, "TestTablePutGet-") {
 		t.Errorf("table name %q does not start with the test name", name)
@@ -62,10 +62,10 @@ func TestTablePutGet(t *testing.T) {
 
 func TestTableDeletedOnCleanup(t *testing.T) {
 	t.Parallel()
-	c := ddbtest.Client(t)
+	c := awstest.Client(t)
 	var name string
 	t.Run("sub/test with spaces & symbols", func(t *testing.T) {
-		name = ddbtest.NewTable(t, c, simpleTable)
+		name = awstest.NewTable(t, c, simpleTable)
 		if !regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`).MatchString(name) {
 			t.Errorf("invalid table name %q", name)
 		}
@@ -81,7 +81,7 @@ func TestTableNameLimits(t *testing.T) {
 	t.Parallel()
 	re := regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 	t.Run(strings.Repeat("x/é", 100), func(t *testing.T) {
-		a, b := ddbtest.TableName(t), ddbtest.TableName(t)
+		a, b := awstest.TableName(t), awstest.TableName(t)
 		if !re.MatchString(a) {
 			t.Errorf("invalid table name %q (len %d)", a, len(a))
 		}
@@ -94,8 +94,8 @@ func TestTableNameLimits(t *testing.T) {
 func TestQueueSendReceive(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	c := ddbtest.SQSClient(t)
-	url := ddbtest.NewQueue(t, c, "accrual-events", nil)
+	c := awstest.SQSClient(t)
+	url := awstest.NewQueue(t, c, "accrual-events", nil)
 
 	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(`{"points":10}`)}); err != nil {
 		t.Fatalf("SendMessage: %v", err)
@@ -111,8 +111,8 @@ func TestQueueSendReceive(t *testing.T) {
 
 func TestFIFOQueue(t *testing.T) {
 	t.Parallel()
-	c := ddbtest.SQSClient(t)
-	url := ddbtest.NewQueue(t, c, "ledger.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	c := awstest.SQSClient(t)
+	url := awstest.NewQueue(t, c, "ledger.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
 	if !strings.HasSuffix(url, ".fifo") {
 		t.Fatalf("FIFO queue URL %q does not end in .fifo", url)
 	}

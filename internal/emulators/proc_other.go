@@ -1,13 +1,13 @@
 //go:build !unix
 
-package localenv
+package emulators
 
 import (
 	"errors"
 	"syscall"
 )
 
-var errPlatform = errors.New("localenv: the local emulators are only supported on Unix-like systems (Linux, macOS, WSL)")
+var errPlatform = errors.New("emulators: the local emulators are only supported on Unix-like systems (Linux, macOS, WSL)")
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
