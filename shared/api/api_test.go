@@ -18,8 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/program"

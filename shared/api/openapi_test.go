@@ -26,6 +26,7 @@ import (
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 
 	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/rules"
 )
 
 // The OpenAPI document (openapi.json, embedded as api.OpenAPI) is checked
@@ -673,4 +674,33 @@ func maps(m map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// The breakdown line kinds the document lists are exactly the ledger's
+// vocabulary (rules.LineKinds), so a new kind cannot reach the API undocumented.
+func TestOpenAPIBreakdownKinds(t *testing.T) {
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum []string `json:"enum"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Components.Schemas["BreakdownLine"].Properties["kind"].Enum
+	var want []string
+	for _, k := range rules.LineKinds() {
+		want = append(want, string(k))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("BreakdownLine.kind enum = %v, want rules.LineKinds() %v", got, want)
+	}
 }

@@ -10,8 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"

@@ -21,11 +21,11 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
-	"github.com/accrue/accrue/internal/streampoller"
 )
 
 // e2eProgram: 1 point per 1.00 RUB, a gold tier at 1000 qualifying points,

@@ -49,8 +49,8 @@ func FromRecord(rec events.DynamoDBEventRecord) ([]Event, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("%w: no pk/sk in keys", ErrCorrupt)
 	}
-	kind := classify(pk, sk)
-	if kind == itemOther {
+	key := store.ParseKey(pk, sk)
+	if key.Kind == store.ItemOther || key.Kind == store.ItemEraseMarker {
 		return nil, nil
 	}
 	newImg, err := SDKImage(rec.Change.NewImage)
@@ -67,16 +67,16 @@ func FromRecord(rec events.DynamoDBEventRecord) ([]Event, error) {
 	if rec.EventName == eventModify && oldImg == nil {
 		return nil, fmt.Errorf("%w: MODIFY %s|%s without an old image (the stream must be %s)", ErrCorrupt, pk, sk, store.StreamViewType)
 	}
-	c := change{insert: rec.EventName == eventInsert, pk: pk, sk: sk, newImg: newImg, oldImg: oldImg, at: rec.Change.ApproximateCreationDateTime.UTC()}
+	c := change{insert: rec.EventName == eventInsert, pk: pk, sk: sk, key: key, newImg: newImg, oldImg: oldImg, at: rec.Change.ApproximateCreationDateTime.UTC()}
 	var evs []Event
-	switch kind {
-	case itemEntry:
+	switch key.Kind {
+	case store.ItemPaymentEntry, store.ItemEntry:
 		evs, err = c.entry()
-	case itemMember:
+	case store.ItemMember:
 		evs, err = c.member()
-	case itemRedemption:
+	case store.ItemRedemption:
 		evs, err = c.redemption()
-	case itemReview:
+	case store.ItemReview:
 		evs, err = c.review()
 	}
 	if err != nil {
@@ -85,62 +85,22 @@ func FromRecord(rec events.DynamoDBEventRecord) ([]Event, error) {
 	return evs, nil
 }
 
-type itemKind int
-
-const (
-	itemOther itemKind = iota
-	itemEntry
-	itemMember
-	itemRedemption
-	itemReview
-)
-
-func classify(pk, sk string) itemKind {
-	if !strings.HasPrefix(pk, "P#") {
-		return itemOther
-	}
-	if strings.HasSuffix(pk, "#REVIEW") {
-		return itemReview
-	}
-	if !strings.Contains(pk, "#M#") {
-		return itemOther
-	}
-	switch {
-	case sk == "MEMBER":
-		return itemMember
-	case strings.HasPrefix(sk, "PAY#"), strings.HasPrefix(sk, "E#"):
-		return itemEntry
-	case strings.HasPrefix(sk, "RED#"):
-		return itemRedemption
-	}
-	return itemOther
-}
-
-// ids of pk when the item lacks its partner / member attributes.
-func pkIDs(pk string) (partner, member string) {
-	rest := strings.TrimPrefix(pk, "P#")
-	if p, m, ok := strings.Cut(rest, "#M#"); ok {
-		return p, m
-	}
-	return strings.TrimSuffix(rest, "#REVIEW"), ""
-}
-
 func anonymous(member string) bool { return strings.HasPrefix(member, store.AnonPrefix) }
 
 type change struct {
 	insert         bool
 	pk, sk         string
+	key            store.ItemKey
 	newImg, oldImg map[string]types.AttributeValue
 	at             time.Time // the record's approximate creation time
 }
 
 func (c *change) ids(partner, member string) (string, string) {
-	pp, pm := pkIDs(c.pk)
 	if partner == "" {
-		partner = pp
+		partner = c.key.Partner
 	}
 	if member == "" {
-		member = pm
+		member = c.key.Member
 	}
 	return partner, member
 }
@@ -263,7 +223,7 @@ func lines(e *ledger.Entry) []Line {
 	}
 	out := make([]Line, len(e.Breakdown))
 	for i, l := range e.Breakdown {
-		out[i] = Line{Kind: l.Kind, Rule: l.Rule, Points: l.Points}
+		out[i] = Line{Kind: string(l.Kind), Rule: l.Rule, Points: l.Points}
 	}
 	return out
 }
@@ -320,7 +280,7 @@ func (c *change) redemption() ([]Event, error) {
 		}
 	}
 	if r.ID == "" {
-		r.ID = strings.TrimPrefix(c.sk, "RED#")
+		r.ID = c.key.RedemptionID
 	}
 	at := r.CreatedAt
 	if r.SettledAt != nil {

@@ -100,7 +100,7 @@ func expireLots(pl *Plan, m *ledger.Member, p *program.Program, gone []expiring,
 			d.Pending -= n
 		}
 		c.Remaining, c.State, c.AvailableAt = 0, ledger.LotNone, nil
-		lines = append(lines, rules.Line{Kind: "expire", Rule: g.reason, Points: -n, Detail: expireDetail(g, m)})
+		lines = append(lines, rules.Line{Kind: rules.KindExpire, Rule: g.reason, Points: -n, Detail: expireDetail(g, m)})
 		evLots = append(evLots, EventLot{EntrySeq: g.lot.Seq, Points: n, ExpiresAt: g.at, Reason: g.reason})
 	}
 	n := -(d.Available + d.Pending)

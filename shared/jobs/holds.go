@@ -63,10 +63,10 @@ func ReleaseStaleHolds(m *ledger.Member, holds []ledger.Redemption, lots map[str
 		}
 		repaid := repay(restored, debt)
 		debt -= repaid
-		lines := []rules.Line{{Kind: "redeem", Rule: "expire", Points: r.Points,
+		lines := []rules.Line{{Kind: rules.KindRedeem, Rule: "expire", Points: r.Points,
 			Detail: "hold expired at " + r.ExpiresAt.UTC().Format(time.RFC3339) + ": points returned"}}
 		if repaid > 0 {
-			lines = append(lines, rules.Line{Kind: "debt", Rule: "repay", Detail: fmt.Sprintf("%d of the returned points repaid debt", repaid)})
+			lines = append(lines, rules.Line{Kind: rules.KindDebt, Rule: "repay", Detail: fmt.Sprintf("%d of the returned points repaid debt", repaid)})
 		}
 		pl.Entries = append(pl.Entries, ledger.Entry{
 			Kind: ledger.KindRedeem, At: now, Points: r.Points, Breakdown: lines, RedemptionID: r.ID,

@@ -48,13 +48,13 @@ func ReleasePending(m *ledger.Member, lots []*ledger.Entry, p *program.Program, 
 	for _, l := range due {
 		c := s.get(l)
 		n += c.Remaining
-		lines = append(lines, rules.Line{Kind: "release", Rule: "pending", Points: c.Remaining, Detail: releaseDetail(l)})
+		lines = append(lines, rules.Line{Kind: rules.KindRelease, Rule: "pending", Points: c.Remaining, Detail: releaseDetail(l)})
 		c.State, c.AvailableAt = ledger.LotAvailable, nil
 		work = append(work, c)
 	}
 	repaid := repay(work, m.Debt)
 	if repaid > 0 {
-		lines = append(lines, rules.Line{Kind: "debt", Rule: "repay", Detail: fmt.Sprintf("%d of the released points repaid debt", repaid)})
+		lines = append(lines, rules.Line{Kind: rules.KindDebt, Rule: "repay", Detail: fmt.Sprintf("%d of the released points repaid debt", repaid)})
 	}
 	pl.Lots = s.changes()
 	pl.Entries = []ledger.Entry{{

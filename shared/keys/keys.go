@@ -136,22 +136,14 @@ func New(db DynamoDB, table string, opts ...Option) *Store {
 	return s
 }
 
-// Keys of the items.
-const (
-	skHashItem = "KEY"
-	skPrefix   = "KEY#"
+// Keys of the items: the store's key schema (shared/store/keys.go).
+func listPK(partner string) string { pk, _ := store.APIKeyKey(partner, ""); return pk }
+
+var (
+	hashKey    = store.APIKeyHashKey
+	partnerKey = store.APIKeyKey
+	itemKey    = store.Key
 )
-
-func hashPK(hash string) string  { return "KEYHASH#" + hash }
-func partnerPK(p string) string  { return "P#" + p }
-func partnerSK(id string) string { return skPrefix + id }
-
-func itemKey(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		store.AttrPK: &types.AttributeValueMemberS{Value: pk},
-		store.AttrSK: &types.AttributeValueMemberS{Value: sk},
-	}
-}
 
 // keyItem is both items' attributes; Last4 and Hash are only on the partner's item.
 type keyItem struct {
@@ -285,12 +277,12 @@ func (s *Store) create(ctx context.Context, partner, role, label string) (string
 	}
 	hash := Hash(plain)
 	it := keyItem{PartnerID: partner, ID: id, Role: role, Label: label, CreatedAt: now}
-	hashItem, err := it.marshal(hashPK(hash), skHashItem)
+	hashItem, err := it.marshal(hashKey(hash))
 	if err != nil {
 		return "", Key{}, err
 	}
 	it.Last4, it.Hash = plain[len(plain)-4:], hash
-	partnerItem, err := it.marshal(partnerPK(partner), partnerSK(id))
+	partnerItem, err := it.marshal(partnerKey(partner, id))
 	if err != nil {
 		return "", Key{}, err
 	}
@@ -348,8 +340,8 @@ func (s *Store) List(ctx context.Context, partner string, limit int32, cursor st
 			"#pk": store.AttrPK, "#sk": store.AttrSK,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: partnerPK(partner)},
-			":sk": &types.AttributeValueMemberS{Value: skPrefix},
+			":pk": &types.AttributeValueMemberS{Value: listPK(partner)},
+			":sk": &types.AttributeValueMemberS{Value: store.APIKeyListPrefix},
 		},
 		ConsistentRead: aws.Bool(true),
 		// One more than asked tells whether another page follows.
@@ -360,7 +352,7 @@ func (s *Store) List(ctx context.Context, partner string, limit int32, cursor st
 		if err != nil || !validID(string(b)) {
 			return nil, "", fmt.Errorf("%w: %q", ErrBadCursor, cursor)
 		}
-		in.ExclusiveStartKey = itemKey(partnerPK(partner), partnerSK(string(b)))
+		in.ExclusiveStartKey = itemKey(partnerKey(partner, string(b)))
 	}
 	out, err := s.db.Query(ctx, in)
 	if err != nil {
@@ -415,7 +407,8 @@ func (s *Store) Revoke(ctx context.Context, partner, keyID string) (Key, error) 
 	}
 	for attempt := 0; ; attempt++ {
 		var it keyItem
-		found, err := s.get(ctx, partnerPK(partner), partnerSK(keyID), &it)
+		pk, sk := partnerKey(partner, keyID)
+		found, err := s.get(ctx, pk, sk, &it)
 		if err != nil {
 			return Key{}, fmt.Errorf("read key %s of %s: %w", keyID, partner, err)
 		}
@@ -446,8 +439,8 @@ func (s *Store) Revoke(ctx context.Context, partner, keyID string) (Key, error) 
 			}
 		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Update: update(partnerPK(partner), partnerSK(keyID))},
-			{Update: update(hashPK(it.Hash), skHashItem)},
+			{Update: update(partnerKey(partner, keyID))},
+			{Update: update(hashKey(it.Hash))},
 		}})
 		if conditionFailed(err) && attempt < 3 {
 			// Revoked concurrently: the next read returns it.
@@ -475,7 +468,8 @@ func (s *Store) Authenticate(ctx context.Context, bearerToken string) (Principal
 		return Principal{}, err
 	}
 	var it keyItem
-	found, err := s.get(ctx, hashPK(Hash(key)), skHashItem, &it)
+	hpk, hsk := hashKey(Hash(key))
+	found, err := s.get(ctx, hpk, hsk, &it)
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: read key: %w", err)
 	}

@@ -91,7 +91,7 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 	took, d := orig.Lot.take(n)
 	delta.add(d)
 	if took > 0 {
-		lines = append(lines, rules.Line{Kind: "reverse", Rule: orig.PaymentID, Points: -took, Detail: "from the payment's own lot"})
+		lines = append(lines, rules.Line{Kind: rules.KindReverse, Rule: orig.PaymentID, Points: -took, Detail: "from the payment's own lot"})
 	}
 	rest := n - took
 	var touched []*Entry
@@ -115,12 +115,12 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 			}
 		}
 		if fromOthers > 0 {
-			lines = append(lines, rules.Line{Kind: "reverse", Rule: "other_lots", Points: -fromOthers, Detail: "points of the payment already spent, taken from other available lots"})
+			lines = append(lines, rules.Line{Kind: rules.KindReverse, Rule: "other_lots", Points: -fromOthers, Detail: "points of the payment already spent, taken from other available lots"})
 		}
 		if rest > 0 {
 			delta.Debt += rest
 			delta.Available -= rest
-			lines = append(lines, rules.Line{Kind: "debt", Rule: "clawback", Points: -rest, Detail: "points already spent: owed, repaid by later earnings"})
+			lines = append(lines, rules.Line{Kind: rules.KindDebt, Rule: "clawback", Points: -rest, Detail: "points already spent: owed, repaid by later earnings"})
 		}
 	}
 	if !wasReview {

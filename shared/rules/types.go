@@ -54,22 +54,46 @@ type Budgets struct {
 }
 
 // Line is one rule's contribution. Lines of a Result always sum to Result.Points.
+// Ledger entries carry lines too (their breakdown), of the same vocabulary.
 type Line struct {
-	Kind   string `dynamodbav:"k" json:"kind"`   // one of the Kind constants
+	Kind   LineKind `dynamodbav:"k" json:"kind"` // one of the Kind constants
 	Rule   string `dynamodbav:"r" json:"rule"`   // rule, campaign or tier id; cap name
 	Points int64  `dynamodbav:"p" json:"points"` // may be negative for caps
 	Detail string `dynamodbav:"d,omitempty" json:"detail,omitempty"`
 }
 
-// Line kinds.
+// LineKind says what produced a breakdown line. The kinds are part of the API
+// (an entry's breakdown): the OpenAPI document lists exactly LineKinds.
+type LineKind string
+
+// Line kinds of the rules engine (an accrual's computation).
 const (
-	KindEarn      = "earn"      // base rate (or band rate) on the amount
-	KindTier      = "tier"      // tier multiplier's extra over base
-	KindCampaign  = "campaign"  // campaign multiplier's extra or fixed bonus
-	KindStreak    = "streak"    // streak bonus
-	KindFrequency = "frequency" // frequency bonus
-	KindCap       = "cap"       // reduction by a daily/monthly cap or program budget
+	KindEarn      LineKind = "earn"      // base rate (or band rate) on the amount
+	KindTier      LineKind = "tier"      // tier multiplier's extra over base
+	KindCampaign  LineKind = "campaign"  // campaign multiplier's extra or fixed bonus
+	KindStreak    LineKind = "streak"    // streak bonus
+	KindFrequency LineKind = "frequency" // frequency bonus
+	KindCap       LineKind = "cap"       // reduction by a daily/monthly cap or program budget
 )
+
+// Line kinds of the other ledger entries.
+const (
+	KindActivity   LineKind = "activity"    // fixed points of a program activity (Rule: its name)
+	KindAdjust     LineKind = "adjust"      // a manual credit or debit (Detail: the admin's reason)
+	KindRedeem     LineKind = "redeem"      // a redemption step: hold, capture, cancel, expire (Rule)
+	KindReview     LineKind = "review"      // a review decision: approve, reject (Rule; Detail of a reject: the reason)
+	KindTierChange LineKind = "tier_change" // a tier moved (Rule: the new tier)
+	KindRelease    LineKind = "release"     // pending points became available
+	KindExpire     LineKind = "expire"      // points expired (Rule: expiry or inactivity)
+	KindReverse    LineKind = "reverse"     // a refund took points back
+	KindDebt       LineKind = "debt"        // a clawback created debt, or a credit repaid it
+)
+
+// LineKinds lists every line kind.
+func LineKinds() []LineKind {
+	return []LineKind{KindEarn, KindTier, KindCampaign, KindStreak, KindFrequency, KindCap,
+		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt}
+}
 
 // Result of evaluating one payment.
 type Result struct {

@@ -94,7 +94,7 @@ func (r *replayer) refund(orig int, pay payment.Payment) Outcome {
 		RefundedMinor: e.refunded, Reversed: e.reversed,
 	}, pay.AmountMinor)
 	line := rules.Line{
-		Kind: string(ledger.KindReverse), Rule: pay.RefundOf, Points: -n,
+		Kind: rules.KindReverse, Rule: pay.RefundOf, Points: -n,
 		Detail: fmt.Sprintf("floor(%d × %d / %d) − %d already reversed",
 			e.points, e.refunded+pay.AmountMinor, amount, e.reversed),
 	}

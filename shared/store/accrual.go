@@ -112,7 +112,7 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	if err != nil {
 		return Outcome{}, err
 	}
-	eput, err := s.putNewEntry(&entry, skPayment(pay.PaymentID, pay.Type))
+	eput, err := s.putNewEntry(&entry, paymentSK(pay.PaymentID, pay.Type))
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -127,11 +127,11 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}})
 	}
 	if res.ProgramSpend > 0 {
-		items = append(items, s.spend(partnerPK(pay.PartnerID), "BUDGET#"+budgets.ProgramMonth, res.ProgramSpend, prog.Caps.ProgramMonthly))
+		items = append(items, s.spend(partnerPK(pay.PartnerID), budgetSK(budgets.ProgramMonth), res.ProgramSpend, prog.Caps.ProgramMonthly))
 	}
 	for _, c := range prog.Campaigns {
 		if n := res.CampaignSpend[c.ID]; n > 0 && c.Budget > 0 {
-			items = append(items, s.spend(partnerPK(pay.PartnerID), "CAMPAIGN#"+c.ID, n, c.Budget))
+			items = append(items, s.spend(partnerPK(pay.PartnerID), campaignSK(c.ID), n, c.Budget))
 		}
 	}
 	roles := map[int]txRole{1: roleDedup}
@@ -174,7 +174,7 @@ func (s *Store) budgets(ctx context.Context, prog *program.Program, pay payment.
 	b := rules.Budgets{ProgramMonth: month}
 	var c counter
 	if prog.Caps.ProgramMonthly > 0 {
-		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), "BUDGET#"+b.ProgramMonth, &c); err != nil {
+		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), budgetSK(b.ProgramMonth), &c); err != nil {
 			return b, err
 		}
 		b.ProgramSpent = c.Spent
@@ -184,7 +184,7 @@ func (s *Store) budgets(ctx context.Context, prog *program.Program, pay payment.
 			continue
 		}
 		c = counter{}
-		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), "CAMPAIGN#"+camp.ID, &c); err != nil {
+		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), campaignSK(camp.ID), &c); err != nil {
 			return b, err
 		}
 		if b.CampaignSpent == nil {

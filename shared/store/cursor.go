@@ -105,16 +105,3 @@ var (
 	curSK  = cursorKey{attr: AttrSK}
 	curLSK = cursorKey{attr: AttrLedgerSK, valid: isLedgerSK}
 )
-
-// isLedgerSK reports whether s is a ledger index sort key (ledgerSK).
-func isLedgerSK(s string) bool {
-	if len(s) != 18 || s[:2] != "L#" {
-		return false
-	}
-	for _, r := range s[2:] {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}

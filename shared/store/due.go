@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -114,7 +113,7 @@ func (tx *LedgerTx) EntriesSince(since time.Time) ([]ledger.Entry, error) {
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(lsk, :l)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: memberPK(tx.Member.PartnerID, tx.Member.ID)},
-			":l":  &types.AttributeValueMemberS{Value: "L#"},
+			":l":  &types.AttributeValueMemberS{Value: pfxLedger},
 		},
 		ScanIndexForward: aws.Bool(false),
 		Limit:            aws.Int32(100),
@@ -177,7 +176,7 @@ func (s *Store) ForEachDue(ctx context.Context, shard int, now time.Time, fn fun
 		KeyConditionExpression:   aws.String("#s = :s AND #d <= :now"),
 		ExpressionAttributeNames: map[string]string{"#s": AttrDueShard, "#d": AttrDue},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s":   &types.AttributeValueMemberS{Value: fmt.Sprintf("DUE#%02d", shard)},
+			":s":   &types.AttributeValueMemberS{Value: dueShardKey(shard)},
 			":now": num(now.Unix()),
 		},
 	})
@@ -203,10 +202,10 @@ func (s *Store) ForEachDue(ctx context.Context, shard int, now time.Time, fn fun
 func dueMember(it map[string]types.AttributeValue) (DueMember, bool) {
 	pk, _ := it[AttrPK].(*types.AttributeValueMemberS)
 	due, _ := it[AttrDue].(*types.AttributeValueMemberN)
-	if pk == nil || due == nil || !strings.HasPrefix(pk.Value, "P#") {
+	if pk == nil || due == nil {
 		return DueMember{}, false
 	}
-	partner, member, ok := strings.Cut(strings.TrimPrefix(pk.Value, "P#"), "#M#")
+	partner, member, ok := parseMemberPK(pk.Value)
 	if !ok {
 		return DueMember{}, false
 	}

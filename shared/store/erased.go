@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -34,14 +32,6 @@ import (
 // ErrMemberErased: the member id was erased (GDPR); nothing can be done with
 // it again. Permanent.
 var ErrMemberErased = errors.New("member id was erased")
-
-const skErased = "ERASED"
-
-// erasedPK is the partition of the erasure mark of member.
-func erasedPK(partner, member string) string {
-	sum := sha256.Sum256([]byte(member))
-	return "P#" + partner + "#ERASED#" + hex.EncodeToString(sum[:])
-}
 
 type erasedMark struct {
 	ErasedAt time.Time `dynamodbav:"erased_at"`

@@ -94,7 +94,6 @@ const AuditMemberErase = "member.erase"
 const AnonPrefix = "erased-"
 
 const (
-	skErase = "ERASE"
 	// RedactedReason replaces the free-text reason of an erased member's audit records.
 	RedactedReason = "[redacted: member erased]"
 	redactedID     = "[erased]"
@@ -375,11 +374,13 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 	lotKeys := map[string]string{}
 	var moves []move
 	var rest []map[string]types.AttributeValue
+	mpk := memberPK(partner, member)
 	for _, it := range own {
 		sk := skOf(it)
+		k := ParseKey(mpk, sk)
 		switch {
-		case sk == skMember || sk == skErase:
-		case strings.HasPrefix(sk, "PAY#") || strings.HasPrefix(sk, "E#"):
+		case k.Kind == ItemMember || k.Kind == ItemEraseMarker:
+		case k.IsEntry():
 			var e ledger.Entry
 			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
 				return nil, fmt.Errorf("unmarshal entry %s: %w", sk, err)
@@ -392,7 +393,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 				return nil, err
 			}
 			order := orderEntry
-			if strings.HasPrefix(sk, "PAY#") && strings.HasSuffix(sk, "#S") {
+			if k.IsEarn() {
 				order = orderPayment
 			}
 			moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: order})
@@ -402,7 +403,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 	}
 	for _, it := range rest {
 		sk := skOf(it)
-		if strings.HasPrefix(sk, redemptionSK("")) {
+		if ParseKey(mpk, sk).Kind == ItemRedemption {
 			var r ledger.Redemption
 			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
 				return nil, fmt.Errorf("unmarshal redemption %s: %w", sk, err)
@@ -514,7 +515,7 @@ func scrubEntry(e *ledger.Entry, anon string) {
 	for i := range e.Breakdown {
 		l := &e.Breakdown[i]
 		switch {
-		case l.Kind == "adjust", l.Kind == "review" && l.Rule == "reject":
+		case l.Kind == rules.KindAdjust, l.Kind == rules.KindReview && l.Rule == "reject":
 			l.Detail = "" // free text
 		case l.Kind == rules.KindStreak && sub != "":
 			l.Detail = strings.ReplaceAll(l.Detail, sub, redactedID)

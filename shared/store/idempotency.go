@@ -63,8 +63,6 @@ type IdemRecord struct {
 // Lease is when an in-progress record's claim ends.
 func (r *IdemRecord) Lease() time.Time { return time.UnixMilli(r.LeaseUntil) }
 
-func idemPK(partner string) string { return "P#" + partner + "#IDEM" }
-
 // IdemResponse is a stored response.
 type IdemResponse struct {
 	Status      int

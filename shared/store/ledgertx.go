@@ -123,9 +123,6 @@ func (tx *LedgerTx) Replace(v any, pk, sk string, prevVersion int64) error {
 // Raw adds a prepared transaction item (counters, deletes).
 func (tx *LedgerTx) Raw(it types.TransactWriteItem) { tx.items = append(tx.items, it) }
 
-// entrySK is the key of a ledger entry that is not a payment's.
-func entrySK(seq int64) string { return fmt.Sprintf("E#%016d", seq) }
-
 // ErrNotFound: the addressed item does not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -129,7 +129,7 @@ func (s *Store) Activity(ctx context.Context, partner, member, name string) (led
 			tx.Member.Activities = map[string]int64{}
 		}
 		tx.Member.Activities[name]++
-		e := creditLot(tx, p, ledger.KindBonus, act.Points, []ledgerLine{{Kind: "activity", Rule: name, Points: act.Points}})
+		e := creditLot(tx, p, ledger.KindBonus, act.Points, []ledgerLine{{Kind: rules.KindActivity, Rule: name, Points: act.Points}})
 		booked = *e
 		return nil
 	})
@@ -161,8 +161,6 @@ type AuditRecord struct {
 	Entry    int64     `dynamodbav:"seq,omitempty" json:"entry_seq,omitempty"`
 }
 
-func auditPK(partner string) string { return "P#" + partner + "#AUDIT" }
-
 // Adjust books a manual adjustment with its audit record, in one transaction.
 // A debit takes available points earliest-expiry first and never takes the
 // balance below zero.
@@ -173,7 +171,7 @@ func (s *Store) Adjust(ctx context.Context, partner, member string, a Adjustment
 	}
 	var booked ledger.Entry
 	m, err := s.UpdateLedger(ctx, partner, member, func(tx *LedgerTx) error {
-		line := []ledgerLine{{Kind: "adjust", Rule: "manual", Points: a.Points, Detail: a.Reason}}
+		line := []ledgerLine{{Kind: rules.KindAdjust, Rule: "manual", Points: a.Points, Detail: a.Reason}}
 		var e *ledger.Entry
 		if a.Points > 0 {
 			e = creditLot(tx, p, ledger.KindAdjust, a.Points, line)
@@ -194,7 +192,7 @@ func (s *Store) Adjust(ctx context.Context, partner, member string, a Adjustment
 		e.Reason, e.Actor = a.Reason, a.Actor
 		booked = *e
 		rec := AuditRecord{At: tx.Now.UTC(), Actor: a.Actor, Action: "adjust", MemberID: member, Points: a.Points, Reason: a.Reason, Entry: e.Seq}
-		return tx.Put(rec, auditPK(partner), fmt.Sprintf("%s#%s#%016d", tx.Now.UTC().Format(time.RFC3339Nano), member, e.Seq))
+		return tx.Put(rec, auditPK(partner), auditSK(tx.Now, member, e.Seq))
 	})
 	return m, booked, err
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/rules"
 )
 
 // Errors of redemptions and rewards.
@@ -45,11 +46,9 @@ type Reward struct {
 // MaxRewards in one catalog (the catalog is replaced in one transaction).
 const MaxRewards = 90
 
-func rewardSK(id string) string { return "REWARD#" + id }
-
 // Rewards returns the catalog, ordered by id.
 func (s *Store) Rewards(ctx context.Context, partner string) ([]Reward, error) {
-	kc := expression.Key(AttrPK).Equal(expression.Value(partnerPK(partner))).And(expression.Key(AttrSK).BeginsWith("REWARD#"))
+	kc := expression.Key(AttrPK).Equal(expression.Value(partnerPK(partner))).And(expression.Key(AttrSK).BeginsWith(pfxReward))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build rewards query: %w", err)
@@ -116,8 +115,6 @@ type RedeemRequest struct {
 
 // DefaultHold is how long a redemption hold stays open unless asked otherwise.
 const DefaultHold = 30 * time.Minute
-
-func redemptionSK(id string) string { return "RED#" + id }
 
 func newID(prefix string) string {
 	b := make([]byte, 10)
@@ -187,7 +184,7 @@ func (s *Store) Redeem(ctx context.Context, partner, member string, req RedeemRe
 			tx.Member.LowerDue(exp)
 		}
 		tx.Book(&ledger.Entry{Kind: ledger.KindRedeem, Points: -points, Delta: d, RedemptionID: rid,
-			Breakdown: []ledgerLine{{Kind: "redeem", Rule: step, Points: -points, Detail: redemptionDetail(req)}}})
+			Breakdown: []ledgerLine{{Kind: rules.KindRedeem, Rule: step, Points: -points, Detail: redemptionDetail(req)}}})
 		return tx.Put(red, memberPK(partner, member), redemptionSK(rid))
 	})
 	return red, m, err
@@ -306,7 +303,7 @@ func (s *Store) settle(ctx context.Context, partner, member, rid string, capture
 			points = r.Points
 		}
 		tx.Book(&ledger.Entry{Kind: ledger.KindRedeem, Points: points, Delta: d, RedemptionID: rid,
-			Breakdown: []ledgerLine{{Kind: "redeem", Rule: step, Points: points}}})
+			Breakdown: []ledgerLine{{Kind: rules.KindRedeem, Rule: step, Points: points}}})
 		red = r
 		return tx.Replace(r, memberPK(partner, member), redemptionSK(rid), prev)
 	})

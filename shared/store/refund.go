@@ -38,7 +38,7 @@ func (s *Store) Refund(ctx context.Context, pay payment.Payment) (Outcome, error
 func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, error) {
 	now := s.now()
 	pk := memberPK(pay.PartnerID, pay.MemberID)
-	refundSK := skPayment(pay.PaymentID, pay.Type)
+	refundSK := paymentSK(pay.PaymentID, pay.Type)
 	// A refund already applied would now look like an over-refund: check first.
 	var seen ledger.Entry
 	if found, err := s.getItem(ctx, pk, refundSK, &seen); err != nil {
@@ -60,7 +60,7 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 	if err != nil {
 		return Outcome{}, err
 	}
-	origSK := skPayment(pay.RefundOf, payment.TypeSucceeded)
+	origSK := paymentSK(pay.RefundOf, payment.TypeSucceeded)
 	var orig ledger.Entry
 	if found, err := s.getItem(ctx, pk, origSK, &orig); err != nil {
 		return Outcome{}, err

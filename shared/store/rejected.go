@@ -33,12 +33,6 @@ type Rejection struct {
 	Body             string    `dynamodbav:"body" json:"body"`
 }
 
-// rejectionSK is time-ordered and derived from the message alone, so recording
-// the same message twice (a redelivery after a failed delete) writes one item.
-func rejectionSK(r *Rejection) string {
-	return fmt.Sprintf("%020d#%s", r.ReceivedAt.UnixNano(), r.MessageID)
-}
-
 // RecordRejection stores a rejected event. Recording the same message again is
 // a no-op.
 func (s *Store) RecordRejection(ctx context.Context, r Rejection) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/rules"
 )
 
 // ReviewItem is an accrual held by a fraud limit, waiting for an admin's
@@ -46,14 +47,7 @@ func (r *ReviewItem) lotKey() string {
 	if r.LotSK != "" {
 		return r.LotSK
 	}
-	return skPayment(r.PaymentID, payment.TypeSucceeded)
-}
-
-func reviewPK(partner string) string { return "P#" + partner + "#REVIEW" }
-
-// reviewSK orders the queue by time held.
-func reviewSK(at time.Time, member, paymentID string) string {
-	return fmt.Sprintf("%s#%s#%s", at.UTC().Format("2006-01-02T15:04:05.000000000Z"), member, paymentID)
+	return paymentSK(r.PaymentID, payment.TypeSucceeded)
 }
 
 // Errors of review decisions.
@@ -214,7 +208,7 @@ func (s *Store) decide(ctx context.Context, partner, id, actor, reason string, a
 			e = release(tx, p, lot, n)
 		} else {
 			e = &ledger.Entry{Kind: ledger.KindReverse, Points: -n, Delta: ledger.Balances{Review: -n}, Reason: reason,
-				Breakdown: []ledgerLine{{Kind: "review", Rule: "reject", Points: -n, Detail: reason}}}
+				Breakdown: []ledgerLine{{Kind: rules.KindReview, Rule: "reject", Points: -n, Detail: reason}}}
 			lot.Remaining, lot.State = 0, ledger.LotNone
 		}
 		tx.Changed(lot)
@@ -241,11 +235,6 @@ func (s *Store) decide(ctx context.Context, partner, id, actor, reason string, a
 	return m, booked, err
 }
 
-// auditSK orders a partner's audit records by time (as Adjust writes them).
-func auditSK(at time.Time, member string, seq int64) string {
-	return fmt.Sprintf("%s#%s#%016d", at.UTC().Format(time.RFC3339Nano), member, seq)
-}
-
 // release moves the n remaining points of a held lot out of review (Approve).
 func release(tx *LedgerTx, p *program.Program, lot *ledger.Entry, n int64) *ledger.Entry {
 	state := ledger.LotAvailable
@@ -266,11 +255,11 @@ func release(tx *LedgerTx, p *program.Program, lot *ledger.Entry, n int64) *ledg
 	if state == ledger.LotPending {
 		detail = "approved: pending until " + availableAt.Format(time.RFC3339)
 	}
-	lines := []ledgerLine{{Kind: "review", Rule: "approve", Points: n, Detail: detail}}
+	lines := []ledgerLine{{Kind: rules.KindReview, Rule: "approve", Points: n, Detail: detail}}
 	tx.Member.Rules.Qualifying += n
 	if t, ok := p.TierFor(tx.Member.Rules.Qualifying); ok && p.TierIndex(t.Name) > max(p.TierIndex(tx.Member.Rules.Tier), 0) {
 		tx.Member.Rules.Tier = t.Name
-		lines = append(lines, ledgerLine{Kind: "tier_change", Rule: t.Name, Detail: "upgraded: qualifying points reached the threshold"})
+		lines = append(lines, ledgerLine{Kind: rules.KindTierChange, Rule: t.Name, Detail: "upgraded: qualifying points reached the threshold"})
 	}
 	return &ledger.Entry{Kind: ledger.KindRelease, Points: n, Delta: d, Breakdown: lines}
 }

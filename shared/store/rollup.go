@@ -30,10 +30,7 @@ import (
 	"github.com/accrue/accrue/shared/ledger"
 )
 
-const (
-	registryPK    = "OPS#PARTNERS"
-	skRollupState = "STATE"
-)
+const ()
 
 // PartnerRecord is a partner's entry in the partner registry.
 type PartnerRecord struct {
@@ -256,13 +253,6 @@ type DayEntry struct {
 	At        time.Time       `dynamodbav:"at"`
 	Points    int64           `dynamodbav:"pts"`
 	Delta     ledger.Balances `dynamodbav:"d"`
-}
-
-// DayPartition is the day-index key of partner's entries of one UTC day
-// (yyyy-mm-dd) in one bucket: the key DayKey gives the entries of the members
-// of that bucket.
-func DayPartition(partner, utcDay string, bucket int) string {
-	return fmt.Sprintf("P#%s#D#%s#%d", partner, utcDay, bucket)
 }
 
 // DayBucket is the day-index bucket of a member's entries.

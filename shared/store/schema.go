@@ -3,31 +3,8 @@
 // B's items. This file is the one place the table and its indexes are defined:
 // the CDK stack, the local stack and the tests all build the table from it.
 //
-// The items of the table (pk | sk):
-//
-//	P#{partner}             | PROGRAM             the program JSON and its version (the partner exists iff this does)
-//	P#{partner}             | BUDGET#{yyyy-mm}    program monthly points spent
-//	P#{partner}             | CAMPAIGN#{id}       campaign points spent
-//	P#{partner}             | REWARD#{id}         reward catalog item with its stock
-//	P#{partner}             | KEY#{key id}        API key metadata for listing (package keys)
-//	P#{partner}#M#{member}  | MEMBER              balances, rules state, version, seq; in the due index
-//	                                              (dsh, due) while a scheduled job has work for it some day
-//	P#{partner}#M#{member}  | PAY#{payment}#S|R   earn / reverse entry of a payment (and its lot); the key
-//	                                              is the deduplication record (put only if absent)
-//	P#{partner}#M#{member}  | E#{seq}             any other ledger entry (activity, adjustment, redemption, review);
-//	                                              every entry is in the day index (dpk = partner, UTC day, bucket)
-//	P#{partner}#M#{member}  | RED#{id}            a redemption (hold / capture / cancel)
-//	P#{partner}#M#{member}  | ERASE               marker of a GDPR erase in progress (its anonymous id)
-//	P#{partner}#REJ         | {received}#{msg}    rejected event of a known partner
-//	P#{partner}#REVIEW      | {held at}#{m}#{p}   an accrual held by a fraud limit, waiting for a decision
-//	P#{partner}#IDEM        | {Idempotency-Key}   a remembered request and its response (TTL 24h)
-//	P#{partner}#AUDIT       | {at}#{member}#{seq} admin actions (adjustments, review decisions)
-//	P#{partner}#STATS       | {yyyy-mm-dd}        daily figures of the stats roll-up
-//	P#{partner}#STATS       | STATE               the roll-up's progress: last closed day, outstanding then
-//	OPS#PARTNERS            | {partner}           partner registry (PutProgram): the partners the roll-up walks
-//	OPS#REJ                 | {received}#{msg}    rejected event whose partner is unknown or unreadable
-//	KEYHASH#{sha256}        | KEY                 API key lookup by hash (package keys): the one item not
-//	                                              under its partner, since a request knows its key first
+// The items of the table and their keys are in keys.go, the one place any
+// key is built or parsed.
 package store
 
 import (

@@ -37,8 +37,6 @@ type DayStats struct {
 	AsOf time.Time `dynamodbav:"as_of" json:"as_of"`
 }
 
-func statsPK(partner string) string { return "P#" + partner + "#STATS" }
-
 // Stats returns the days from..to (inclusive, "YYYY-MM-DD") that have figures.
 func (s *Store) Stats(ctx context.Context, partner, from, to string) ([]DayStats, error) {
 	kc := expression.Key(AttrPK).Equal(expression.Value(statsPK(partner))).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -86,38 +85,6 @@ var (
 	errConflict = errors.New("concurrent change")
 )
 
-// Keys.
-func partnerPK(partner string) string        { return "P#" + partner }
-func memberPK(partner, member string) string { return "P#" + partner + "#M#" + member }
-func rejectedPK(partner string) string {
-	if partner == "" {
-		return "OPS#REJ"
-	}
-	return "P#" + partner + "#REJ"
-}
-
-const (
-	skProgram = "PROGRAM"
-	skMember  = "MEMBER"
-)
-
-func skPayment(paymentID, typ string) string {
-	suffix := "#S"
-	if typ == "payment.refunded" {
-		suffix = "#R"
-	}
-	return "PAY#" + paymentID + suffix
-}
-
-func ledgerSK(seq int64) string { return fmt.Sprintf("L#%016d", seq) }
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		AttrPK: &types.AttributeValueMemberS{Value: pk},
-		AttrSK: &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
 // item marshals v and adds its keys.
 func item(v any, pk, sk string) (map[string]types.AttributeValue, error) {
 	m, err := attributevalue.MarshalMap(v)
@@ -139,20 +106,6 @@ func memberItem(m *ledger.Member) (map[string]types.AttributeValue, error) {
 		it[AttrDueShard] = &types.AttributeValueMemberS{Value: DueShard(pk)}
 	}
 	return it, nil
-}
-
-// DueShard is the due-index shard of the member item with key pk.
-func DueShard(pk string) string { return fmt.Sprintf("DUE#%02d", bucket(pk, DueShards)) }
-
-// DayKey is the day-index key of an entry of member (pk) made at at.
-func DayKey(partner, pk string, at time.Time) string {
-	return DayPartition(partner, at.UTC().Format(time.DateOnly), int(bucket(pk, DayBuckets)))
-}
-
-func bucket(s string, n int) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32() % uint32(n)
 }
 
 func entryItem(e *ledger.Entry, sk string) (map[string]types.AttributeValue, error) {

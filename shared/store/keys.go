@@ -1,0 +1,296 @@
+package store
+
+// The key schema of the table: every partition and sort key Accrue writes is
+// built here, and every key anyone reads back is parsed here (ParseKey). No
+// other file of the repository spells a key prefix. Every key starts with its
+// partner, except the partner registry and the operators' rejections (OPS#)
+// and the API key lookup by hash (KEYHASH#: a request knows its key before its
+// partner).
+//
+//	pk                              sk                      item
+//	P#{partner}                     PROGRAM                 the program JSON and its version (the partner exists iff this does)
+//	P#{partner}                     BUDGET#{yyyy-mm}        program monthly points spent
+//	P#{partner}                     CAMPAIGN#{id}           campaign points spent
+//	P#{partner}                     REWARD#{id}             reward catalog item with its stock
+//	P#{partner}                     KEY#{key id}            API key metadata for listing (package keys)
+//	P#{partner}#M#{member}          MEMBER                  balances, rules state, version, seq; in the due index
+//	                                                        (dsh, due) while a scheduled job has work for it some day
+//	P#{partner}#M#{member}          PAY#{payment}#S|R       earn / reverse entry of a payment (and its lot); the key
+//	                                                        is the deduplication record (put only if absent)
+//	P#{partner}#M#{member}          E#{seq}                 any other ledger entry (activity, adjustment, redemption,
+//	                                                        review, job); every entry is in the day index
+//	P#{partner}#M#{member}          RED#{id}                a redemption (hold / capture / cancel)
+//	P#{partner}#M#{member}          ERASE                   marker of a GDPR erase in progress (its anonymous id)
+//	P#{partner}#ERASED#{sha256(m)}  ERASED                  an erased member id: never used again (erased.go)
+//	P#{partner}#REJ                 {received}#{msg}        rejected event of a known partner
+//	P#{partner}#REVIEW              {held at}#{m}#{pay}     an accrual held by a fraud limit, waiting for a decision
+//	P#{partner}#IDEM                {Idempotency-Key}       a remembered request and its response (TTL 24h)
+//	P#{partner}#AUDIT               {at}#{member}#{seq}     admin actions (adjustments, review decisions, erasures)
+//	P#{partner}#STATS               {yyyy-mm-dd}            daily figures of the stats roll-up
+//	P#{partner}#STATS               STATE                   the roll-up's progress: last closed day, outstanding then
+//	OPS#PARTNERS                    {partner}               partner registry (PutProgram): the partners jobs walk
+//	OPS#REJ                         {received}#{msg}        rejected event whose partner is unknown or unreadable
+//	KEYHASH#{sha256}                KEY                     API key lookup by hash (package keys)
+//
+// Index keys: lsk = L#{seq} (the ledger LSI and the day GSI's sort key),
+// dpk = P#{partner}#D#{UTC day}#{bucket} (the day GSI), dsh = DUE#{shard}
+// (the due GSI).
+//
+// Partner ids are [a-z0-9-] (no "#"), so a partition key is parsed from the
+// left: "P#", the partner, then what follows its "#". Member ids may hold any
+// printable character, "#" included: a member's partition key ends with the
+// member id, and nothing is parsed after it.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/payment"
+)
+
+const (
+	pfxPartner = "P#"
+	pfxOps     = "OPS#"
+
+	partMember = "M#"
+	partErased = "ERASED#"
+	partDay    = "D#"
+	partRej    = "REJ"
+	partReview = "REVIEW"
+	partIdem   = "IDEM"
+	partAudit  = "AUDIT"
+	partStats  = "STATS"
+
+	skProgram     = "PROGRAM"
+	skMember      = "MEMBER"
+	skErase       = "ERASE"
+	skErased      = "ERASED"
+	skRollupState = "STATE"
+	skAPIKeyHash  = "KEY"
+
+	pfxBudget     = "BUDGET#"
+	pfxCampaign   = "CAMPAIGN#"
+	pfxReward     = "REWARD#"
+	pfxAPIKey     = "KEY#"
+	pfxPayment    = "PAY#"
+	pfxEntry      = "E#"
+	pfxRedemption = "RED#"
+	pfxLedger     = "L#"
+	pfxDueShard   = "DUE#"
+	pfxKeyHash    = "KEYHASH#"
+
+	sfxEarn    = "#S"
+	sfxReverse = "#R"
+
+	registryPK = pfxOps + "PARTNERS"
+	opsRejPK   = pfxOps + partRej
+)
+
+// Partition keys.
+
+func partnerPK(partner string) string        { return pfxPartner + partner }
+func memberPK(partner, member string) string { return partnerPK(partner) + "#" + partMember + member }
+func reviewPK(partner string) string         { return partnerPK(partner) + "#" + partReview }
+func idemPK(partner string) string           { return partnerPK(partner) + "#" + partIdem }
+func auditPK(partner string) string          { return partnerPK(partner) + "#" + partAudit }
+func statsPK(partner string) string          { return partnerPK(partner) + "#" + partStats }
+
+// rejectedPK is a partner's rejections, or the operators' (partner "").
+func rejectedPK(partner string) string {
+	if partner == "" {
+		return opsRejPK
+	}
+	return partnerPK(partner) + "#" + partRej
+}
+
+// erasedPK is the partition of the erasure mark of member (see erased.go).
+func erasedPK(partner, member string) string {
+	sum := sha256.Sum256([]byte(member))
+	return partnerPK(partner) + "#" + partErased + hex.EncodeToString(sum[:])
+}
+
+// DayPartition is the day-index key of partner's entries of one UTC day
+// (yyyy-mm-dd) in one bucket: the key DayKey gives the entries of the members
+// of that bucket.
+func DayPartition(partner, utcDay string, bucket int) string {
+	return fmt.Sprintf("%s#%s%s#%d", partnerPK(partner), partDay, utcDay, bucket)
+}
+
+// DayKey is the day-index key of an entry of member (pk) made at at.
+func DayKey(partner, pk string, at time.Time) string {
+	return DayPartition(partner, at.UTC().Format(time.DateOnly), int(bucket(pk, DayBuckets)))
+}
+
+// DueShard is the due-index shard of the member item with key pk.
+func DueShard(pk string) string { return dueShardKey(int(bucket(pk, DueShards))) }
+
+func dueShardKey(shard int) string { return fmt.Sprintf("%s%02d", pfxDueShard, shard) }
+
+func bucket(s string, n int) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32() % uint32(n)
+}
+
+// Sort keys.
+
+func budgetSK(month string) string  { return pfxBudget + month }
+func campaignSK(id string) string   { return pfxCampaign + id }
+func rewardSK(id string) string     { return pfxReward + id }
+func redemptionSK(id string) string { return pfxRedemption + id }
+func entrySK(seq int64) string      { return fmt.Sprintf("%s%016d", pfxEntry, seq) }
+func ledgerSK(seq int64) string     { return fmt.Sprintf("%s%016d", pfxLedger, seq) }
+
+// paymentSK is the key of a payment's entry: the deduplication record of
+// (partner, member, payment, type).
+func paymentSK(paymentID, typ string) string {
+	if typ == payment.TypeRefunded {
+		return pfxPayment + paymentID + sfxReverse
+	}
+	return pfxPayment + paymentID + sfxEarn
+}
+
+// reviewSK orders the review queue by time held.
+func reviewSK(at time.Time, member, paymentID string) string {
+	return fmt.Sprintf("%s#%s#%s", at.UTC().Format("2006-01-02T15:04:05.000000000Z"), member, paymentID)
+}
+
+// auditSK orders a partner's audit records by time.
+func auditSK(at time.Time, member string, seq int64) string {
+	return fmt.Sprintf("%s#%s#%016d", at.UTC().Format(time.RFC3339Nano), member, seq)
+}
+
+// rejectionSK is time-ordered and derived from the message alone, so recording
+// the same message twice (a redelivery after a failed delete) writes one item.
+func rejectionSK(r *Rejection) string {
+	return fmt.Sprintf("%020d#%s", r.ReceivedAt.UnixNano(), r.MessageID)
+}
+
+// isLedgerSK reports whether s is a ledger index sort key (ledgerSK).
+func isLedgerSK(s string) bool {
+	if len(s) != len(pfxLedger)+16 || !strings.HasPrefix(s, pfxLedger) {
+		return false
+	}
+	for _, r := range s[len(pfxLedger):] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// API key items (package keys reads and writes them with these keys).
+
+// APIKeyHashKey is the key of the lookup item of an API key by its hash.
+func APIKeyHashKey(hash string) (pk, sk string) { return pfxKeyHash + hash, skAPIKeyHash }
+
+// APIKeyKey is the key of a partner's listing item of API key id.
+func APIKeyKey(partner, id string) (pk, sk string) { return partnerPK(partner), pfxAPIKey + id }
+
+// APIKeyListPrefix is the sort key prefix of a partner's API key items
+// (in partition APIKeyKey's pk).
+const APIKeyListPrefix = pfxAPIKey
+
+// Key is the primary key of an item as a DynamoDB key map.
+func Key(pk, sk string) map[string]types.AttributeValue { return key(pk, sk) }
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK: &types.AttributeValueMemberS{Value: pk},
+		AttrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// ItemKind is what an item of the table is, from its key.
+type ItemKind int
+
+// The kinds of item ParseKey tells apart (ItemOther: anything else).
+const (
+	ItemOther ItemKind = iota
+	ItemMember
+	ItemPaymentEntry // a payment's earn or reverse entry (PAY#…)
+	ItemEntry        // any other ledger entry (E#…)
+	ItemRedemption
+	ItemEraseMarker
+	ItemReview
+)
+
+// ItemKey is a parsed key.
+type ItemKey struct {
+	Kind    ItemKind
+	Partner string
+	// Member: the member of an item in a member's partition.
+	Member string
+	// PaymentID and Refund: of a payment's entry.
+	PaymentID string
+	Refund    bool
+	// Seq: of an entry keyed by its sequence number.
+	Seq int64
+	// RedemptionID: of a redemption.
+	RedemptionID string
+}
+
+// IsEntry reports whether the item is a ledger entry.
+func (k ItemKey) IsEntry() bool { return k.Kind == ItemPaymentEntry || k.Kind == ItemEntry }
+
+// IsEarn reports whether the item is a payment's earn entry (its lot).
+func (k ItemKey) IsEarn() bool { return k.Kind == ItemPaymentEntry && !k.Refund }
+
+// ParseKey tells what item a key is, and its ids. Keys it does not know (or
+// malformed ones) are ItemOther, with Partner set when the partition is a
+// partner's.
+func ParseKey(pk, sk string) ItemKey {
+	rest, ok := strings.CutPrefix(pk, pfxPartner)
+	if !ok {
+		return ItemKey{}
+	}
+	partner, part, _ := strings.Cut(rest, "#")
+	k := ItemKey{Partner: partner}
+	if member, ok := strings.CutPrefix(part, partMember); ok && member != "" {
+		k.Member = member
+		parseMemberSK(&k, sk)
+		return k
+	}
+	if part == partReview {
+		k.Kind = ItemReview
+	}
+	return k
+}
+
+func parseMemberSK(k *ItemKey, sk string) {
+	switch {
+	case sk == skMember:
+		k.Kind = ItemMember
+	case sk == skErase:
+		k.Kind = ItemEraseMarker
+	case strings.HasPrefix(sk, pfxPayment):
+		id := strings.TrimPrefix(sk, pfxPayment)
+		switch {
+		case strings.HasSuffix(id, sfxEarn) && len(id) > len(sfxEarn):
+			k.Kind, k.PaymentID = ItemPaymentEntry, strings.TrimSuffix(id, sfxEarn)
+		case strings.HasSuffix(id, sfxReverse) && len(id) > len(sfxReverse):
+			k.Kind, k.PaymentID, k.Refund = ItemPaymentEntry, strings.TrimSuffix(id, sfxReverse), true
+		}
+	case strings.HasPrefix(sk, pfxEntry):
+		if n, err := strconv.ParseInt(strings.TrimPrefix(sk, pfxEntry), 10, 64); err == nil && n > 0 {
+			k.Kind, k.Seq = ItemEntry, n
+		}
+	case strings.HasPrefix(sk, pfxRedemption):
+		if id := strings.TrimPrefix(sk, pfxRedemption); id != "" {
+			k.Kind, k.RedemptionID = ItemRedemption, id
+		}
+	}
+}
+
+// parseMemberPK returns the partner and member of a member's partition key.
+func parseMemberPK(pk string) (partner, member string, ok bool) {
+	k := ParseKey(pk, skMember)
+	return k.Partner, k.Member, k.Kind == ItemMember
+}
