@@ -198,7 +198,7 @@ func (s *server) patchMember(ctx context.Context, c *call) (result, error) {
 		return result{}, invalid("status", `"active" or "suspended"`)
 	}
 	m, err := s.Store.UpdateMember(ctx, c.principal.PartnerID, id, func(m *ledger.Member) error {
-		if m.Status == ledger.StatusErased || m.Status == store.StatusErasing {
+		if m.Status == ledger.StatusErased || m.Status == ledger.StatusErasing {
 			return problem(probConflict, "the member's data was erased")
 		}
 		if req.Tags != nil {
@@ -327,7 +327,7 @@ func (s *server) adjust(ctx context.Context, c *call) (result, error) {
 		return result{}, invalid("reason", "required: why (1 to 500 characters); it is kept in the audit trail")
 	}
 	c.respond(renderPointsChange)
-	m, e, err := s.Store.Adjust(ctx, c.principal.PartnerID, id, store.Adjustment{Points: req.Points, Reason: req.Reason, Actor: c.principal.KeyID})
+	m, e, err := s.Store.Adjust(ctx, c.principal.PartnerID, id, ledger.Adjustment{Points: req.Points, Reason: req.Reason, Actor: c.principal.KeyID})
 	if err != nil {
 		return result{}, err
 	}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/program"
-	"github.com/accrue/accrue/shared/store"
 )
 
 func (s *server) getProgram(ctx context.Context, c *call) (result, error) {
@@ -51,11 +51,11 @@ func (s *server) getRewards(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusOK, list[store.Reward]{Data: rs}}, nil
+	return result{http.StatusOK, list[ledger.Reward]{Data: rs}}, nil
 }
 
 type rewardsRequest struct {
-	Rewards []store.Reward `json:"rewards"`
+	Rewards []ledger.Reward `json:"rewards"`
 }
 
 func (s *server) putRewards(ctx context.Context, c *call) (result, error) {
@@ -93,7 +93,7 @@ func (s *server) putRewards(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusOK, list[store.Reward]{Data: rs}}, nil
+	return result{http.StatusOK, list[ledger.Reward]{Data: rs}}, nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -46,7 +46,7 @@ func (s *server) redeem(ctx context.Context, c *call) (result, error) {
 	case req.HoldMinutes > 0 && req.Capture:
 		return result{}, invalid("hold_minutes", "not with capture: true")
 	}
-	r := store.RedeemRequest{RewardID: req.RewardID, As: req.As, Capture: req.Capture, HoldFor: time.Duration(req.HoldMinutes) * time.Minute}
+	r := ledger.RedeemRequest{RewardID: req.RewardID, As: req.As, Capture: req.Capture, HoldFor: time.Duration(req.HoldMinutes) * time.Minute}
 	if req.Points != nil {
 		r.Points = *req.Points
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -134,17 +135,17 @@ func (e *e2e) scenario(t *testing.T) []string {
 	e.pay(t, "m1", "p1", 50000) // 500 points; enrolled into base
 	e.pay(t, "m1", "p2", 60000) // 600 points; gold
 	e.pay(t, "m1", "p1", 50000) // redelivery: nothing
-	if _, _, err := e.st.Redeem(ctx, "acme", "m1", store.RedeemRequest{Points: 300, As: "bill_credit", Capture: true}); err != nil {
+	if _, _, err := e.st.Redeem(ctx, "acme", "m1", ledger.RedeemRequest{Points: 300, As: "bill_credit", Capture: true}); err != nil {
 		t.Fatal(err)
 	}
-	red, _, err := e.st.Redeem(ctx, "acme", "m1", store.RedeemRequest{Points: 100})
+	red, _, err := e.st.Redeem(ctx, "acme", "m1", ledger.RedeemRequest{Points: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.st.Capture(ctx, "acme", "m1", red.ID); err != nil {
 		t.Fatal(err)
 	}
-	hold, _, err := e.st.Redeem(ctx, "acme", "m1", store.RedeemRequest{Points: 50})
+	hold, _, err := e.st.Redeem(ctx, "acme", "m1", ledger.RedeemRequest{Points: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ var permanent = []struct {
 }{
 	{store.ErrUnknownPartner, ReasonUnknownPartner},
 	{store.ErrMemberNotFound, ReasonUnknownMember},
-	{store.ErrMemberInactive, ReasonMemberInactive},
+	{ledger.ErrMemberInactive, ReasonMemberInactive},
 	{store.ErrMemberErased, ReasonMemberErased},
 	{ledger.ErrRefundCurrency, ReasonRefundCurrency},
 	{ledger.ErrRefundExceeds, ReasonRefundExceeds},

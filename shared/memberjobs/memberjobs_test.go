@@ -114,7 +114,7 @@ func TestInactivityExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.set(start.AddDate(0, 0, 40))
-	if _, _, err := e.st.Redeem(t.Context(), "acme", "m1", store.RedeemRequest{Points: 5, Capture: true}); err != nil {
+	if _, _, err := e.st.Redeem(t.Context(), "acme", "m1", ledger.RedeemRequest{Points: 5, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := mskAt(2028, 4, 9, 10, 0, 0) // 60 days after the redemption of 2028-02-09
@@ -151,10 +151,10 @@ func TestStaleHold(t *testing.T) {
 	ctx := t.Context()
 	e.pay(t, "m1", 10000)
 	one := int64(1)
-	if _, err := e.st.PutRewards(ctx, "acme", []store.Reward{{ID: "mug", Name: "Mug", Cost: 60, Stock: &one}}); err != nil {
+	if _, err := e.st.PutRewards(ctx, "acme", []ledger.Reward{{ID: "mug", Name: "Mug", Cost: 60, Stock: &one}}); err != nil {
 		t.Fatal(err)
 	}
-	red, _, err := e.st.Redeem(ctx, "acme", "m1", store.RedeemRequest{RewardID: "mug", HoldFor: time.Hour})
+	red, _, err := e.st.Redeem(ctx, "acme", "m1", ledger.RedeemRequest{RewardID: "mug", HoldFor: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func dataset(t *testing.T, e *env) (members []string, at time.Time) {
 	e.jobs(t, members...)
 	for i, id := range members {
 		if i%3 == 0 {
-			if _, _, err := e.st.Redeem(t.Context(), "acme", id, store.RedeemRequest{Points: int64(i+1) * 5, HoldFor: 24 * time.Hour}); err != nil {
+			if _, _, err := e.st.Redeem(t.Context(), "acme", id, ledger.RedeemRequest{Points: int64(i+1) * 5, HoldFor: 24 * time.Hour}); err != nil {
 				t.Fatalf("redeem %s: %v", id, err)
 			}
 		}

@@ -98,7 +98,7 @@ func seedMixed(t *testing.T, e *env, before func(now time.Time)) {
 	}
 	adjust := func(member string, points int64) func(context.Context, *env, *program.Program) error {
 		return func(ctx context.Context, e *env, _ *program.Program) error {
-			_, _, err := e.st.Adjust(ctx, partner, member, store.Adjustment{Points: points, Reason: "test", Actor: "key-1"})
+			_, _, err := e.st.Adjust(ctx, partner, member, ledger.Adjustment{Points: points, Reason: "test", Actor: "key-1"})
 			return err
 		}
 	}
@@ -111,7 +111,7 @@ func seedMixed(t *testing.T, e *env, before func(now time.Time)) {
 	var rid string // the last redemption
 	redeem := func(member string, points int64, capture bool) func(context.Context, *env, *program.Program) error {
 		return func(ctx context.Context, e *env, _ *program.Program) error {
-			r, _, err := e.st.Redeem(ctx, partner, member, store.RedeemRequest{Points: points, Capture: capture})
+			r, _, err := e.st.Redeem(ctx, partner, member, ledger.RedeemRequest{Points: points, Capture: capture})
 			rid = r.ID
 			return err
 		}

@@ -56,10 +56,10 @@ type Budgets struct {
 // Line is one rule's contribution. Lines of a Result always sum to Result.Points.
 // Ledger entries carry lines too (their breakdown), of the same vocabulary.
 type Line struct {
-	Kind   LineKind `dynamodbav:"k" json:"kind"` // one of the Kind constants
-	Rule   string `dynamodbav:"r" json:"rule"`   // rule, campaign or tier id; cap name
-	Points int64  `dynamodbav:"p" json:"points"` // may be negative for caps
-	Detail string `dynamodbav:"d,omitempty" json:"detail,omitempty"`
+	Kind   LineKind `dynamodbav:"k" json:"kind"`   // one of the Kind constants
+	Rule   string   `dynamodbav:"r" json:"rule"`   // rule, campaign or tier id; cap name
+	Points int64    `dynamodbav:"p" json:"points"` // may be negative for caps
+	Detail string   `dynamodbav:"d,omitempty" json:"detail,omitempty"`
 }
 
 // LineKind says what produced a breakdown line. The kinds are part of the API

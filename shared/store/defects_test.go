@@ -49,15 +49,15 @@ func TestSpendingTakesTheEarliestExpiringLotFirst(t *testing.T) {
 		wantA int64
 	}{
 		{"hold", func() error {
-			_, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 100})
+			_, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 100})
 			return err
 		}, 200, 300},
 		{"capture at once", func() error {
-			_, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 150, Capture: true})
+			_, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 150, Capture: true})
 			return err
 		}, 50, 300},
 		{"manual debit spills into the next lot", func() error {
-			_, _, err := e.st.Adjust(ctx, "shop", "m", store.Adjustment{Points: -80, Reason: "goodwill reversal", Actor: "k"})
+			_, _, err := e.st.Adjust(ctx, "shop", "m", ledger.Adjustment{Points: -80, Reason: "goodwill reversal", Actor: "k"})
 			return err
 		}, 0, 270},
 	}
@@ -118,7 +118,7 @@ func TestErasureRacingPayments(t *testing.T) {
 				switch {
 				case err == nil && !out.Duplicate:
 					accrued.Add(1)
-				case err == nil, errors.Is(err, store.ErrMemberInactive), errors.Is(err, store.ErrMemberErased):
+				case err == nil, errors.Is(err, ledger.ErrMemberInactive), errors.Is(err, store.ErrMemberErased):
 				default:
 					t.Errorf("apply %s: %v", p.PaymentID, err)
 					return

@@ -44,9 +44,9 @@ func TestWritersLowerDue(t *testing.T) {
 			return err
 		}, sec(t0.AddDate(0, 0, 14))},
 		{"a hold: its expiry, 30 minutes on", func() error {
-			_, _, err := e.st.Redeem(ctx, "acme", "m1", store.RedeemRequest{Points: 5})
+			_, _, err := e.st.Redeem(ctx, "acme", "m1", ledger.RedeemRequest{Points: 5})
 			return err
-		}, sec(t0.Add(store.DefaultHold))},
+		}, sec(t0.Add(ledger.DefaultHold))},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -58,18 +58,18 @@ func TestWritersLowerDue(t *testing.T) {
 	}
 	var listed []store.DueMember
 	for shard := range store.DueShards {
-		if err := e.st.ForEachDue(ctx, shard, t0.Add(store.DefaultHold), func(d store.DueMember) error {
+		if err := e.st.ForEachDue(ctx, shard, t0.Add(ledger.DefaultHold), func(d store.DueMember) error {
 			listed = append(listed, d)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(listed) != 1 || listed[0].PartnerID != "acme" || listed[0].MemberID != "m1" || !listed[0].Due.Equal(t0.Add(store.DefaultHold)) {
+	if len(listed) != 1 || listed[0].PartnerID != "acme" || listed[0].MemberID != "m1" || !listed[0].Due.Equal(t0.Add(ledger.DefaultHold)) {
 		t.Fatalf("due index at the hold's expiry: %+v", listed)
 	}
 	for shard := range store.DueShards {
-		_ = e.st.ForEachDue(ctx, shard, t0.Add(store.DefaultHold-time.Second), func(d store.DueMember) error {
+		_ = e.st.ForEachDue(ctx, shard, t0.Add(ledger.DefaultHold-time.Second), func(d store.DueMember) error {
 			t.Errorf("listed a second early: %+v", d)
 			return nil
 		})

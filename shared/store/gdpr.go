@@ -70,6 +70,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -81,14 +82,6 @@ import (
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/rules"
 )
-
-// StatusErasing: the member's erasure has started and not finished (calling
-// Erase again completes it). Accruals, activities and redemptions refuse such
-// a member (ErrMemberInactive); other writers are fenced off (see above).
-const StatusErasing ledger.Status = "erasing"
-
-// AuditMemberErase is the audit action of an erasure.
-const AuditMemberErase = "member.erase"
 
 // AnonPrefix starts every anonymised member id.
 const AnonPrefix = "erased-"
@@ -241,29 +234,24 @@ func (s *Store) markErasing(ctx context.Context, partner, member, actor string) 
 	if !found && m.Status == ledger.StatusErased {
 		return m, "", nil
 	}
-	if found && m.Status == StatusErasing {
+	if found && m.Status == ledger.StatusErasing {
 		return m, mk.AnonID, nil
 	}
 	// Not marked yet, or its status was changed (PATCH) while erasing.
 	prev := m.Version
-	m.Status = StatusErasing
+	m.Status = ledger.StatusErasing
 	m.Version++
-	mput, err := s.putMember(&m, prev, false)
-	if err != nil {
+	t := s.newTxn()
+	if err := t.putMember(&m, prev, false); err != nil {
 		return m, "", err
 	}
-	items := []types.TransactWriteItem{mput}
 	if !found {
 		mk = eraseMarker{AnonID: newID(AnonPrefix), Started: s.now().UTC(), Actor: actor}
-		it, err := item(mk, memberPK(partner, member), skErase)
-		if err != nil {
+		if err := t.putNew(mk, memberPK(partner, member), skErase); err != nil {
 			return m, "", err
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		}})
 	}
-	if err := s.transact(ctx, items, nil); err != nil {
+	if err := t.commit(ctx, Written{Member: m}); err != nil {
 		return m, "", err
 	}
 	return m, mk.AnonID, nil
@@ -428,7 +416,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 			continue
 		}
 		// An item kind this code does not know: moved as is, its member named anew.
-		put := cloneItem(it)
+		put := maps.Clone(it)
 		put[AttrPK] = &types.AttributeValueMemberS{Value: apk}
 		renameMember(put, member, anon)
 		moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: orderOther})
@@ -452,7 +440,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 	}
 	for _, it := range audits {
 		sk := skOf(it)
-		put := cloneItem(it)
+		put := maps.Clone(it)
 		renameMember(put, member, anon)
 		if _, ok := put["reason"]; ok {
 			put["reason"] = &types.AttributeValueMemberS{Value: RedactedReason}
@@ -467,42 +455,33 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 	return moves, nil
 }
 
-// finishErase replaces the original member item by the anonymous one (step 3).
+// finishErase replaces the original member item by the anonymous one (step
+// 3), and leaves the erasure mark of the id (see erased.go), in one
+// transaction fenced on the member's version and the marker.
 func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor string) error {
 	am := m
 	am.ID, am.Status, am.Rules, am.Activities = anon, ledger.StatusErased, rules.State{}, nil
 	am.Version = m.Version + 1
-	aput, err := s.putMember(&am, 0, true)
-	if err != nil {
-		return err
-	}
 	now := s.now().UTC()
-	rec := AuditRecord{At: now, Actor: actor, Action: AuditMemberErase, MemberID: anon, Reason: "personal data erased, ledger kept anonymised"}
-	recItem, err := item(rec, auditPK(m.PartnerID), auditSK(now, anon, 0))
-	if err != nil {
-		return err
-	}
-	tomb, err := item(erasedMark{ErasedAt: now}, erasedPK(m.PartnerID, m.ID), skErased)
-	if err != nil {
-		return err
-	}
 	pk := memberPK(m.PartnerID, m.ID)
-	return s.transact(ctx, []types.TransactWriteItem{
-		aput,
-		// The external id is never used again (see erased.go).
-		{Put: &types.Put{TableName: aws.String(s.table), Item: tomb}},
-		{Delete: &types.Delete{
-			TableName: aws.String(s.table), Key: key(pk, skMember),
-			ConditionExpression:       aws.String("ver = :v"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(m.Version)},
-		}},
-		{Delete: &types.Delete{
-			TableName: aws.String(s.table), Key: key(pk, skErase),
-			ConditionExpression:       aws.String("anon = :a"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}},
-		}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: recItem}},
-	}, nil)
+	t := s.newTxn()
+	if err := t.putMember(&am, 0, true); err != nil {
+		return err
+	}
+	if err := t.put(erasedMark{ErasedAt: now}, erasedPK(m.PartnerID, m.ID), skErased); err != nil {
+		return err
+	}
+	cond, vals := versionIs(m.Version)
+	t.raw(types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(pk, skMember),
+		ConditionExpression: cond, ExpressionAttributeValues: vals}})
+	t.raw(types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(pk, skErase),
+		ConditionExpression:       aws.String("anon = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}}}})
+	if err := t.audit(m.PartnerID, AuditRecord{At: now, Actor: actor, Action: AuditMemberErase, MemberID: anon,
+		Reason: "personal data erased, ledger kept anonymised"}); err != nil {
+		return err
+	}
+	return t.commit(ctx, Written{Member: am})
 }
 
 // scrubEntry removes the personal data of an entry (see the top of the file)
@@ -533,14 +512,6 @@ func skOf(it map[string]types.AttributeValue) string {
 		return v.Value
 	}
 	return ""
-}
-
-func cloneItem(it map[string]types.AttributeValue) map[string]types.AttributeValue {
-	out := make(map[string]types.AttributeValue, len(it))
-	for k, v := range it {
-		out[k] = v
-	}
-	return out
 }
 
 // renameMember sets the "member" attribute to anon where it names member.

@@ -54,14 +54,14 @@ func seedPersonal(t *testing.T, e *env, partner, member string) (ledger.Member, 
 	mustApply(t, e.st, recurringPay(partner, member, "pay-ivan-1", "2026-11", "2026-11-10")) // 10
 	mustApply(t, e.st, recurringPay(partner, member, "pay-ivan-2", "2026-12", "2026-12-10")) // 10 + 50
 	mustApply(t, e.st, refund(partner, member, "ref-ivan-1", "pay-ivan-1", 50000))           // −5
-	if _, _, err := e.st.Adjust(ctx, partner, member, store.Adjustment{Points: 7, Reason: "goodwill for Ivan Petrov", Actor: "key_admin"}); err != nil {
+	if _, _, err := e.st.Adjust(ctx, partner, member, ledger.Adjustment{Points: 7, Reason: "goodwill for Ivan Petrov", Actor: "key_admin"}); err != nil {
 		t.Fatal(err)
 	}
-	red, _, err := e.st.Redeem(ctx, partner, member, store.RedeemRequest{Points: 20})
+	red, _, err := e.st.Redeem(ctx, partner, member, ledger.RedeemRequest{Points: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.st.Redeem(ctx, partner, member, store.RedeemRequest{Points: 5, Capture: true}); err != nil {
+	if _, _, err := e.st.Redeem(ctx, partner, member, ledger.RedeemRequest{Points: 5, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
 	mustApply(t, e.st, pay(partner, member, "pay-ivan-big", 2000000)) // 200 held
@@ -297,7 +297,7 @@ func TestEraseResumesAfterCrash(t *testing.T) {
 			}
 			// Half-way: the member is marked and refuses new points.
 			m := e.member(t, "telco", "cust-ivan")
-			if m.Status != store.StatusErasing || m.Balances != before.Balances {
+			if m.Status != ledger.StatusErasing || m.Balances != before.Balances {
 				t.Fatalf("member after the crash: %s %+v", m.Status, m.Balances)
 			}
 			left := partitionItems(t, e, memberPartition("telco", "cust-ivan"))
@@ -317,10 +317,10 @@ func TestEraseResumesAfterCrash(t *testing.T) {
 			if copies := partitionItems(t, e, memberPartition("telco", marker.Anon)); marker.Anon == "" || len(copies) != all-1 {
 				t.Fatalf("anonymous copies: %d items under %q, want %d", len(copies), marker.Anon, all-1)
 			}
-			if _, err := e.st.Apply(ctx, pay("telco", "cust-ivan", "pay-during", 100000)); !errors.Is(err, store.ErrMemberInactive) {
+			if _, err := e.st.Apply(ctx, pay("telco", "cust-ivan", "pay-during", 100000)); !errors.Is(err, ledger.ErrMemberInactive) {
 				t.Fatalf("payment while erasing: err = %v", err)
 			}
-			if _, _, err := e.st.Redeem(ctx, "telco", "cust-ivan", store.RedeemRequest{Points: 1}); !errors.Is(err, store.ErrMemberInactive) {
+			if _, _, err := e.st.Redeem(ctx, "telco", "cust-ivan", ledger.RedeemRequest{Points: 1}); !errors.Is(err, ledger.ErrMemberInactive) {
 				t.Fatalf("redemption while erasing: err = %v", err)
 			}
 
@@ -357,7 +357,7 @@ func TestEraseWithConcurrentWriters(t *testing.T) {
 			defer wg.Done()
 			<-start
 			for range 8 {
-				_, _, err := e.st.Adjust(ctx, "telco", "m", store.Adjustment{Points: 1, Reason: fmt.Sprintf("writer %d", w), Actor: "k"})
+				_, _, err := e.st.Adjust(ctx, "telco", "m", ledger.Adjustment{Points: 1, Reason: fmt.Sprintf("writer %d", w), Actor: "k"})
 				time.Sleep(time.Duration(20+20*w) * time.Millisecond)
 				switch {
 				case err == nil:
@@ -447,7 +447,7 @@ func TestEraseFencesConcurrentChanges(t *testing.T) {
 			when: func(in *dynamodb.TransactWriteItemsInput) bool { return hasDelete(in, "MEMBER") },
 			run: func() {
 				finishHits++
-				if _, _, err := e.st.Adjust(ctx, "telco", "cust-ivan", store.Adjustment{Points: 3, Reason: "late", Actor: "k"}); err != nil {
+				if _, _, err := e.st.Adjust(ctx, "telco", "cust-ivan", ledger.Adjustment{Points: 3, Reason: "late", Actor: "k"}); err != nil {
 					t.Errorf("adjust before the last step: %v", err)
 				}
 			},

@@ -109,27 +109,24 @@ func idemFrom(ctx context.Context) *IdemClaim {
 	return c
 }
 
-// withIdem appends to a transaction the claim's record with the response of
-// w, when ctx carries a claim; roles gets roleIdem for it. It returns the
-// claim (nil without one) and the response to mark stored after the commit.
-func (s *Store) withIdem(ctx context.Context, items []types.TransactWriteItem, roles map[int]txRole, w Written) ([]types.TransactWriteItem, map[int]txRole, *IdemClaim, IdemResponse, error) {
+// withIdem adds to the transaction the claim's record with the response of
+// w, when ctx carries a claim (roleIdem). It returns the claim (nil without
+// one) and the response, to mark stored once the transaction committed.
+func (t *txn) withIdem(ctx context.Context, w Written) (*IdemClaim, IdemResponse, error) {
 	c := idemFrom(ctx)
 	if c == nil {
-		return items, roles, nil, IdemResponse{}, nil
+		return nil, IdemResponse{}, nil
 	}
 	resp, err := c.Respond(w)
 	if err != nil {
-		return nil, nil, nil, IdemResponse{}, fmt.Errorf("render idempotent response: %w", err)
+		return nil, IdemResponse{}, fmt.Errorf("render idempotent response: %w", err)
 	}
-	it, err := s.idemDone(c, resp)
+	it, err := t.s.idemDone(c, resp)
 	if err != nil {
-		return nil, nil, nil, IdemResponse{}, err
+		return nil, IdemResponse{}, err
 	}
-	if roles == nil {
-		roles = map[int]txRole{}
-	}
-	roles[len(items)] = roleIdem
-	return append(items, it), roles, c, resp, nil
+	t.add(roleIdem, it)
+	return c, resp, nil
 }
 
 // stored marks a claim's response as committed.

@@ -16,9 +16,11 @@ import (
 )
 
 // LedgerTx is one change of a member's points, committed as one
-// TransactWriteItems: the member (conditional on its version), the new ledger
-// entries, the lots it changed (each conditional on its version) and any other
-// item the operation needs (a redemption, a stock counter, an audit record).
+// TransactWriteItems (see tx.go): the member (conditional on its version),
+// the new ledger entries, the lots it changed (each conditional on its
+// version) and the other items the operation writes (a redemption, a stock
+// counter, an audit record, a review item's removal). It loads what the
+// operation needs (lots, holds, entries) consistently, at most once.
 type LedgerTx struct {
 	s      *Store
 	ctx    context.Context
@@ -26,12 +28,12 @@ type LedgerTx struct {
 	Member ledger.Member
 
 	prevVersion int64
-	lots        []*ledger.Entry
 	lotKeys     map[*ledger.Entry]string
+	available   []*ledger.Entry // AvailableLots, once loaded
 	loaded      bool
 	changed     map[*ledger.Entry]bool
 	entries     []*ledger.Entry
-	items       []types.TransactWriteItem
+	t           *txn
 	// due: the member's exact next due time set by SetDue (the member jobs);
 	// nil: commit lowers Due for what the transaction wrote.
 	due *time.Time
@@ -40,31 +42,157 @@ type LedgerTx struct {
 	redemption *ledger.Redemption
 }
 
-// noteRedemption remembers a redemption the transaction writes.
-func (tx *LedgerTx) noteRedemption(v any) {
-	if r, ok := v.(ledger.Redemption); ok {
-		tx.redemption = &r
+// ErrNotFound: the addressed item does not exist.
+var ErrNotFound = errors.New("not found")
+
+// UpdateLedger runs fn on the member and commits what it booked in one
+// transaction; on a concurrent change it runs fn again on fresh data. fn must
+// be free of side effects other than on tx. A business error from fn is
+// returned as is, with nothing written.
+func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn func(*LedgerTx) error) (ledger.Member, error) {
+	var out ledger.Member
+	err := s.retry(ctx, "update ledger of "+partner+"/"+member, func() error {
+		m, err := s.Member(ctx, partner, member)
+		if err != nil {
+			out = m
+			return err
+		}
+		tx := &LedgerTx{
+			s: s, ctx: ctx, Now: s.now(), Member: m, prevVersion: m.Version,
+			lotKeys: map[*ledger.Entry]string{}, changed: map[*ledger.Entry]bool{}, t: s.newTxn(),
+		}
+		if err := fn(tx); err != nil {
+			out = m
+			return err
+		}
+		if err := tx.commit(); err != nil {
+			out = m
+			return err
+		}
+		out = tx.Member
+		return nil
+	})
+	return out, err
+}
+
+// commit writes what the transaction booked: nothing at all when nothing
+// changed.
+func (tx *LedgerTx) commit() error {
+	dueBefore := tx.Member.Due
+	if err := tx.scheduleDue(); err != nil {
+		return err
+	}
+	if len(tx.entries) == 0 && tx.t.empty() && len(tx.changed) == 0 && tx.Member.Due == dueBefore {
+		return nil
+	}
+	tx.Member.Version = tx.prevVersion + 1
+	t := tx.s.newTxn()
+	if err := t.putMember(&tx.Member, tx.prevVersion, false); err != nil {
+		return err
+	}
+	for _, e := range tx.entries {
+		if err := t.entry(e); err != nil {
+			return err
+		}
+	}
+	for l := range tx.changed {
+		if err := t.lot(l, tx.lotKeys[l]); err != nil {
+			return err
+		}
+	}
+	for i, it := range tx.t.items {
+		t.add(tx.t.roles[i], it)
+	}
+	w := Written{Member: tx.Member, Redemption: tx.redemption}
+	if n := len(tx.entries); n > 0 {
+		e := *tx.entries[n-1]
+		w.Entry = &e
+	}
+	return t.commit(tx.ctx, w)
+}
+
+// Book appends a new ledger entry (its Delta already set) to the member.
+func (tx *LedgerTx) Book(e *ledger.Entry) {
+	e.At = tx.Now.UTC()
+	tx.Member.Apply(e)
+	tx.entries = append(tx.entries, e)
+}
+
+// booked records an entry a domain function already applied to tx.Member.
+func (tx *LedgerTx) booked(e ledger.Entry) *ledger.Entry {
+	tx.entries = append(tx.entries, &e)
+	return &e
+}
+
+// Changed marks a lot as changed: it is written back, conditional on its version.
+func (tx *LedgerTx) Changed(l *ledger.Entry) { tx.changed[l] = true }
+
+// changedTakes marks as changed the lots that takes drew on.
+func (tx *LedgerTx) changedTakes(lots []*ledger.Entry, takes []ledger.LotTake) {
+	taken := map[string]bool{}
+	for _, t := range takes {
+		taken[t.Lot] = true
+	}
+	for _, l := range lots {
+		if taken[tx.LotKey(l)] {
+			tx.Changed(l)
+		}
 	}
 }
 
+// newRedemption writes a new redemption in the transaction.
+func (tx *LedgerTx) newRedemption(r ledger.Redemption) error {
+	tx.redemption = &r
+	return tx.t.newRedemption(r)
+}
+
+// settled writes back a redemption read at r.Version.
+func (tx *LedgerTx) settled(r *ledger.Redemption) error {
+	if err := tx.t.redemption(r); err != nil {
+		return err
+	}
+	tx.redemption = r
+	return nil
+}
+
 // AvailableLots returns the member's lots with available points (loaded on first
-// use, read consistently).
+// use, read consistently), in key order.
 func (tx *LedgerTx) AvailableLots() ([]*ledger.Entry, error) {
 	if tx.loaded {
-		return tx.lots, nil
+		return tx.available, nil
 	}
 	lots, keys, err := tx.s.lots(tx.ctx, tx.Member.PartnerID, tx.Member.ID, "ls", string(ledger.LotAvailable))
 	if err != nil {
 		return nil, err
 	}
-	tx.lots, tx.lotKeys, tx.loaded = lots, keys, true
-	return lots, nil
+	tx.available, tx.loaded = tx.known(lots, keys), true
+	return tx.available, nil
 }
 
-// LotKey is the key of a lot returned by AvailableLots (or Lot).
+// known replaces lots already loaded in the transaction (by key) by the
+// loaded ones, and remembers the keys of the others.
+func (tx *LedgerTx) known(lots []*ledger.Entry, keys map[*ledger.Entry]string) []*ledger.Entry {
+	loaded := make(map[string]*ledger.Entry, len(tx.lotKeys))
+	for l, k := range tx.lotKeys {
+		loaded[k] = l
+	}
+	out := make([]*ledger.Entry, 0, len(lots))
+	for _, l := range lots {
+		k := keys[l]
+		if have := loaded[k]; have != nil {
+			l = have
+		} else {
+			tx.lotKeys[l] = k
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// LotKey is the key of a lot returned by AvailableLots, Lots or Lot.
 func (tx *LedgerTx) LotKey(l *ledger.Entry) string { return tx.lotKeys[l] }
 
-// Lot loads one lot by key (to restore a cancelled hold's points).
+// Lot loads one lot by key (a hold's lots, a held entry).
 func (tx *LedgerTx) Lot(sk string) (*ledger.Entry, error) {
 	for l, k := range tx.lotKeys {
 		if k == sk {
@@ -83,125 +211,140 @@ func (tx *LedgerTx) Lot(sk string) (*ledger.Entry, error) {
 	return &e, nil
 }
 
-// Changed marks a lot as changed: it is written back, conditional on its version.
-func (tx *LedgerTx) Changed(l *ledger.Entry) { tx.changed[l] = true }
-
-// Book appends a new ledger entry (its Delta already set) to the member.
-func (tx *LedgerTx) Book(e *ledger.Entry) {
-	e.At = tx.Now.UTC()
-	tx.Member.Apply(e)
-	tx.entries = append(tx.entries, e)
-}
-
-// Put adds a new item (put only if absent).
-func (tx *LedgerTx) Put(v any, pk, sk string) error {
-	it, err := item(v, pk, sk)
-	if err != nil {
-		return err
-	}
-	tx.noteRedemption(v)
-	tx.items = append(tx.items, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(tx.s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}})
-	return nil
-}
-
-// Replace rewrites an existing item whose "ver" attribute was prevVersion.
-func (tx *LedgerTx) Replace(v any, pk, sk string, prevVersion int64) error {
-	it, err := item(v, pk, sk)
-	if err != nil {
-		return err
-	}
-	tx.noteRedemption(v)
-	tx.items = append(tx.items, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(tx.s.table), Item: it, ConditionExpression: aws.String("ver = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(prevVersion)},
-	}})
-	return nil
-}
-
-// Raw adds a prepared transaction item (counters, deletes).
-func (tx *LedgerTx) Raw(it types.TransactWriteItem) { tx.items = append(tx.items, it) }
-
-// ErrNotFound: the addressed item does not exist.
-var ErrNotFound = errors.New("not found")
-
-// UpdateLedger runs fn on the member and commits what it booked in one
-// transaction; on a concurrent change it runs fn again on fresh data. fn must
-// be free of side effects other than on tx. A business error from fn is
-// returned as is, with nothing written.
-func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn func(*LedgerTx) error) (ledger.Member, error) {
-	for attempt := 0; ; attempt++ {
-		m, err := s.Member(ctx, partner, member)
+// lotsByKey loads the lots a hold took points from.
+func (tx *LedgerTx) lotsByKey(takes []ledger.LotTake) (map[string]*ledger.Entry, error) {
+	out := make(map[string]*ledger.Entry, len(takes))
+	for _, t := range takes {
+		l, err := tx.Lot(t.Lot)
 		if err != nil {
-			return m, err
+			return nil, err
 		}
-		tx := &LedgerTx{
-			s: s, ctx: ctx, Now: s.now(), Member: m, prevVersion: m.Version,
-			lotKeys: map[*ledger.Entry]string{}, changed: map[*ledger.Entry]bool{},
-		}
-		if err := fn(tx); err != nil {
-			return m, err
-		}
-		err = tx.commit()
-		if err == nil {
-			return tx.Member, nil
-		}
-		if !errors.Is(err, errConflict) && !errors.Is(err, errDuplicate) {
-			return m, err // errIdemLost among them: the claim is gone, nothing was written
-		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return m, fmt.Errorf("update ledger of %s/%s: %w", partner, member, err)
-		}
+		out[t.Lot] = l
 	}
+	return out, nil
 }
 
-func (tx *LedgerTx) commit() error {
-	dueBefore := tx.Member.Due
-	if err := tx.scheduleDue(); err != nil {
+// Lots returns all the member's lots with points left, in any state (loaded
+// on first use, read consistently). Together with AvailableLots it shares one
+// set of loaded lots: a lot is one *ledger.Entry in a transaction, whichever
+// call returned it.
+func (tx *LedgerTx) Lots() ([]*ledger.Entry, error) {
+	lots, keys, err := tx.s.lots(tx.ctx, tx.Member.PartnerID, tx.Member.ID, "", "")
+	if err != nil {
+		return nil, err
+	}
+	return tx.known(lots, keys), nil
+}
+
+// Holds returns the member's open redemption holds, read consistently.
+func (tx *LedgerTx) Holds() ([]ledger.Redemption, error) {
+	all, err := tx.s.memberRedemptions(tx.ctx, tx.Member.PartnerID, tx.Member.ID)
+	if err != nil {
+		return nil, err
+	}
+	var held []ledger.Redemption
+	for _, r := range all {
+		if r.Status == ledger.RedemptionHeld {
+			held = append(held, r)
+		}
+	}
+	return held, nil
+}
+
+// EntriesSince returns the member's ledger entries made at or after since,
+// newest first (read consistently through the ledger index, stopping at the
+// first page that reaches older entries).
+func (tx *LedgerTx) EntriesSince(since time.Time) ([]ledger.Entry, error) {
+	// Entries are ordered by sequence; their times follow it up to the clock
+	// skew of concurrent writers, so reading goes a day further back.
+	stop := since.Add(-24 * time.Hour)
+	p := dynamodb.NewQueryPaginator(tx.s.db, &dynamodb.QueryInput{
+		TableName: aws.String(tx.s.table), IndexName: aws.String(IndexLedger), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(lsk, :l)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: memberPK(tx.Member.PartnerID, tx.Member.ID)},
+			":l":  &types.AttributeValueMemberS{Value: pfxLedger},
+		},
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(100),
+	})
+	var out []ledger.Entry
+	for p.HasMorePages() {
+		page, err := p.NextPage(tx.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query ledger of %s/%s: %w", tx.Member.PartnerID, tx.Member.ID, err)
+		}
+		var es []ledger.Entry
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
+			return nil, fmt.Errorf("unmarshal entries: %w", err)
+		}
+		older := false
+		for _, e := range es {
+			if !e.At.Before(since) {
+				out = append(out, e)
+			}
+			older = older || e.At.Before(stop)
+		}
+		if older {
+			break
+		}
+	}
+	return out, nil
+}
+
+// ReleaseHold writes back a hold the stale-holds job released (r carries its
+// new status, Version still the one read) and gives a reward's stock back.
+func (tx *LedgerTx) ReleaseHold(r ledger.Redemption) error {
+	if err := tx.stockBack(r); err != nil {
 		return err
 	}
-	if len(tx.entries) == 0 && len(tx.items) == 0 && len(tx.changed) == 0 && tx.Member.Due == dueBefore {
+	return tx.t.redemption(&r)
+}
+
+// stockBack gives a released hold's reward its unit of stock back (a reward
+// removed from the catalog meanwhile gets nothing).
+func (tx *LedgerTx) stockBack(r ledger.Redemption) error {
+	if r.RewardID == "" {
 		return nil
 	}
-	tx.Member.Version = tx.prevVersion + 1
-	mput, err := tx.s.putMember(&tx.Member, tx.prevVersion, false)
+	rw, err := tx.s.reward(tx.ctx, r.PartnerID, r.RewardID)
+	switch {
+	case err == nil:
+		tx.t.stock(r.PartnerID, rw, +1)
+		return nil
+	case errors.Is(err, ErrRewardNotFound):
+		return nil
+	}
+	return err
+}
+
+// SetDue sets the member's next due time exactly (zero: nothing is due; the
+// member leaves the due index). The member jobs call it once they brought the
+// member up to date; it is written even when nothing else changes.
+func (tx *LedgerTx) SetDue(t time.Time) { tx.due = &t }
+
+// scheduleDue sets the member's Due for the transaction: the exact value the
+// member jobs gave (SetDue), or Due lowered for every entry booked or lot
+// changed.
+func (tx *LedgerTx) scheduleDue() error {
+	if tx.due != nil {
+		tx.Member.Due = 0
+		tx.Member.LowerDue(*tx.due)
+		return nil
+	}
+	if len(tx.entries) == 0 && len(tx.changed) == 0 {
+		return nil
+	}
+	p, err := tx.s.Program(tx.ctx, tx.Member.PartnerID)
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{mput}
 	for _, e := range tx.entries {
-		it, err := tx.s.putNewEntry(e, entrySK(e.Seq))
-		if err != nil {
-			return err
-		}
-		items = append(items, it)
+		lowerDue(&tx.Member, p, e)
 	}
 	for l := range tx.changed {
-		l.Version++
-		it, err := tx.s.putEntryUpdate(l, tx.lotKeys[l])
-		if err != nil {
-			return err
-		}
-		items = append(items, it)
+		lowerDue(&tx.Member, p, l)
 	}
-	items = append(items, tx.items...)
-	w := Written{Member: tx.Member, Redemption: tx.redemption}
-	if n := len(tx.entries); n > 0 {
-		e := *tx.entries[n-1]
-		w.Entry = &e
-	}
-	items, roles, claim, resp, err := tx.s.withIdem(tx.ctx, items, nil, w)
-	if err != nil {
-		return err
-	}
-	if len(items) > 100 {
-		return fmt.Errorf("operation touches %d items, more than a transaction holds", len(items))
-	}
-	if err := tx.s.transact(tx.ctx, items, roles); err != nil {
-		return err
-	}
-	stored(claim, resp)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -12,15 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/shared/ledger"
-	"github.com/accrue/accrue/shared/program"
-	"github.com/accrue/accrue/shared/rules"
 )
 
-// Errors of member operations.
+// Errors of member operations (decided in package ledger).
 var (
-	ErrMemberExists    = errors.New("member already enrolled")
-	ErrActivityDone    = errors.New("activity already rewarded")
-	ErrUnknownActivity = errors.New("activity not in the program")
+	ErrMemberExists = errors.New("member already enrolled")
 )
 
 // Enroll creates a member.
@@ -29,18 +24,15 @@ func (s *Store) Enroll(ctx context.Context, partner, member string, tags []strin
 		return ledger.Member{}, err
 	}
 	m := ledger.NewMember(partner, member, tags, s.now())
-	put, err := s.putMember(&m, 0, true)
-	if err != nil {
-		return m, err
-	}
-	// The member put (only if absent) and the check that the id was never
+	// The member (only if absent) and the check that its id was never
 	// erased, in one transaction.
-	items, roles, claim, resp, err := s.withIdem(ctx, []types.TransactWriteItem{put, s.notErased(partner, member)},
-		map[int]txRole{0: roleDedup, 1: roleErased}, Written{Member: m})
-	if err != nil {
+	t := s.newTxn()
+	if err := t.putMember(&m, 0, true); err != nil {
 		return m, err
 	}
-	err = s.transact(ctx, items, roles)
+	t.roles[0] = roleDedup // the member item is the enrolment's own record
+	t.notErased(partner, member)
+	err := t.commit(ctx, Written{Member: m})
 	switch {
 	case errors.Is(err, errDuplicate):
 		return m, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberExists)
@@ -49,7 +41,6 @@ func (s *Store) Enroll(ctx context.Context, partner, member string, tags []strin
 	case err != nil:
 		return m, fmt.Errorf("enroll %s/%s: %w", partner, member, err)
 	}
-	stored(claim, resp)
 	return m, nil
 }
 
@@ -86,131 +77,52 @@ func (s *Store) Ledger(ctx context.Context, partner, member string, limit int32,
 	return page, nil
 }
 
-// creditLot books points earned outside payments (activities, admin credits)
-// as an available lot with the program's expiry.
-func creditLot(tx *LedgerTx, p *program.Program, kind ledger.Kind, points int64, lines []ledgerLine) *ledger.Entry {
-	d, lot := tx.Member.Credit(points, ledger.LotAvailable)
-	if lot.State != ledger.LotNone {
-		if exp, ok := p.LotExpiry(tx.Now); ok {
-			exp = exp.UTC()
-			lot.ExpiresAt = &exp
-		}
-	}
-	e := &ledger.Entry{Kind: kind, Points: points, Delta: d, Lot: lot, Breakdown: lines}
-	tx.Member.LastActivity = tx.Now.UTC()
-	tx.Book(e)
-	return e
-}
-
-// Activity credits the fixed points of a named non-payment action.
+// Activity credits the fixed points of a named non-payment action
+// (ledger.Activity decides).
 func (s *Store) Activity(ctx context.Context, partner, member, name string) (ledger.Member, ledger.Entry, error) {
 	p, err := s.Program(ctx, partner)
 	if err != nil {
 		return ledger.Member{}, ledger.Entry{}, err
 	}
-	var act *program.Activity
-	for i := range p.Activities {
-		if p.Activities[i].Name == name {
-			act = &p.Activities[i]
-		}
-	}
-	if act == nil {
-		return ledger.Member{}, ledger.Entry{}, fmt.Errorf("%q: %w", name, ErrUnknownActivity)
-	}
 	var booked ledger.Entry
 	m, err := s.UpdateLedger(ctx, partner, member, func(tx *LedgerTx) error {
-		if err := activeMember(&tx.Member); err != nil {
+		e, err := ledger.Activity(&tx.Member, p, name, tx.Now)
+		if err != nil {
 			return err
 		}
-		if act.Once && tx.Member.Activities[name] > 0 {
-			return fmt.Errorf("%q: %w", name, ErrActivityDone)
-		}
-		if tx.Member.Activities == nil {
-			tx.Member.Activities = map[string]int64{}
-		}
-		tx.Member.Activities[name]++
-		e := creditLot(tx, p, ledger.KindBonus, act.Points, []ledgerLine{{Kind: rules.KindActivity, Rule: name, Points: act.Points}})
-		booked = *e
+		booked = *tx.booked(e)
 		return nil
 	})
 	return m, booked, err
 }
 
-func activeMember(m *ledger.Member) error {
-	if m.Status != ledger.StatusActive {
-		return fmt.Errorf("%s/%s is %s: %w", m.PartnerID, m.ID, m.Status, ErrMemberInactive)
-	}
-	return nil
-}
-
-// Adjustment is a manual credit (Points > 0) or debit (< 0) by an admin.
-type Adjustment struct {
-	Points int64
-	Reason string
-	Actor  string // the API key id that made it
-}
-
-// AuditRecord is one admin action, kept per partner.
-type AuditRecord struct {
-	At       time.Time `dynamodbav:"at" json:"at"`
-	Actor    string    `dynamodbav:"actor" json:"actor"`
-	Action   string    `dynamodbav:"action" json:"action"`
-	MemberID string    `dynamodbav:"member,omitempty" json:"member_id,omitempty"`
-	Points   int64     `dynamodbav:"pts,omitempty" json:"points,omitempty"`
-	Reason   string    `dynamodbav:"reason,omitempty" json:"reason,omitempty"`
-	Entry    int64     `dynamodbav:"seq,omitempty" json:"entry_seq,omitempty"`
-}
-
-// Adjust books a manual adjustment with its audit record, in one transaction.
-// A debit takes available points earliest-expiry first and never takes the
-// balance below zero.
-func (s *Store) Adjust(ctx context.Context, partner, member string, a Adjustment) (ledger.Member, ledger.Entry, error) {
+// Adjust books a manual adjustment (ledger.Adjust decides) with its audit
+// record, in one transaction.
+func (s *Store) Adjust(ctx context.Context, partner, member string, a ledger.Adjustment) (ledger.Member, ledger.Entry, error) {
 	p, err := s.Program(ctx, partner)
 	if err != nil {
 		return ledger.Member{}, ledger.Entry{}, err
 	}
 	var booked ledger.Entry
 	m, err := s.UpdateLedger(ctx, partner, member, func(tx *LedgerTx) error {
-		line := []ledgerLine{{Kind: rules.KindAdjust, Rule: "manual", Points: a.Points, Detail: a.Reason}}
-		var e *ledger.Entry
-		if a.Points > 0 {
-			e = creditLot(tx, p, ledger.KindAdjust, a.Points, line)
-		} else {
-			lots, err := tx.AvailableLots()
-			if err != nil {
+		var lots []*ledger.Entry
+		if a.Points < 0 {
+			var err error
+			if lots, err = tx.AvailableLots(); err != nil {
 				return err
 			}
-			takes, d, err := ledger.Spend(&tx.Member, lots, -a.Points, tx.LotKey)
-			if err != nil {
-				return err
-			}
-			markTaken(tx, lots, takes)
-			d.Lifetime = 0
-			e = &ledger.Entry{Kind: ledger.KindAdjust, Points: a.Points, Delta: d, Breakdown: line}
-			tx.Book(e)
 		}
-		e.Reason, e.Actor = a.Reason, a.Actor
-		booked = *e
-		rec := AuditRecord{At: tx.Now.UTC(), Actor: a.Actor, Action: "adjust", MemberID: member, Points: a.Points, Reason: a.Reason, Entry: e.Seq}
-		return tx.Put(rec, auditPK(partner), auditSK(tx.Now, member, e.Seq))
+		e, takes, err := ledger.Adjust(&tx.Member, lots, p, a, tx.Now, tx.LotKey)
+		if err != nil {
+			return err
+		}
+		tx.changedTakes(lots, takes)
+		booked = *tx.booked(e)
+		return tx.t.audit(partner, AuditRecord{At: tx.Now.UTC(), Actor: a.Actor, Action: AuditAdjust, MemberID: member,
+			Points: a.Points, Reason: a.Reason, Entry: e.Seq})
 	})
 	return m, booked, err
 }
-
-// markTaken marks as changed the lots that takes drew on.
-func markTaken(tx *LedgerTx, lots []*ledger.Entry, takes []ledger.LotTake) {
-	taken := map[string]bool{}
-	for _, t := range takes {
-		taken[t.Lot] = true
-	}
-	for _, l := range lots {
-		if taken[tx.LotKey(l)] {
-			tx.Changed(l)
-		}
-	}
-}
-
-type ledgerLine = rules.Line
 
 // Lots returns the member's lots with points left, in any state, in key
 // order (read consistently). Which of them expire when is the domain's

@@ -39,7 +39,7 @@ func TestConcurrentRedemptions(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: cost, Capture: i%2 == 0})
+			_, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: cost, Capture: i%2 == 0})
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -83,32 +83,32 @@ func TestHoldCaptureCancel(t *testing.T) {
 	mustApply(t, e.st, pay("shop", "m", "p1", 30000)) // 300 points, expiring in 365 days
 	mustApply(t, e.st, pay("shop", "m", "p2", 20000)) // 200
 
-	h1, m, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 250})
+	h1, m, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 250})
 	if err != nil || h1.Status != ledger.RedemptionHeld || m.Available != 250 || m.Held != 250 {
 		t.Fatalf("hold: %+v %+v %v", h1, m.Balances, err)
 	}
 	if _, m, err = e.st.Cancel(ctx, "shop", "m", h1.ID); err != nil || m.Available != 500 || m.Held != 0 {
 		t.Fatalf("cancel: %+v %v", m.Balances, err)
 	}
-	if _, _, err := e.st.Capture(ctx, "shop", "m", h1.ID); !errors.Is(err, store.ErrNotHeld) {
+	if _, _, err := e.st.Capture(ctx, "shop", "m", h1.ID); !errors.Is(err, ledger.ErrNotHeld) {
 		t.Fatalf("capture of a cancelled hold: %v", err)
 	}
-	h2, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 100, As: "bill_credit"})
+	h2, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 100, As: "bill_credit"})
 	if err != nil || h2.Value == nil || h2.Value.AmountMinor != "50" || h2.Value.Currency != "RUB" {
 		t.Fatalf("bill credit: %+v %v", h2, err)
 	}
 	if _, m, err = e.st.Capture(ctx, "shop", "m", h2.ID); err != nil || m.Available != 400 || m.Held != 0 {
 		t.Fatalf("capture: %+v %v", m.Balances, err)
 	}
-	h3, _, _ := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 10, HoldFor: time.Minute})
+	h3, _, _ := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 10, HoldFor: time.Minute})
 	clock = clock.Add(time.Minute)
-	if _, _, err := e.st.Capture(ctx, "shop", "m", h3.ID); !errors.Is(err, store.ErrHoldExpired) {
+	if _, _, err := e.st.Capture(ctx, "shop", "m", h3.ID); !errors.Is(err, ledger.ErrHoldExpired) {
 		t.Fatalf("capture after expiry: %v", err)
 	}
 	if _, m, err = e.st.Cancel(ctx, "shop", "m", h3.ID); err != nil || m.Available != 400 {
 		t.Fatalf("cancel after expiry: %+v %v", m.Balances, err)
 	}
-	if _, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 401}); !errors.Is(err, ledger.ErrInsufficientPoints) {
+	if _, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 401}); !errors.Is(err, ledger.ErrInsufficientPoints) {
 		t.Fatalf("over-redeem: %v", err)
 	}
 	e.audit(t, "shop", "m")
@@ -118,7 +118,7 @@ func TestRewardStockNeverNegative(t *testing.T) {
 	e := newEnv(t, map[string]string{"shop": catalogProgram})
 	ctx := context.Background()
 	stock := int64(3)
-	if _, err := e.st.PutRewards(ctx, "shop", []store.Reward{
+	if _, err := e.st.PutRewards(ctx, "shop", []ledger.Reward{
 		{ID: "mug", Name: "Mug", Cost: 10, Stock: &stock},
 		{ID: "lounge", Name: "Lounge", Cost: 10, MinTier: "gold"},
 	}); err != nil {
@@ -132,11 +132,11 @@ func TestRewardStockNeverNegative(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := e.st.Redeem(ctx, "shop", member, store.RedeemRequest{RewardID: "mug", Capture: true})
+			_, _, err := e.st.Redeem(ctx, "shop", member, ledger.RedeemRequest{RewardID: "mug", Capture: true})
 			switch {
 			case err == nil:
 				ok.Add(1)
-			case !errors.Is(err, store.ErrOutOfStock):
+			case !errors.Is(err, ledger.ErrOutOfStock):
 				t.Errorf("redeem mug: %v", err)
 			}
 		}()
@@ -146,10 +146,10 @@ func TestRewardStockNeverNegative(t *testing.T) {
 	if ok.Load() != 3 || *rs[1].Stock != 0 {
 		t.Fatalf("%d mugs redeemed, stock %v; want 3 and 0", ok.Load(), *rs[1].Stock)
 	}
-	if _, _, err := e.st.Redeem(ctx, "shop", "m0", store.RedeemRequest{RewardID: "lounge"}); !errors.Is(err, store.ErrTierTooLow) {
+	if _, _, err := e.st.Redeem(ctx, "shop", "m0", ledger.RedeemRequest{RewardID: "lounge"}); !errors.Is(err, ledger.ErrTierTooLow) {
 		t.Fatalf("tier restriction: %v", err)
 	}
-	if _, _, err := e.st.Redeem(ctx, "shop", "m0", store.RedeemRequest{RewardID: "nope"}); !errors.Is(err, store.ErrRewardNotFound) {
+	if _, _, err := e.st.Redeem(ctx, "shop", "m0", ledger.RedeemRequest{RewardID: "nope"}); !errors.Is(err, store.ErrRewardNotFound) {
 		t.Fatalf("unknown reward: %v", err)
 	}
 }
@@ -166,7 +166,7 @@ func TestActivitiesAndAdjustments(t *testing.T) {
 	if _, en, err := e.st.Activity(ctx, "shop", "m", "autopay_enabled"); err != nil || en.Points != 300 {
 		t.Fatalf("activity: %+v %v", en, err)
 	}
-	if _, _, err := e.st.Activity(ctx, "shop", "m", "autopay_enabled"); !errors.Is(err, store.ErrActivityDone) {
+	if _, _, err := e.st.Activity(ctx, "shop", "m", "autopay_enabled"); !errors.Is(err, ledger.ErrActivityDone) {
 		t.Fatalf("once-only activity twice: %v", err)
 	}
 	for range 2 {
@@ -174,16 +174,16 @@ func TestActivitiesAndAdjustments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := e.st.Activity(ctx, "shop", "m", "dance"); !errors.Is(err, store.ErrUnknownActivity) {
+	if _, _, err := e.st.Activity(ctx, "shop", "m", "dance"); !errors.Is(err, ledger.ErrUnknownActivity) {
 		t.Fatalf("unknown activity: %v", err)
 	}
-	if _, en, err := e.st.Adjust(ctx, "shop", "m", store.Adjustment{Points: -120, Reason: "duplicate bonus", Actor: "key1"}); err != nil || en.Reason != "duplicate bonus" {
+	if _, en, err := e.st.Adjust(ctx, "shop", "m", ledger.Adjustment{Points: -120, Reason: "duplicate bonus", Actor: "key1"}); err != nil || en.Reason != "duplicate bonus" {
 		t.Fatalf("debit: %+v %v", en, err)
 	}
-	if _, _, err := e.st.Adjust(ctx, "shop", "m", store.Adjustment{Points: -1000, Reason: "x", Actor: "key1"}); !errors.Is(err, ledger.ErrInsufficientPoints) {
+	if _, _, err := e.st.Adjust(ctx, "shop", "m", ledger.Adjustment{Points: -1000, Reason: "x", Actor: "key1"}); !errors.Is(err, ledger.ErrInsufficientPoints) {
 		t.Fatalf("debit below zero: %v", err)
 	}
-	m, _, err := e.st.Adjust(ctx, "shop", "m", store.Adjustment{Points: 20, Reason: "goodwill", Actor: "key1"})
+	m, _, err := e.st.Adjust(ctx, "shop", "m", ledger.Adjustment{Points: 20, Reason: "goodwill", Actor: "key1"})
 	if err != nil || m.Available != 300+100-120+20 {
 		t.Fatalf("credit: %+v %v", m.Balances, err)
 	}
@@ -220,7 +220,7 @@ func TestCancelRepaysDebtFirst(t *testing.T) {
 	e := newEnv(t, map[string]string{"shop": catalogProgram})
 	ctx := context.Background()
 	mustApply(t, e.st, pay("shop", "m", "p1", 10000)) // 100 points
-	h, _, err := e.st.Redeem(ctx, "shop", "m", store.RedeemRequest{Points: 80})
+	h, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 80})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,17 +24,21 @@ func (s *Store) Refund(ctx context.Context, pay payment.Payment) (Outcome, error
 	if _, err := s.Program(ctx, pay.PartnerID); err != nil {
 		return Outcome{}, err
 	}
-	for attempt := 0; ; attempt++ {
-		out, err := s.refundOnce(ctx, pay)
-		if !errors.Is(err, errConflict) {
-			return out, err
-		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return Outcome{}, fmt.Errorf("refund %s: %w", pay.PaymentID, err)
-		}
-	}
+	var out Outcome
+	err := s.retry(ctx, "refund "+pay.PaymentID, func() error {
+		var err error
+		out, err = s.refundOnce(ctx, pay)
+		return err
+	})
+	return out, err
 }
 
+// refundOnce loads the refund's own entry (applied before?), the member, the
+// payment's entry and, when the payment's own lot cannot cover the reversal,
+// the member's other available lots; decides (ledger.Reverse) and commits one
+// transaction: the member, the refund's entry under its deduplication key,
+// every lot it changed (each conditional on its version) and, for a payment
+// held for review, its review item.
 func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, error) {
 	now := s.now()
 	pk := memberPK(pay.PartnerID, pay.MemberID)
@@ -82,42 +86,30 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 		return Outcome{}, err
 	}
 	m.Version++
-	items := make([]types.TransactWriteItem, 0, 3+len(rev.Others))
-	mput, err := s.putMember(&m, prevVersion, false)
-	if err != nil {
+	t := s.newTxn()
+	if err := t.putMember(&m, prevVersion, false); err != nil {
 		return Outcome{}, err
 	}
-	eput, err := s.putNewEntry(&rev.Entry, refundSK)
-	if err != nil {
+	if err := t.dedupEntry(&rev.Entry, refundSK); err != nil {
 		return Outcome{}, err
 	}
-	items = append(items, mput, eput)
 	keys[rev.Original] = origSK
-	changed := append([]*ledger.Entry{rev.Original}, rev.Others...)
-	for _, e := range changed {
-		e.Version++
-		up, err := s.putEntryUpdate(e, keys[e])
-		if err != nil {
+	for _, e := range append([]*ledger.Entry{rev.Original}, rev.Others...) {
+		if err := t.lot(e, keys[e]); err != nil {
 			return Outcome{}, err
 		}
-		items = append(items, up)
 	}
 	if wasHeld {
 		// The review queue shows what is really waiting: the points left in
 		// the held lot, or nothing once the payment is refunded in full.
-		items = append(items, s.reviewAfterRefund(pay.PartnerID, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original))
+		t.raw(s.reviewAfterRefund(pay.PartnerID, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original))
 	}
-	items, roles, claim, resp, err := s.withIdem(ctx, items, map[int]txRole{1: roleDedup}, Written{Member: m, Entry: &rev.Entry})
-	if err != nil {
-		return Outcome{}, err
-	}
-	if err := s.transact(ctx, items, roles); err != nil {
+	if err := t.commit(ctx, Written{Member: m, Entry: &rev.Entry}); err != nil {
 		if errors.Is(err, errDuplicate) {
 			return Outcome{Duplicate: true}, nil
 		}
 		return Outcome{}, err
 	}
-	stored(claim, resp)
 	return Outcome{Member: m, Entry: rev.Entry}, nil
 }
 

@@ -44,15 +44,13 @@ func (s *Store) RecordRejection(ctx context.Context, r Rejection) error {
 	if c := idemFrom(ctx); c != nil {
 		// A request with an Idempotency-Key: the rejection and its response
 		// in one transaction (a retry replays it, never records it twice).
-		put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}}
-		items, roles, claim, resp, err := s.withIdem(ctx, []types.TransactWriteItem{put}, nil, Written{Rejection: &r})
-		if err != nil {
+		t := s.newTxn()
+		if err := t.put(r, rejectedPK(r.PartnerID), rejectionSK(&r)); err != nil {
 			return err
 		}
-		if err := s.transact(ctx, items, roles); err != nil {
+		if err := t.commit(ctx, Written{Rejection: &r}); err != nil {
 			return fmt.Errorf("record rejection of %s: %w", r.MessageID, err)
 		}
-		stored(claim, resp)
 		return nil
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{

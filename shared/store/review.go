@@ -14,8 +14,6 @@ import (
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
-	"github.com/accrue/accrue/shared/program"
-	"github.com/accrue/accrue/shared/rules"
 )
 
 // ReviewItem is an accrual held by a fraud limit, waiting for an admin's
@@ -55,15 +53,6 @@ var (
 	// ErrReviewNotFound: no pending review item has this id for this partner
 	// (unknown, another partner's, or already decided). It is also ErrNotFound.
 	ErrReviewNotFound = fmt.Errorf("review item %w", ErrNotFound)
-	// ErrNotInReview: the held entry's points are no longer in review (a state
-	// the item should never be in; the decision is refused).
-	ErrNotInReview = errors.New("the held points are no longer in review")
-)
-
-// Audit actions of review decisions.
-const (
-	AuditReviewApprove = "review.approve"
-	AuditReviewReject  = "review.reject"
 )
 
 func reviewID(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
@@ -193,75 +182,30 @@ func (s *Store) decide(ctx context.Context, partner, id, actor, reason string, a
 			return fmt.Errorf("%q: %w", id, ErrReviewNotFound) // re-keyed by an erase meanwhile
 		}
 		if lotErr != nil {
-			return fmt.Errorf("held entry %s of %s: %w", rv.lotKey(), rv.MemberID, ErrNotInReview)
+			return fmt.Errorf("held entry %s of %s: %w", rv.lotKey(), rv.MemberID, ledger.ErrNotInReview)
 		}
-		n := lot.Remaining
-		switch {
-		case lot.State == ledger.LotReview:
-		case lot.State == ledger.LotNone && lot.Remaining == 0:
-			n = 0 // nothing left to decide on: 0 points held, or refunded in full
-		default:
-			return fmt.Errorf("held entry %s of %s is %q: %w", rv.lotKey(), rv.MemberID, lot.State, ErrNotInReview)
-		}
-		var e *ledger.Entry
-		if approve {
-			e = release(tx, p, lot, n)
-		} else {
-			e = &ledger.Entry{Kind: ledger.KindReverse, Points: -n, Delta: ledger.Balances{Review: -n}, Reason: reason,
-				Breakdown: []ledgerLine{{Kind: rules.KindReview, Rule: "reject", Points: -n, Detail: reason}}}
-			lot.Remaining, lot.State = 0, ledger.LotNone
-		}
-		tx.Changed(lot)
-		e.Actor = actor
-		e.PaymentRef = lot.PaymentRef
-		e.HoldReasons = lot.HoldReasons
-		tx.Book(e)
-		booked = *e
-		tx.Raw(types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(s.table), Key: key(reviewPK(partner), sk),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
-		}})
+		var e ledger.Entry
 		action := AuditReviewReject
 		if approve {
 			action = AuditReviewApprove
+			e, err = ledger.Approve(&tx.Member, lot, p, actor, tx.Now)
+		} else {
+			e, err = ledger.Reject(&tx.Member, lot, reason, actor, tx.Now)
 		}
-		rec := AuditRecord{At: tx.Now.UTC(), Actor: actor, Action: action, MemberID: tx.Member.ID, Points: e.Points, Reason: reason, Entry: e.Seq}
-		return tx.Put(rec, auditPK(partner), auditSK(tx.Now, tx.Member.ID, e.Seq))
+		if err != nil {
+			return err
+		}
+		tx.Changed(lot)
+		booked = *tx.booked(e)
+		tx.t.deleteExisting(reviewPK(partner), sk)
+		return tx.t.audit(partner, AuditRecord{At: tx.Now.UTC(), Actor: actor, Action: action, MemberID: tx.Member.ID,
+			Points: e.Points, Reason: reason, Entry: e.Seq})
 	})
 	if errors.Is(err, ErrMemberNotFound) {
 		// The member was erased between the two reads: its items were re-keyed.
 		return m, booked, fmt.Errorf("%q: %w", id, ErrReviewNotFound)
 	}
 	return m, booked, err
-}
-
-// release moves the n remaining points of a held lot out of review (Approve).
-func release(tx *LedgerTx, p *program.Program, lot *ledger.Entry, n int64) *ledger.Entry {
-	state := ledger.LotAvailable
-	var availableAt *time.Time
-	if p.PendingDays > 0 {
-		at := lot.At.In(p.Location()).AddDate(0, 0, p.PendingDays).UTC()
-		if at.After(tx.Now) {
-			state, availableAt = ledger.LotPending, &at
-		}
-	}
-	d, nl := tx.Member.Credit(n, state)
-	d.Review = -n
-	lot.State, lot.Remaining, lot.AvailableAt = nl.State, nl.Remaining, nil
-	if nl.State == ledger.LotPending {
-		lot.AvailableAt = availableAt
-	}
-	detail := "approved: available"
-	if state == ledger.LotPending {
-		detail = "approved: pending until " + availableAt.Format(time.RFC3339)
-	}
-	lines := []ledgerLine{{Kind: rules.KindReview, Rule: "approve", Points: n, Detail: detail}}
-	tx.Member.Rules.Qualifying += n
-	if t, ok := p.TierFor(tx.Member.Rules.Qualifying); ok && p.TierIndex(t.Name) > max(p.TierIndex(tx.Member.Rules.Tier), 0) {
-		tx.Member.Rules.Tier = t.Name
-		lines = append(lines, ledgerLine{Kind: rules.KindTierChange, Rule: t.Name, Detail: "upgraded: qualifying points reached the threshold"})
-	}
-	return &ledger.Entry{Kind: ledger.KindRelease, Points: n, Delta: d, Breakdown: lines}
 }
 
 // reviewItem reads one pending review item of partner.

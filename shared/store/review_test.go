@@ -137,7 +137,7 @@ func TestReviewQueueAndApprove(t *testing.T) {
 		t.Fatalf("audit records = %+v", recs)
 	}
 	// The released points can be spent.
-	if _, _, err := e.st.Redeem(ctx, "telco", "m", store.RedeemRequest{Points: 210, Capture: true}); err != nil {
+	if _, _, err := e.st.Redeem(ctx, "telco", "m", ledger.RedeemRequest{Points: 210, Capture: true}); err != nil {
 		t.Fatalf("redeem released points: %v", err)
 	}
 	e.audit(t, "telco", "m")
@@ -204,7 +204,7 @@ func TestReviewApproveRepaysDebtAndUpgradesTier(t *testing.T) {
 	e := newEnv(t, map[string]string{"telco": tiered})
 	ctx := context.Background()
 	mustApply(t, e.st, pay("telco", "m", "p1", 100000)) // 10
-	if _, _, err := e.st.Redeem(ctx, "telco", "m", store.RedeemRequest{Points: 10, Capture: true}); err != nil {
+	if _, _, err := e.st.Redeem(ctx, "telco", "m", ledger.RedeemRequest{Points: 10, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
 	mustApply(t, e.st, refund("telco", "m", "r1", "p1", 100000)) // clawback: debt 10

@@ -100,7 +100,7 @@ func TestDayEntries(t *testing.T) {
 	mustApply(t, e.st, pay("telco", "cust-1", "pay-1", 120000))
 	mustApply(t, e.st, pay("other", "cust-1", "pay-1", 990000))
 	clock.advance(time.Nanosecond) // 2026-11-06T00:00:00Z
-	if _, _, err := e.st.Adjust(ctx, "telco", "cust-1", store.Adjustment{Points: -5, Reason: "test", Actor: "key"}); err != nil {
+	if _, _, err := e.st.Adjust(ctx, "telco", "cust-1", ledger.Adjustment{Points: -5, Reason: "test", Actor: "key"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +23,7 @@ type DynamoDB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -74,15 +74,12 @@ func New(db DynamoDB, table string, opts ...Option) *Store {
 var (
 	ErrUnknownPartner = errors.New("unknown partner")
 	ErrMemberNotFound = errors.New("member not found")
-	ErrMemberInactive = errors.New("member is not active")
 	// ErrOriginalNotFound: a refund whose payment has not been seen (yet). Transient:
 	// the payment may still arrive.
 	ErrOriginalNotFound = errors.New("refunded payment not found yet")
 	// ErrContention: the write kept conflicting with concurrent writes until the
 	// retry budget ran out. Transient.
 	ErrContention = errors.New("too much write contention, retry later")
-	// errConflict: an optimistic-concurrency check failed; re-read and retry.
-	errConflict = errors.New("concurrent change")
 )
 
 // item marshals v and adds its keys.
@@ -244,62 +241,34 @@ func (s *Store) Program(ctx context.Context, partner string) (*program.Program, 
 	return p, nil
 }
 
-// maxAttempts bounds optimistic-concurrency retries of one operation.
-const maxAttempts = 60
-
-// backoff sleeps before retry number attempt (full jitter, capped), or returns
-// ErrContention when the attempts are used up or ctx is done.
-func (s *Store) backoff(ctx context.Context, attempt int) error {
-	if attempt+1 >= maxAttempts {
-		return ErrContention
-	}
-	base := time.Millisecond << min(attempt, 7) // 1ms .. 128ms
-	d := time.Duration(rand.Int64N(int64(base))) + time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrContention, ctx.Err())
-	case <-t.C:
-		return nil
-	}
-}
-
 // UpdateMember changes a member's own fields (status, tags) inside an
 // optimistic-concurrency loop: update sees the current member and may change
 // anything but its balances, which only ledger entries change (invariant 4).
 func (s *Store) UpdateMember(ctx context.Context, partner, member string, update func(*ledger.Member) error) (ledger.Member, error) {
-	for attempt := 0; ; attempt++ {
+	var out ledger.Member
+	err := s.retry(ctx, "update member "+partner+"/"+member, func() error {
 		m, err := s.Member(ctx, partner, member)
+		out = m
 		if err != nil {
-			return m, err
+			return err
 		}
 		before, prev := m.Balances, m.Version
 		if err := update(&m); err != nil {
-			return m, err
+			return err
 		}
 		if m.Balances != before || m.PartnerID != partner || m.ID != member {
-			return m, errors.New("UpdateMember may not change balances or identity")
+			return errors.New("UpdateMember may not change balances or identity")
 		}
 		m.Version = prev + 1
-		w, err := s.putMember(&m, prev, false)
-		if err != nil {
-			return m, err
+		t := s.newTxn()
+		if err := t.putMember(&m, prev, false); err != nil {
+			return err
 		}
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: w.Put.TableName, Item: w.Put.Item,
-			ConditionExpression: w.Put.ConditionExpression, ExpressionAttributeValues: w.Put.ExpressionAttributeValues,
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			if err := s.backoff(ctx, attempt); err != nil {
-				return m, err
-			}
-			continue
+		if err := t.commit(ctx, Written{Member: m}); err != nil {
+			return err
 		}
-		if err != nil {
-			return m, fmt.Errorf("update member %s/%s: %w", partner, member, err)
-		}
-		return m, nil
-	}
+		out = m
+		return nil
+	})
+	return out, err
 }
