@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,14 +11,6 @@ import (
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rules"
 )
-
-func marshalProgram(p *program.Program) (string, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return "", fmt.Errorf("marshal program: %w", err)
-	}
-	return string(b), nil
-}
 
 // Outcome of applying a payment event.
 type Outcome struct {

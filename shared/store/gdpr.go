@@ -187,10 +187,12 @@ func (s *Store) memberRedemptions(ctx context.Context, partner, member string) (
 // an already anonymised member returns its own id; an unknown member (or one
 // erased before: its id is gone) is ErrMemberNotFound.
 func (s *Store) Erase(ctx context.Context, partner, member, actor string) (string, error) {
-	for attempt := 0; ; attempt++ {
+	var out string
+	err := s.retry(ctx, "erase "+partner+"/"+member, func() error {
 		m, anon, err := s.markErasing(ctx, partner, member, actor)
 		if err == nil && anon == "" {
-			return m.ID, nil // already anonymised
+			out = m.ID // already anonymised
+			return nil
 		}
 		if err == nil {
 			err = s.moveErased(ctx, m, anon)
@@ -198,24 +200,24 @@ func (s *Store) Erase(ctx context.Context, partner, member, actor string) (strin
 		if err == nil {
 			err = s.finishErase(ctx, m, anon, actor)
 		}
-		if err == nil {
-			return anon, nil
+		if errors.Is(err, errDuplicate) {
+			err = errConflict // a fence of the move failed: a concurrent change
 		}
-		if !errors.Is(err, errConflict) && !errors.Is(err, errDuplicate) {
-			return "", err
-		}
-		if anon != "" {
+		if errors.Is(err, errConflict) && anon != "" {
 			// A concurrent Erase call may have finished this erasure.
-			if _, err := s.Member(ctx, partner, anon); err == nil {
-				return anon, nil
-			} else if !errors.Is(err, ErrMemberNotFound) {
-				return "", err
+			if _, merr := s.Member(ctx, partner, anon); merr == nil {
+				err = nil
+			} else if !errors.Is(merr, ErrMemberNotFound) {
+				err = merr
 			}
 		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return "", fmt.Errorf("erase %s/%s: %w", partner, member, err)
-		}
+		out = anon
+		return err
+	})
+	if err != nil {
+		return "", err
 	}
+	return out, nil
 }
 
 // markErasing returns the member in state erasing and its anonymous id,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -144,101 +143,6 @@ func (s *Store) Member(ctx context.Context, partner, member string) (ledger.Memb
 		return m, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberNotFound)
 	}
 	return m, nil
-}
-
-type programItem struct {
-	PartnerID string    `dynamodbav:"partner"`
-	Program   string    `dynamodbav:"program"` // the program JSON
-	Version   int64     `dynamodbav:"ver"`
-	UpdatedAt time.Time `dynamodbav:"updated"`
-}
-
-// PutProgram stores a validated program for partner (creating the partner) and
-// returns its new version. The version only grows.
-func (s *Store) PutProgram(ctx context.Context, partner string, p *program.Program) (int64, error) {
-	if err := p.Validate(); err != nil {
-		return 0, err
-	}
-	registered := false
-	for attempt := 0; ; attempt++ {
-		var cur programItem
-		found, err := s.getItem(ctx, partnerPK(partner), skProgram, &cur)
-		if err != nil {
-			return 0, err
-		}
-		now := s.now().UTC()
-		q := *p
-		q.Version = cur.Version + 1
-		body, err := marshalProgram(&q)
-		if err != nil {
-			return 0, err
-		}
-		it, err := item(programItem{PartnerID: partner, Program: body, Version: q.Version, UpdatedAt: now}, partnerPK(partner), skProgram)
-		if err != nil {
-			return 0, err
-		}
-		if found {
-			// A partner created before the partner registry existed joins
-			// it now (put only if absent; see rollup.go).
-			if !registered {
-				if err := s.registerPartner(ctx, partner, now); err != nil {
-					return 0, err
-				}
-				registered = true
-			}
-			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("ver = :v"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(cur.Version, 10)}},
-			})
-		} else {
-			// A new partner: its program and its registry entry in one transaction.
-			err = s.createPartner(ctx, it, PartnerRecord{PartnerID: partner, CreatedAt: now})
-		}
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) || errors.Is(err, errConflict) {
-			if err := s.backoff(ctx, attempt); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("put program of %s: %w", partner, err)
-		}
-		s.mu.Lock()
-		delete(s.programs, partner)
-		s.mu.Unlock()
-		return q.Version, nil
-	}
-}
-
-// Program returns partner's program (cached for the program cache TTL).
-func (s *Store) Program(ctx context.Context, partner string) (*program.Program, error) {
-	now := s.now()
-	s.mu.Lock()
-	c, ok := s.programs[partner]
-	s.mu.Unlock()
-	if ok && now.Sub(c.at) < s.programTTL {
-		return c.p, nil
-	}
-	var it programItem
-	found, err := s.getItem(ctx, partnerPK(partner), skProgram, &it)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("partner %q: %w", partner, ErrUnknownPartner)
-	}
-	p, err := program.Parse([]byte(it.Program))
-	if err != nil {
-		return nil, fmt.Errorf("stored program of %s: %w", partner, err)
-	}
-	p.Version = it.Version
-	if s.programTTL > 0 {
-		s.mu.Lock()
-		s.programs[partner] = cachedProgram{p: p, at: now}
-		s.mu.Unlock()
-	}
-	return p, nil
 }
 
 // UpdateMember changes a member's own fields (status, tags) inside an
