@@ -25,18 +25,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/accrue/accrue/internal/emulators"
+	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
-	"github.com/accrue/accrue/internal/emulators"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/queue"
 	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/store"
-	"github.com/accrue/accrue/internal/streampoller"
 )
 
 // Config of a local stack.

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/accrue/accrue/internal/awstest"
-	"github.com/accrue/accrue/shared/store"
 	"github.com/accrue/accrue/internal/streampoller"
+	"github.com/accrue/accrue/shared/store"
 )
 
 // A table created without a stream (as a local table made before the stream
