@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/accrue/accrue/shared/queue"
 )
 
-// dlqRedrive: accrue dlq redrive --from DLQ_URL --to QUEUE_URL.
+// dlqRedrive: accrue dlq redrive --from DLQ_URL --to QUEUE_URL. On AWS it
+// starts an SQS message move task and waits for it; against an emulator
+// endpoint (AWS_ENDPOINT_URL[_SQS]) it moves the messages itself.
 func dlqRedrive(ctx context.Context, c *cli, args []string) error {
 	const name = "dlq redrive"
 	fs := c.flags(name)
@@ -28,6 +31,16 @@ func dlqRedrive(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if sqsEndpoint(c.env) == "" {
+		// AWS: SQS's own message move task.
+		n, err := queue.MoveBack(ctx, client, *from, *to, 2*time.Second)
+		if err != nil {
+			return fmt.Errorf("redrive (about %d messages moved before the error): %w", n, err)
+		}
+		fmt.Fprintf(c.stdout, "Moved about %d messages from %s to %s (SQS message move task).\n", n, *from, *to)
+		return nil
+	}
+	// An emulator endpoint (moto has no message move tasks): receive, send, delete.
 	n, err := queue.Redrive(ctx, client, *from, *to)
 	if err != nil {
 		return fmt.Errorf("redrive (%d messages moved before the error): %w", n, err)

@@ -4,23 +4,17 @@
 package main
 
 import (
-	"context"
-	"os"
+	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/api"
-	"github.com/accrue/accrue/shared/awsclient"
+	"github.com/accrue/accrue/shared/startup"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	db, table, err := awsclient.Table(context.Background())
-	if err != nil {
-		log.Error("startup", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext)
+	startup.Table(func(db *dynamodb.Client, table string, log *slog.Logger) any {
+		return httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext
+	})
 }

@@ -4,29 +4,23 @@
 package main
 
 import (
-	"context"
-	"os"
+	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/accrue/accrue/shared/awsclient"
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/startup"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	cfg, err := awsclient.Load(context.Background())
-	if err != nil {
-		log.Error("startup", "error", err)
-		os.Exit(1)
-	}
-	bus, err := awsclient.Env("ACCRUE_EVENT_BUS")
-	if err != nil {
-		log.Error("startup", "error", err)
-		os.Exit(1)
-	}
-	client := eventbridge.NewFromConfig(cfg)
-	lambda.Start(domainevents.NewPublisher(client, bus, domainevents.WithLogger(log)).HandleStream)
+	startup.Config(func(cfg aws.Config, log *slog.Logger) (any, error) {
+		bus, err := awsclient.Env("ACCRUE_EVENT_BUS")
+		if err != nil {
+			return nil, err
+		}
+		client := eventbridge.NewFromConfig(cfg)
+		return domainevents.NewPublisher(client, bus, domainevents.WithLogger(log)).HandleStream, nil
+	})
 }

@@ -6,22 +6,16 @@
 package main
 
 import (
-	"context"
-	"os"
+	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/accrue/accrue/shared/awsclient"
 	"github.com/accrue/accrue/shared/memberjobs"
+	"github.com/accrue/accrue/shared/startup"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	db, table, err := awsclient.Table(context.Background())
-	if err != nil {
-		log.Error("startup", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(memberjobs.Wire(db, table, log).HandleSchedule)
+	startup.Table(func(db *dynamodb.Client, table string, log *slog.Logger) any {
+		return memberjobs.Wire(db, table, log).HandleSchedule
+	})
 }

@@ -273,7 +273,6 @@ func writeEnv(path string, e Env) error {
 		"ACCRUE_EVENTS_QUEUE_URL=" + e.EventsQueueURL,
 		"AWS_ENDPOINT_URL=" + e.MotoEndpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDBEndpoint,
-		"ACCRUE_DYNAMODB_ENDPOINT=" + e.DynamoDBEndpoint,
 		"AWS_REGION=" + e.Region,
 		"AWS_DEFAULT_REGION=" + e.Region,
 		"AWS_ACCESS_KEY_ID=test",

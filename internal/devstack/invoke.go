@@ -68,7 +68,7 @@ func Invoke(ctx context.Context, dir, fn, eventFile string, out io.Writer) error
 		return err
 	}
 	cfg := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["ACCRUE_DYNAMODB_ENDPOINT"]) })
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL_DYNAMODB"]) })
 	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL"]) })
 	hs := Handlers(db, env["ACCRUE_TABLE"], eb, env["ACCRUE_EVENT_BUS"], slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	h, ok := hs[fn]

@@ -28,6 +28,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	smithytime "github.com/aws/smithy-go/time"
 
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/store"
@@ -131,7 +132,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.Log.WarnContext(ctx, "stream poller: poll failed", "stream", p.arn, "error", err)
 		}
 		if n == 0 || err != nil {
-			if err := sleep(ctx, p.Interval); err != nil {
+			if err := smithytime.SleepWithContext(ctx, p.Interval); err != nil {
 				return err
 			}
 		}
@@ -283,7 +284,7 @@ func (p *Poller) deliver(ctx context.Context, s *shard, recs []events.DynamoDBEv
 			return nil
 		}
 		left = left[from:]
-		if err := sleep(ctx, backoff); err != nil {
+		if err := smithytime.SleepWithContext(ctx, backoff); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, p.MaxBackoff)
@@ -343,17 +344,6 @@ func LambdaRecord(r types.Record, streamARN string) (events.DynamoDBEventRecord,
 		}
 	}
 	return out, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // TableAPI is what EnsureStream needs of a DynamoDB client.

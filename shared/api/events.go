@@ -8,6 +8,17 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
+// EventIngester applies one payment event down the queue's path (package
+// ingest).
+type EventIngester interface {
+	Process(ctx context.Context, m ingest.Message) (ingest.Result, error)
+}
+
+// RejectionStore lists a partner's rejected events.
+type RejectionStore interface {
+	Rejections(ctx context.Context, partner string, limit int32, cursor string) ([]store.Rejection, string, error)
+}
+
 // eventReply is POST /v1/events' answer for an applied event.
 type eventReply struct {
 	Status   string     `json:"status"` // "applied" or "duplicate"

@@ -10,6 +10,12 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
+// PrivacyStore is what the GDPR routes use of the store.
+type PrivacyStore interface {
+	Export(ctx context.Context, partner, member string) (store.Export, error)
+	Erase(ctx context.Context, partner, member, actor string) (string, error)
+}
+
 // ExportView is GET /v1/members/{id}/data: everything kept about a member.
 type ExportView struct {
 	MemberID     string              `json:"member_id"`

@@ -13,6 +13,14 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
+// IdempotencyStore keeps Idempotency-Key claims and their responses (the
+// write paths of the store commit a response with the change it answers).
+type IdempotencyStore interface {
+	BeginIdempotent(ctx context.Context, partner, key, hash string, leaseUntil time.Time) (*store.IdemClaim, *store.IdemRecord, error)
+	FinishIdempotent(ctx context.Context, c *store.IdemClaim, resp store.IdemResponse) error
+	AbandonIdempotent(ctx context.Context, c *store.IdemClaim) error
+}
+
 // rawJSON is a stored response replayed as is.
 type rawJSON struct {
 	contentType string

@@ -234,6 +234,11 @@ func TestLambdaAdapterWithSampleEvents(t *testing.T) {
 			if !json.Valid([]byte(resp.Body)) {
 				t.Fatalf("body is not JSON: %s", resp.Body)
 			}
+			// The request id is API Gateway's, so that a reply's
+			// X-Request-Id finds its line in the access log.
+			if got := resp.Headers["X-Request-Id"]; got != ev.RequestContext.RequestID || got == "" {
+				t.Fatalf("X-Request-Id %q, want API Gateway's %q", got, ev.RequestContext.RequestID)
+			}
 		})
 	}
 }

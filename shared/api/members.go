@@ -14,6 +14,18 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
+// MemberStore is what the member routes (enrolment, member view, ledger,
+// activities, adjustments) use of the store.
+type MemberStore interface {
+	Enroll(ctx context.Context, partner, member string, tags []string) (ledger.Member, error)
+	Member(ctx context.Context, partner, member string) (ledger.Member, error)
+	UpdateMember(ctx context.Context, partner, member string, update func(*ledger.Member) error) (ledger.Member, error)
+	Ledger(ctx context.Context, partner, member string, limit int32, cursor string) (store.Page[ledger.Entry], error)
+	Lots(ctx context.Context, partner, member string) ([]*ledger.Entry, error)
+	Activity(ctx context.Context, partner, member, name string) (ledger.Member, ledger.Entry, error)
+	Adjust(ctx context.Context, partner, member string, a ledger.Adjustment) (ledger.Member, ledger.Entry, error)
+}
+
 // Balances as the API shows them.
 type Balances struct {
 	ledger.Balances

@@ -10,6 +10,14 @@ import (
 	"github.com/accrue/accrue/shared/program"
 )
 
+// ProgramStore is what the program and reward routes use of the store.
+type ProgramStore interface {
+	Program(ctx context.Context, partner string) (*program.Program, error)
+	PutProgram(ctx context.Context, partner string, p *program.Program) (int64, error)
+	Rewards(ctx context.Context, partner string) ([]ledger.Reward, error)
+	PutRewards(ctx context.Context, partner string, rewards []ledger.Reward) ([]ledger.Reward, error)
+}
+
 func (s *server) getProgram(ctx context.Context, c *call) (result, error) {
 	p, err := s.Store.Program(ctx, c.principal.PartnerID)
 	if err != nil {

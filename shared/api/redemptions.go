@@ -9,6 +9,13 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
+// RedemptionStore is what the redemption routes use of the store.
+type RedemptionStore interface {
+	Redeem(ctx context.Context, partner, member string, req ledger.RedeemRequest) (ledger.Redemption, ledger.Member, error)
+	Capture(ctx context.Context, partner, member, rid string) (ledger.Redemption, ledger.Member, error)
+	Cancel(ctx context.Context, partner, member, rid string) (ledger.Redemption, ledger.Member, error)
+}
+
 type redeemRequest struct {
 	Points      *int64 `json:"points"`
 	RewardID    string `json:"reward_id"`

@@ -5,8 +5,16 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/store"
 )
+
+// ReviewStore is what the review queue routes use of the store.
+type ReviewStore interface {
+	ReviewQueue(ctx context.Context, partner string, limit int32, cursor string) (store.Page[store.ReviewItem], error)
+	Approve(ctx context.Context, partner, reviewID, actor string) (ledger.Member, ledger.Entry, error)
+	Reject(ctx context.Context, partner, reviewID, actor, reason string) (ledger.Member, ledger.Entry, error)
+}
 
 // MaxRejectReasonLen is the longest reason a rejection may carry, in characters.
 const MaxRejectReasonLen = 500

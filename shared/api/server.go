@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
@@ -33,11 +34,25 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (keys.Principal, error)
 }
 
+// Store is what the routes use of the store: one small interface per group
+// of handlers, each defined beside its handlers (*store.Store has them all).
+type Store interface {
+	ProgramStore
+	MemberStore
+	RedemptionStore
+	ReviewStore
+	HistoryStore
+	StatsStore
+	RejectionStore
+	PrivacyStore
+	IdempotencyStore
+}
+
 // Deps are what the API needs.
 type Deps struct {
-	Store  *store.Store
+	Store  Store
 	Keys   Authenticator
-	Ingest *ingest.Processor
+	Ingest EventIngester
 	Log    *slog.Logger
 	Now    func() time.Time
 	// RequestTimeout is each request's deadline (0: RequestTimeout).
@@ -153,7 +168,13 @@ type result struct {
 
 type handlerFunc func(ctx context.Context, c *call) (result, error)
 
-func newRequestID() string {
+// requestID is API Gateway's id of the request (its access log's
+// requestId), or a new random one when the handler runs without API Gateway
+// (make dev, tests).
+func requestID(r *http.Request) string {
+	if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && gw.RequestID != "" {
+		return gw.RequestID
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return "req_" + hex.EncodeToString(b)
@@ -164,7 +185,7 @@ func newRequestID() string {
 func (s *server) wrap(role string, idempotent bool, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.Now()
-		rid := newRequestID()
+		rid := requestID(r)
 		w.Header().Set("X-Request-Id", rid)
 		log := s.Log.With("request_id", rid, "method", r.Method, "path", r.URL.Path)
 		ctx, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
@@ -220,27 +241,8 @@ func (s *server) wrap(role string, idempotent bool, h handlerFunc) http.Handler 
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	const prefix = "Bearer "
-	if len(h) <= len(prefix) || !equalFold(h[:len(prefix)], prefix) {
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return "", false
 	}
 	return h[len(prefix):], true
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -14,6 +14,11 @@ import (
 	"github.com/accrue/accrue/shared/simulate"
 )
 
+// HistoryStore is what the simulation reads of a member's stored history.
+type HistoryStore interface {
+	Entries(ctx context.Context, partner, member string) ([]ledger.Entry, error)
+}
+
 type simulateRequest struct {
 	Program  json.RawMessage   `json:"program"`
 	Payments []json.RawMessage `json:"payments"`

@@ -8,6 +8,11 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
+// StatsStore is what GET /v1/stats reads.
+type StatsStore interface {
+	Stats(ctx context.Context, partner, from, to string) ([]store.DayStats, error)
+}
+
 // MaxStatsDays bounds one GET /v1/stats.
 const MaxStatsDays = 366
 

@@ -1,6 +1,7 @@
 // Package awsclient builds the AWS SDK clients of the functions and tools from
-// the environment. AWS_ENDPOINT_URL (honoured by the SDK itself) points every
-// client at a local emulator: DynamoDB Local or moto.
+// the environment. The SDK's own endpoint variables point them at local
+// emulators: AWS_ENDPOINT_URL (moto, for every service) and
+// AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local, for DynamoDB alone).
 package awsclient
 
 import (
@@ -22,15 +23,9 @@ func Load(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// DynamoDB returns a DynamoDB client. ACCRUE_DYNAMODB_ENDPOINT, when set,
-// overrides the endpoint for DynamoDB alone (DynamoDB Local beside moto).
-func DynamoDB(cfg aws.Config) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if ep := os.Getenv("ACCRUE_DYNAMODB_ENDPOINT"); ep != "" {
-			o.BaseEndpoint = aws.String(ep)
-		}
-	})
-}
+// DynamoDB returns a DynamoDB client (AWS_ENDPOINT_URL_DYNAMODB, read by the
+// SDK, moves it to DynamoDB Local).
+func DynamoDB(cfg aws.Config) *dynamodb.Client { return dynamodb.NewFromConfig(cfg) }
 
 // Env returns a required environment variable.
 func Env(name string) (string, error) {
@@ -39,18 +34,4 @@ func Env(name string) (string, error) {
 		return "", fmt.Errorf("environment variable %s is required", name)
 	}
 	return v, nil
-}
-
-// Table returns a DynamoDB client and the table named by ACCRUE_TABLE: the
-// start-up of every function.
-func Table(ctx context.Context) (*dynamodb.Client, string, error) {
-	cfg, err := Load(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	table, err := Env("ACCRUE_TABLE")
-	if err != nil {
-		return nil, "", err
-	}
-	return DynamoDB(cfg), table, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	smithytime "github.com/aws/smithy-go/time"
 )
 
 // EventBridge is the part of the EventBridge client the publisher uses.
@@ -47,22 +48,11 @@ func WithRetries(attempts int, backoff time.Duration) PublisherOption {
 
 // NewPublisher returns a publisher to bus (a name or ARN).
 func NewPublisher(client EventBridge, bus string, opts ...PublisherOption) *Publisher {
-	p := &Publisher{client: client, bus: bus, log: slog.Default(), attempts: 4, backoff: 100 * time.Millisecond, sleep: sleepCtx}
+	p := &Publisher{client: client, bus: bus, log: slog.Default(), attempts: 4, backoff: 100 * time.Millisecond, sleep: smithytime.SleepWithContext}
 	for _, o := range opts {
 		o(p)
 	}
 	return p
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 type pending struct {

@@ -154,7 +154,7 @@ func (r *Runner) HandleSchedule(ctx context.Context, ev events.EventBridgeEvent)
 	log := r.log.With("event_id", ev.ID)
 	rep, err := r.withLogger(log).Run(ctx)
 	if err != nil {
-		log.Error("member jobs run failed", "error", err)
+		log.ErrorContext(ctx, "member jobs run failed", "error", err)
 	}
 	return rep, err
 }
@@ -197,7 +197,7 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 					if err != nil {
 						rep.Failed++
 						errs = append(errs, err)
-						r.log.Error("member jobs failed", "partner_id", dm.PartnerID, "member_id", dm.MemberID, "error", err)
+						r.log.ErrorContext(ctx, "member jobs failed", "partner_id", dm.PartnerID, "member_id", dm.MemberID, "error", err)
 					} else {
 						rep.add(o)
 					}
@@ -230,7 +230,7 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 	close(shards)
 	wg.Wait()
 	r.count(rep)
-	r.log.Info("member jobs run", "now", now, "members", rep.Members, "changed", rep.Changed, "failed", rep.Failed,
+	r.log.InfoContext(ctx, "member jobs run", "now", now, "members", rep.Members, "changed", rep.Changed, "failed", rep.Failed,
 		"released", rep.Released, "expired", rep.Expired, "warnings", rep.Warnings, "holds", rep.Holds,
 		"tier_changes", rep.TierChanges, "stopped", rep.Stopped)
 	if len(errs) > 0 {

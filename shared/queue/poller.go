@@ -8,7 +8,6 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithytime "github.com/aws/smithy-go/time"
 )
 
 // SQS is the part of the SQS client the package uses.
@@ -101,10 +101,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if _, _, err := p.PollOnce(ctx); err != nil && ctx.Err() == nil {
 			p.log().WarnContext(ctx, "polling failed; retrying", "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+			_ = smithytime.SleepWithContext(ctx, time.Second) // a cancelled ctx ends the loop
 		}
 	}
 	return nil
@@ -135,38 +132,4 @@ func toEvent(msgs []types.Message, queueURL string) events.SQSEvent {
 		ev.Records = append(ev.Records, rec)
 	}
 	return ev
-}
-
-// Redrive moves every message from the DLQ at from back to the queue at to
-// (operators run it once the cause of the failures is fixed). A message is
-// deleted from the DLQ only after it was sent. It returns how many it moved.
-func Redrive(ctx context.Context, c SQS, from, to string) (int, error) {
-	moved := 0
-	for {
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(from), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageAttributeNames: []string{"All"},
-		})
-		if err != nil {
-			return moved, fmt.Errorf("receive from DLQ: %w", err)
-		}
-		if len(out.Messages) == 0 {
-			return moved, nil
-		}
-		var del []types.DeleteMessageBatchRequestEntry
-		for i, m := range out.Messages {
-			if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(to), MessageBody: m.Body, MessageAttributes: m.MessageAttributes}); err != nil {
-				return moved, fmt.Errorf("send back to the queue: %w", err)
-			}
-			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
-		}
-		res, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(from), Entries: del})
-		if err != nil {
-			return moved, fmt.Errorf("delete from DLQ: %w", err)
-		}
-		if len(res.Failed) > 0 {
-			return moved + len(res.Successful), errors.New("some moved messages could not be deleted from the DLQ; they may be moved twice (ingestion is idempotent)")
-		}
-		moved += len(del)
-	}
 }

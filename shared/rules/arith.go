@@ -1,9 +1,6 @@
 package rules
 
-import (
-	"math"
-	"math/big"
-)
+import "math/big"
 
 // MaxPaymentPoints bounds what one payment can earn before caps. Contributions past
 // it are dropped, so no sum of lines, counters or state can overflow int64. Real
@@ -63,29 +60,6 @@ func allocate(parts []*big.Rat, mode string) []int64 {
 		prev = r
 	}
 	return out
-}
-
-// satAdd returns a+b saturated to the int64 range.
-func satAdd(a, b int64) int64 {
-	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		if b > 0 {
-			return math.MaxInt64
-		}
-		return math.MinInt64
-	}
-	return s
-}
-
-// satSub returns a-b saturated to the int64 range.
-func satSub(a, b int64) int64 {
-	if b == math.MinInt64 {
-		if a >= 0 {
-			return math.MaxInt64
-		}
-		return a - b
-	}
-	return satAdd(a, -b)
 }
 
 // clamp returns x bounded to [lo, hi].

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/satint"
 )
 
 // campaignHit is one campaign that applies to the payment.
@@ -72,12 +73,12 @@ func (e *eval) limitCampaign(c *program.Campaign, raw int64, b Budgets) (int64, 
 		pts, why = 0, "per-member times limit"
 	}
 	if c.PerMemberMaxPoints > 0 {
-		if left := max(0, satSub(c.PerMemberMaxPoints, use.Points)); pts > left {
+		if left := max(0, satint.Sub(c.PerMemberMaxPoints, use.Points)); pts > left {
 			pts, why = left, "per-member points limit"
 		}
 	}
 	if c.Budget > 0 {
-		if left := max(0, satSub(c.Budget, b.CampaignSpent[c.ID])); pts > left {
+		if left := max(0, satint.Sub(c.Budget, b.CampaignSpent[c.ID])); pts > left {
 			pts, why = left, "budget"
 		}
 	}
@@ -135,8 +136,8 @@ func (e *eval) recordCampaigns(hits []campaignHit) map[string]int64 {
 			e.st.Campaigns = make(map[string]CampaignUse, 1)
 		}
 		use := e.st.Campaigns[h.c.ID]
-		use.Times = satAdd(use.Times, 1)
-		use.Points = satAdd(use.Points, h.credited)
+		use.Times = satint.Add(use.Times, 1)
+		use.Points = satint.Add(use.Points, h.credited)
 		e.st.Campaigns[h.c.ID] = use
 		if h.c.Budget > 0 {
 			if spend == nil {

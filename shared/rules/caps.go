@@ -1,6 +1,10 @@
 package rules
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/accrue/accrue/shared/satint"
+)
 
 // Cap names, the Rule of a "cap" line.
 const (
@@ -35,7 +39,7 @@ func (e *eval) applyCaps(b Budgets) int64 {
 		if l.limit <= 0 {
 			continue
 		}
-		if left := max(0, satSub(l.limit, l.used)); left < allowed {
+		if left := max(0, satint.Sub(l.limit, l.used)); left < allowed {
 			allowed, binding = left, i
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/satint"
 )
 
 // Evaluate computes the points one succeeded payment earns under program p for a
@@ -39,10 +40,10 @@ func Evaluate(p *program.Program, st State, b Budgets, pay payment.Payment, now 
 	res.HoldReasons = e.fraud(p.Fraud, dayBefore, res.Points)
 	res.Held = len(res.HoldReasons) > 0
 
-	e.st.DayPoints = satAdd(e.st.DayPoints, res.Points)
-	e.st.MonthPoints = satAdd(e.st.MonthPoints, res.Points)
+	e.st.DayPoints = satint.Add(e.st.DayPoints, res.Points)
+	e.st.MonthPoints = satint.Add(e.st.MonthPoints, res.Points)
 	if !res.Held {
-		e.st.Qualifying = satAdd(e.st.Qualifying, res.Points)
+		e.st.Qualifying = satint.Add(e.st.Qualifying, res.Points)
 	}
 	if up := tierFor(p, e.st.Qualifying); up > tier {
 		e.st.Tier = p.Tiers[up].Name
@@ -130,7 +131,7 @@ func (e *eval) rated(tier int, b Budgets) []campaignHit {
 	}
 	for i := range hits {
 		h := &hits[i]
-		raw := clamp(satAdd(shares[2+i], max(h.c.Bonus, 0)), 0, MaxPaymentPoints-e.total)
+		raw := clamp(satint.Add(shares[2+i], max(h.c.Bonus, 0)), 0, MaxPaymentPoints-e.total)
 		pts, detail := e.limitCampaign(h.c, raw, b)
 		h.points = pts
 		if pts > 0 {

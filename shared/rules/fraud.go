@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/satint"
 )
 
 // Hold reasons of Result.HoldReasons.
@@ -34,7 +35,7 @@ func (e *eval) fraud(f program.Fraud, dayBefore, points int64) []string {
 	} else {
 		e.st.RecentEvents = nil
 	}
-	if f.MaxPointsPerDay > 0 && satAdd(dayBefore, points) > f.MaxPointsPerDay {
+	if f.MaxPointsPerDay > 0 && satint.Add(dayBefore, points) > f.MaxPointsPerDay {
 		reasons = append(reasons, HoldMaxPointsPerDay)
 	}
 	if limit := f.LargePaymentMinor[e.pay.Currency]; limit > 0 && e.pay.AmountMinor >= limit {

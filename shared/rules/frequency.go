@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/satint"
 )
 
 // maxWindowDays bounds a frequency window (about 270 years) so that the window's
@@ -42,7 +43,7 @@ func validFrequency(r *program.FrequencyRule) bool { return r.Payments > 0 && r.
 
 // windowStart is the oldest time (unix seconds) still inside a window of days ending at t.
 func windowStart(t int64, days int) int64 {
-	return satSub(t, int64(min(days, maxWindowDays))*86400)
+	return satint.Sub(t, int64(min(days, maxWindowDays))*86400)
 }
 
 // inWindow keeps, in place, the times at or after from.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/satint"
 )
 
 var (
@@ -312,7 +313,7 @@ func TestEvaluateProperties(t *testing.T) {
 			programUsed = 0
 		}
 		for _, c := range []struct{ limit, used int64 }{{p.Caps.MemberDaily, dayUsed}, {p.Caps.MemberMonthly, monthUsed}, {p.Caps.ProgramMonthly, programUsed}} {
-			if c.limit > 0 && res.Points > max(0, satSub(c.limit, c.used)) {
+			if c.limit > 0 && res.Points > max(0, satint.Sub(c.limit, c.used)) {
 				t.Fatalf("points %d over cap %d with %d used", res.Points, c.limit, c.used)
 			}
 		}
@@ -321,7 +322,7 @@ func TestEvaluateProperties(t *testing.T) {
 		// campaign's own line; per-member points within their limit.
 		for id, spend := range res.CampaignSpend {
 			c := campaignByID(p, id)
-			if c == nil || c.Budget <= 0 || spend <= 0 || spend > max(0, satSub(c.Budget, b.CampaignSpent[id])) || spend > campaignLines[id] {
+			if c == nil || c.Budget <= 0 || spend <= 0 || spend > max(0, satint.Sub(c.Budget, b.CampaignSpent[id])) || spend > campaignLines[id] {
 				t.Fatalf("campaign %s spend %d (budget %+v, spent %d, line %d)", id, spend, c, b.CampaignSpent[id], campaignLines[id])
 			}
 		}
@@ -332,7 +333,7 @@ func TestEvaluateProperties(t *testing.T) {
 			}
 			old := st.Campaigns[id]
 			if got := use.Points - old.Points; got < 0 || got > campaignLines[id] ||
-				(c.PerMemberMaxPoints > 0 && got > max(0, satSub(c.PerMemberMaxPoints, old.Points))) {
+				(c.PerMemberMaxPoints > 0 && got > max(0, satint.Sub(c.PerMemberMaxPoints, old.Points))) {
 				t.Fatalf("campaign %s use %+v from %+v (line %d)", id, use, old, campaignLines[id])
 			}
 			if c.PerMemberMaxTimes > 0 && old.Times >= c.PerMemberMaxTimes && use != old {
@@ -344,7 +345,7 @@ func TestEvaluateProperties(t *testing.T) {
 		{
 			wantQual := st.Qualifying
 			if !res.Held {
-				wantQual = satAdd(wantQual, res.Points)
+				wantQual = satint.Add(wantQual, res.Points)
 			}
 			if res.State.Qualifying != wantQual {
 				t.Fatalf("qualifying %d, want %d (held %v)", res.State.Qualifying, wantQual, res.Held)

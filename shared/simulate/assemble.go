@@ -3,7 +3,7 @@ package simulate
 import (
 	"cmp"
 	"fmt"
-	"math"
+	"github.com/accrue/accrue/shared/satint"
 	"math/big"
 	"slices"
 )
@@ -28,16 +28,16 @@ func assemble(req Request, pl plan, cur, prop run) Result {
 			m = &MemberTotals{MemberID: p.MemberID}
 			members[p.MemberID] = m
 		}
-		m.Current = satAdd(m.Current, c.Points)
-		m.Proposed = satAdd(m.Proposed, q.Points)
-		res.Current = satAdd(res.Current, c.Points)
-		res.Proposed = satAdd(res.Proposed, q.Points)
+		m.Current = satint.Add(m.Current, c.Points)
+		m.Proposed = satint.Add(m.Proposed, q.Points)
+		res.Current = satint.Add(res.Current, c.Points)
+		res.Proposed = satint.Add(res.Proposed, q.Points)
 	}
-	res.Delta = satSub(res.Proposed, res.Current)
+	res.Delta = satint.Sub(res.Proposed, res.Current)
 
 	res.Members = make([]MemberTotals, 0, len(members))
 	for id, m := range members {
-		m.Delta = satSub(m.Proposed, m.Current)
+		m.Delta = satint.Sub(m.Proposed, m.Current)
 		m.CurrentTier = tierName(req.Current, cur.states[id].Tier)
 		m.ProposedTier = tierName(req.Proposed, prop.states[id].Tier)
 		res.Members = append(res.Members, *m)
@@ -57,26 +57,4 @@ func assemble(req Request, pl plan, cur, prop run) Result {
 		res.LiabilityNote = fmt.Sprintf("point values are in different currencies (current %s, proposed %s): no liability delta", curCcy, res.ProposedLiability.Currency)
 	}
 	return res
-}
-
-// satAdd adds without overflowing: the sum sticks at the int64 range.
-func satAdd(a, b int64) int64 {
-	s := a + b
-	switch {
-	case a > 0 && b > 0 && s < 0:
-		return math.MaxInt64
-	case a < 0 && b < 0 && s >= 0:
-		return math.MinInt64
-	}
-	return s
-}
-
-func satSub(a, b int64) int64 {
-	if b == math.MinInt64 {
-		if a >= 0 {
-			return math.MaxInt64
-		}
-		return a - b
-	}
-	return satAdd(a, -b)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/satint"
 )
 
 func TestDecimal(t *testing.T) {
@@ -69,11 +70,11 @@ func TestSaturatingSums(t *testing.T) {
 		{0, minI, minI, maxI},
 		{5, maxI, maxI, 5 - maxI},
 	} {
-		if got := satAdd(c.a, c.b); got != c.add {
-			t.Errorf("satAdd(%d, %d) = %d, want %d", c.a, c.b, got, c.add)
+		if got := satint.Add(c.a, c.b); got != c.add {
+			t.Errorf("satint.Add(%d, %d) = %d, want %d", c.a, c.b, got, c.add)
 		}
-		if got := satSub(c.a, c.b); got != c.sub {
-			t.Errorf("satSub(%d, %d) = %d, want %d", c.a, c.b, got, c.sub)
+		if got := satint.Sub(c.a, c.b); got != c.sub {
+			t.Errorf("satint.Sub(%d, %d) = %d, want %d", c.a, c.b, got, c.sub)
 		}
 	}
 }

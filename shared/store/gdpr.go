@@ -465,7 +465,6 @@ func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor st
 	am.ID, am.Status, am.Rules, am.Activities = anon, ledger.StatusErased, rules.State{}, nil
 	am.Version = m.Version + 1
 	now := s.now().UTC()
-	pk := memberPK(m.PartnerID, m.ID)
 	t := s.newTxn()
 	if err := t.putMember(&am, 0, true); err != nil {
 		return err
@@ -473,12 +472,8 @@ func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor st
 	if err := t.put(erasedMark{ErasedAt: now}, erasedPK(m.PartnerID, m.ID), skErased); err != nil {
 		return err
 	}
-	cond, vals := versionIs(m.Version)
-	t.raw(types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(pk, skMember),
-		ConditionExpression: cond, ExpressionAttributeValues: vals}})
-	t.raw(types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(pk, skErase),
-		ConditionExpression:       aws.String("anon = :a"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}}}})
+	t.deleteMember(m.PartnerID, m.ID, m.Version)
+	t.deleteEraseMarker(m.PartnerID, m.ID, anon)
 	if err := t.audit(m.PartnerID, AuditRecord{At: now, Actor: actor, Action: AuditMemberErase, MemberID: anon,
 		Reason: "personal data erased, ledger kept anonymised"}); err != nil {
 		return err

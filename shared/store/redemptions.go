@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/shared/ledger"
 )
@@ -62,24 +61,24 @@ func (s *Store) PutRewards(ctx context.Context, partner string, rewards []ledger
 		return nil, err
 	}
 	keep := map[string]bool{}
-	var items []types.TransactWriteItem
+	t := s.newTxn()
 	for _, r := range rewards {
 		keep[r.ID] = true
-		it, err := item(r, partnerPK(partner), rewardSK(r.ID))
-		if err != nil {
+		if err := t.put(r, partnerPK(partner), rewardSK(r.ID)); err != nil {
 			return nil, err
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}})
 	}
 	for _, r := range old {
-		if !keep[r.ID] && len(items) < 100 {
-			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(partnerPK(partner), rewardSK(r.ID))}})
+		if !keep[r.ID] {
+			t.delete(partnerPK(partner), rewardSK(r.ID))
 		}
 	}
-	if len(items) > 0 {
-		if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-			return nil, fmt.Errorf("replace rewards of %s: %w", partner, err)
-		}
+	if len(t.items) > maxTxItems {
+		return nil, fmt.Errorf("%w: replacing %d rewards and removing %d in one change is more than a transaction holds; remove some first",
+			ErrTooManyRewards, len(rewards), len(t.items)-len(rewards))
+	}
+	if err := t.commit(ctx, Written{}); err != nil {
+		return nil, fmt.Errorf("replace rewards of %s: %w", partner, err)
 	}
 	return s.Rewards(ctx, partner)
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 )
@@ -102,7 +99,7 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 	if wasHeld {
 		// The review queue shows what is really waiting: the points left in
 		// the held lot, or nothing once the payment is refunded in full.
-		t.raw(s.reviewAfterRefund(pay.PartnerID, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original))
+		t.reviewAfterRefund(pay.PartnerID, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original)
 	}
 	if err := t.commit(ctx, Written{Member: m, Entry: &rev.Entry}); err != nil {
 		if errors.Is(err, errDuplicate) {
@@ -128,24 +125,4 @@ func (s *Store) availableLots(ctx context.Context, partner, member, skipSK strin
 		}
 	}
 	return lots, keys, nil
-}
-
-// reviewAfterRefund is the change a refund makes to the review item of the
-// held payment whose lot is now held: its points become what is left in the
-// lot (and its refunded amount the refunds so far), or, when nothing is left,
-// the item is deleted. Conditional on the item's existence: a decision that
-// deleted it meanwhile also changed the lot, so the refund re-reads and retries.
-func (s *Store) reviewAfterRefund(partner, sk string, held *ledger.Entry) types.TransactWriteItem {
-	k := key(reviewPK(partner), sk)
-	if held.State != ledger.LotReview || held.Remaining == 0 {
-		return types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(s.table), Key: k, ConditionExpression: aws.String("attribute_exists(pk)"),
-		}}
-	}
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(s.table), Key: k,
-		UpdateExpression:          aws.String("SET pts = :p, rfm = :r"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(held.Remaining), ":r": num(held.RefundedMinor)},
-	}}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithytime "github.com/aws/smithy-go/time"
 )
 
 // Attribute and index names of the table.
@@ -228,10 +229,8 @@ func waitIndexActive(ctx context.Context, db TableAPI, table, index string) erro
 		if time.Now().After(deadline) {
 			return fmt.Errorf("index %s of table %s did not become active", index, table)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		if err := smithytime.SleepWithContext(ctx, 200*time.Millisecond); err != nil {
+			return err
 		}
 	}
 }

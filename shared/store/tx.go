@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithytime "github.com/aws/smithy-go/time"
 
 	"github.com/accrue/accrue/shared/ledger"
 )
@@ -181,6 +182,11 @@ func (t *txn) notErased(partner, member string) {
 	}})
 }
 
+// delete deletes an item, if it is there.
+func (t *txn) delete(pk, sk string) {
+	t.add(roleFenced, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(t.s.table), Key: key(pk, sk)}})
+}
+
 // deleteExisting deletes an item on condition that it exists.
 func (t *txn) deleteExisting(pk, sk string) {
 	t.add(roleFenced, types.TransactWriteItem{Delete: &types.Delete{
@@ -222,8 +228,43 @@ func (t *txn) replace(v any, pk, sk string, prevVersion int64) error {
 	return nil
 }
 
-// raw adds an item built elsewhere (fenced).
-func (t *txn) raw(it types.TransactWriteItem) { t.add(roleFenced, it) }
+// deleteMember deletes a member item read at version prev.
+func (t *txn) deleteMember(partner, member string, prev int64) {
+	cond, vals := versionIs(prev)
+	t.add(roleFenced, types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(t.s.table), Key: key(memberPK(partner, member), skMember),
+		ConditionExpression: cond, ExpressionAttributeValues: vals,
+	}})
+}
+
+// deleteEraseMarker deletes the marker of a member's erasure in progress, on
+// condition that it still names the anonymous id anon.
+func (t *txn) deleteEraseMarker(partner, member, anon string) {
+	t.add(roleFenced, types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(t.s.table), Key: key(memberPK(partner, member), skErase),
+		ConditionExpression:       aws.String("anon = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anon}},
+	}})
+}
+
+// reviewAfterRefund is the change a refund makes to the review item (at sk)
+// of the held payment whose lot is now held: its points become what is left
+// in the lot (and its refunded amount the refunds so far), or, when nothing
+// is left, the item is deleted. Conditional on the item's existence: a
+// decision that deleted it meanwhile also changed the lot, so the refund
+// re-reads and retries.
+func (t *txn) reviewAfterRefund(partner, sk string, held *ledger.Entry) {
+	if held.State != ledger.LotReview || held.Remaining == 0 {
+		t.deleteExisting(reviewPK(partner), sk)
+		return
+	}
+	t.add(roleFenced, types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(t.s.table), Key: key(reviewPK(partner), sk),
+		UpdateExpression:          aws.String("SET pts = :p, rfm = :r"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(held.Remaining), ":r": num(held.RefundedMinor)},
+	}})
+}
 
 func versionIs(v int64) (*string, map[string]types.AttributeValue) {
 	return aws.String("ver = :v"), map[string]types.AttributeValue{":v": num(v)}
@@ -382,12 +423,8 @@ func (s *Store) backoff(ctx context.Context, attempt int) error {
 	}
 	base := time.Millisecond << min(attempt, 7) // 1ms .. 128ms
 	d := time.Duration(rand.Int64N(int64(base))) + time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrContention, ctx.Err())
-	case <-t.C:
-		return nil
+	if err := smithytime.SleepWithContext(ctx, d); err != nil {
+		return fmt.Errorf("%w: %w", ErrContention, err)
 	}
+	return nil
 }
