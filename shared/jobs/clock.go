@@ -30,6 +30,13 @@ func InactivityDeadline(m *ledger.Member, p *program.Program) (deadline time.Tim
 	return addDays(last, p.Location(), p.Expiry.InactivityDays), true
 }
 
+// Expiry reasons: the rule of an expire entry's breakdown line, and
+// ExpiringLot.Reason.
+const (
+	ReasonExpiry     = "expiry"     // the lot's own date (ledger.Lot.ExpiresAt)
+	ReasonInactivity = "inactivity" // the member's inactivity deadline
+)
+
 // expiry computes lots' effective expiry for one member.
 type expiry struct {
 	deadline    time.Time
@@ -57,7 +64,8 @@ func (x expiry) of(l *ledger.Entry) (at time.Time, reason string, ok bool) {
 	return at, reason, ok
 }
 
-// ExpiringLot is a lot that expires, when and why.
+// ExpiringLot is a lot that expires, when and why: an entry of ExpiringBy and
+// of Plan.Warnings.
 type ExpiringLot struct {
 	Lot       *ledger.Entry
 	ExpiresAt time.Time

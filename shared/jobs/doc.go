@@ -3,22 +3,22 @@
 // warnings), re-evaluate tiers and release stale redemption holds. Each
 // function looks at one member and returns a Plan; it does no I/O, reads no
 // clock (now is a parameter) and never writes into its inputs. The caller (the
-// job's Lambda, through the store) books the plan in one transaction and
-// publishes its events once that transaction is committed.
+// job's Lambda, shared/memberjobs, through the store) books the plan in one
+// transaction. Plans carry no events: see "Events" below.
 //
 // # Plans
 //
 // A Plan lists the ledger entries to book (each with its Delta, in order), the
 // new value of every lot it changes, the redemptions it settles, the member's
-// new tier state, the lots it warned about and the domain events to publish.
-// Plan.Apply hands it to a ledger transaction:
+// new tier state and the lots to announce as expiring. Plan.Apply hands it to
+// a ledger transaction:
 //
 //	pl := jobs.Expire(&tx.Member, lots, p, tx.Now, warned)
 //	pl.Apply(&tx.Member, tx.Book, tx.Changed)
 //
 // Apply writes the lot values into the lots that were passed in, sets the
-// member's tier state, books the entries and then fixes the ids of the events
-// that name an entry to the sequence numbers actually assigned.
+// member's tier state and books the entries; the caller writes back the holds
+// and records the warnings.
 //
 // Every plan keeps the invariants of spec §2 (ledger.Check holds after
 // applying it) and is idempotent: planning again on the result, at the same
@@ -68,13 +68,13 @@
 // hold is released after their lot's date, the next run expires them.
 //
 // Warnings: with expiry.warn_days, a lot whose effective expiry E is in the
-// future and at most warn_days calendar days away is announced once for E, in
-// a points.expiring event of its own. Whether a lot was already announced for
-// E is on the lot (ledger.Lot.WarnedFor, the "warned" attribute
-// shared/domainevents reads): the caller says it through Warned, and
-// Plan.Warnings lists the lots to mark. A lot announced for an inactivity deadline is
-// announced again if new activity moves the deadline and the new one comes
-// near.
+// future and at most warn_days calendar days away is announced once for E.
+// Plan.Warnings lists each such lot with E and its reason ("expiry" or
+// "inactivity"); the caller marks the lot (ledger.Lot.WarnedFor = E, the
+// "warned" attribute shared/domainevents turns into points.expiring) and says
+// through Warned which lots are marked already. A lot announced for an
+// inactivity deadline is announced again if new activity moves the deadline
+// and the new one comes near.
 //
 // # Tiers (QualifyingInWindow, EvaluateTier)
 //
@@ -95,8 +95,8 @@
 // threshold) is picked up here too. An empty or unknown tier counts as the
 // first tier and is left as it is while that is still the answer. It also sets
 // rules.State.Qualifying to the window sum. Neither is a balance of
-// ledger.Balances: no entry is booked (as for an upgrade at accrual); a change
-// of tier publishes tier.changed.
+// ledger.Balances: no entry is booked (as for an upgrade at accrual).
+// Plan.Tier says From, To and whether the tier Changed.
 //
 // # Stale holds (ReleaseStaleHolds)
 //
@@ -124,12 +124,17 @@
 //
 // # Events
 //
-// Events are published only after the plan is stored. Their ids are stable
-// hashes of what caused them — the expire entry (points.expired), the lot and
-// the expiry announced (points.expiring), the member version the tier change
-// is written at (tier.changed) — computed exactly as shared/domainevents
-// computes them from the table's stream, so both sources give one change one
-// id (see eventID). Erased members get their points expired and released like
-// anyone (liability stays right) but no events, no warnings and no tier
-// evaluation.
+// The jobs publish nothing themselves. Domain events are derived by
+// shared/domainevents alone, from the table's stream, out of what a plan
+// stores once its transaction has committed: the expire entry (points.expired,
+// with a breakdown line per lot whose rule is the reason), the warned
+// attribute of a lot (points.expiring) and the member's tier (tier.changed).
+// A plan therefore only has to store those facts; ids and payloads are
+// domainevents' (one event model, one id scheme).
+//
+// Erased members get their points expired and released like anyone (the
+// liability stays right) but no warnings and no tier evaluation: Expire plans
+// no Warnings for them, LotDue schedules no warning time, and EvaluateTier
+// and TierDue leave them alone. That is a decision of the planners, not a
+// filter on events (domainevents also drops the items of anonymised members).
 package jobs

@@ -29,7 +29,7 @@ import (
 // LotDue returns the earliest instant at which the jobs have work for lot: its
 // release (pending with AvailableAt), its effective expiry (its date or the
 // member's inactivity deadline) or the warning before it (when the program
-// warns, the member gets events and the lot was not announced for that
+// warns, the member is not erased and the lot was not announced for that
 // expiry). Zero when none: a lot with nothing left, or in review.
 func LotDue(m *ledger.Member, l *ledger.Entry, p *program.Program) time.Time {
 	if p == nil {
@@ -48,7 +48,7 @@ func lotDue(m *ledger.Member, l *ledger.Entry, p *program.Program, x expiry) tim
 		return due
 	}
 	due = earliest(due, at)
-	if p.Expiry.WarnDays > 0 && publishes(m) && (l.WarnedFor == nil || !l.WarnedFor.Equal(at)) {
+	if p.Expiry.WarnDays > 0 && warns(m) && (l.WarnedFor == nil || !l.WarnedFor.Equal(at)) {
 		due = earliest(due, addDays(at, p.Location(), -p.Expiry.WarnDays))
 	}
 	return due

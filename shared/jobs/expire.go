@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
@@ -10,8 +9,8 @@ import (
 	"github.com/accrue/accrue/shared/rules"
 )
 
-// Warned reports whether lot was already announced in a points.expiring
-// event as expiring at expiresAt. The store passes
+// Warned reports whether lot was already announced as expiring at
+// expiresAt. The store passes
 //
 //	func(l *ledger.Entry, at time.Time) bool { return l.WarnedFor != nil && l.WarnedFor.Equal(at) }
 //
@@ -37,21 +36,16 @@ func sortExpiring(xs []expiring) {
 
 // Expire expires the member's available and pending lots whose effective
 // expiry (their date, or the inactivity deadline) is at or before now, and
-// announces those expiring within expiry.warn_days, one points.expiring event
-// per lot. lots may hold lots in any state; the earliest expiring go first
-// when the plan is cut at MaxChanges. keyOf names a lot by its item key (the
-// store's LedgerTx.LotKey), for the ids of points.expiring events; nil names
-// it by its sequence number. See the package doc.
-func Expire(m *ledger.Member, lots []*ledger.Entry, p *program.Program, now time.Time, keyOf func(*ledger.Entry) string, warned Warned) Plan {
+// lists in Plan.Warnings those expiring within expiry.warn_days that were not
+// announced for that expiry yet. lots may hold lots in any state; the earliest
+// expiring go first when the plan is cut at MaxChanges. See the package doc.
+func Expire(m *ledger.Member, lots []*ledger.Entry, p *program.Program, now time.Time, warned Warned) Plan {
 	if p == nil {
 		p = &program.Program{}
 	}
-	if keyOf == nil {
-		keyOf = func(l *ledger.Entry) string { return fmt.Sprintf("seq/%d", l.Seq) }
-	}
 	now = now.UTC()
 	x := expiryFor(m, p)
-	warn := warned != nil && p.Expiry.WarnDays > 0 && publishes(m)
+	warn := warned != nil && p.Expiry.WarnDays > 0 && warns(m)
 	var gone, soon []expiring
 	for _, l := range distinct(lots) {
 		at, reason, ok := x.of(l)
@@ -73,23 +67,27 @@ func Expire(m *ledger.Member, lots []*ledger.Entry, p *program.Program, now time
 			gone, pl.More = gone[:budget-1], true
 		}
 		budget -= 1 + len(gone)
-		expireLots(&pl, m, p, gone, now)
+		expireLots(&pl, m, gone, now)
 	}
 	if len(soon) > budget {
 		soon, pl.More = soon[:budget], true
 	}
 	for _, s := range soon {
-		announce(&pl, m, p, s, keyOf(s.lot), now)
+		pl.Warnings = append(pl.Warnings, ExpiringLot{Lot: s.lot, ExpiresAt: s.at, Reason: s.reason})
 	}
 	return pl
 }
 
+// warns reports whether m's lots are announced before they expire: an erased
+// member has no one to warn. Its points still expire (and pending ones are
+// still released), so that the partner's liability stays right.
+func warns(m *ledger.Member) bool { return m.Status != ledger.StatusErased }
+
 // expireLots books the expiry of lots (all due) into pl.
-func expireLots(pl *Plan, m *ledger.Member, p *program.Program, gone []expiring, now time.Time) {
+func expireLots(pl *Plan, m *ledger.Member, gone []expiring, now time.Time) {
 	s := newScratch()
 	var d ledger.Balances
 	var lines []rules.Line
-	var evLots []EventLot
 	for _, g := range gone {
 		c := s.get(g.lot)
 		n := c.Remaining
@@ -101,20 +99,10 @@ func expireLots(pl *Plan, m *ledger.Member, p *program.Program, gone []expiring,
 		}
 		c.Remaining, c.State, c.AvailableAt = 0, ledger.LotNone, nil
 		lines = append(lines, rules.Line{Kind: rules.KindExpire, Rule: g.reason, Points: -n, Detail: expireDetail(g, m)})
-		evLots = append(evLots, EventLot{EntrySeq: g.lot.Seq, Points: n, ExpiresAt: g.at, Reason: g.reason})
 	}
 	n := -(d.Available + d.Pending)
 	pl.Lots = s.changes()
 	pl.Entries = append(pl.Entries, ledger.Entry{Kind: ledger.KindExpire, At: now, Points: -n, Breakdown: lines, Delta: d})
-	if !publishes(m) {
-		return
-	}
-	ev := Event{
-		Type: TypePointsExpired, PartnerID: m.PartnerID, MemberID: m.ID, Time: now,
-		Points: n, Value: value(p, n), Lots: evLots, entry: len(pl.Entries),
-	}
-	ev.setEntry(m.Seq+int64(len(pl.Entries)), now) // the sequence number it will get; Apply confirms it
-	pl.Events = append(pl.Events, ev)
 }
 
 func expireDetail(g expiring, m *ledger.Member) string {
@@ -126,17 +114,4 @@ func expireDetail(g expiring, m *ledger.Member) string {
 		return lotName(g.lot) + ": no activity since " + last.UTC().Format(time.RFC3339)
 	}
 	return lotName(g.lot) + ": expired at " + g.at.Format(time.RFC3339)
-}
-
-// announce adds the points.expiring event of one lot (not yet announced for
-// this expiry) to pl.
-func announce(pl *Plan, m *ledger.Member, p *program.Program, s expiring, key string, now time.Time) {
-	at := s.at
-	n := s.lot.Remaining
-	pl.Warnings = append(pl.Warnings, Warning{Lot: s.lot, ExpiresAt: at})
-	pl.Events = append(pl.Events, Event{
-		ID:   expiringID(m, key, s.lot, at),
-		Type: TypePointsExpiring, PartnerID: m.PartnerID, MemberID: m.ID, Time: now,
-		EntrySeq: s.lot.Seq, Points: n, Value: value(p, n), ExpiresAt: &at, Reason: s.reason,
-	})
 }

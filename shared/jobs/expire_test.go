@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,7 +112,10 @@ func TestExpireMoscowAndUTCMidnight(t *testing.T) {
 	}
 }
 
-func TestExpireEntryAndEvent(t *testing.T) {
+// TestExpireEntryAndLots: one expire entry for every due lot (what
+// shared/domainevents publishes as points.expired), a line per lot, earliest
+// expiry first, each with its points and reason.
+func TestExpireEntryAndLots(t *testing.T) {
 	t0 := utc(2026, 3, 1, 9, 0, 0)
 	p := prog("UTC")
 	p.Expiry.RollingDays = 30
@@ -128,17 +132,31 @@ func TestExpireEntryAndEvent(t *testing.T) {
 	never := b.earn(6, t0, false)
 	b.check()
 
-	pl := b.once(expireJob, t0.AddDate(0, 0, 40))
+	seq := b.m.Seq
+	now := t0.AddDate(0, 0, 40)
+	pl := b.once(expireJob, now)
+	if len(pl.Entries) != 1 {
+		t.Fatalf("entries %+v", pl.Entries)
+	}
 	e := pl.Entries[0]
-	if e.Points != -19 || e.Delta != (ledger.Balances{Available: -14, Pending: -5}) {
+	if e.Kind != ledger.KindExpire || e.Points != -19 || e.Delta != (ledger.Balances{Available: -14, Pending: -5}) ||
+		e.Seq != seq+1 || !e.At.Equal(now) {
 		t.Fatalf("entry %+v", e)
 	}
-	var got []int64
-	for _, l := range e.Breakdown {
-		got = append(got, l.Points)
+	// Earliest expiry first: c (4 left after the hold), pend, a.
+	order := []*ledger.Entry{c, pend, a}
+	want := []int64{-4, -5, -10}
+	if len(e.Breakdown) != 3 || len(pl.Lots) != 3 {
+		t.Fatalf("lines %+v, lots %+v", e.Breakdown, pl.Lots)
 	}
-	if len(got) != 3 || got[0] != -4 || got[1] != -5 || got[2] != -10 {
-		t.Fatalf("lines (earliest first) %v", got)
+	for i, l := range e.Breakdown {
+		if l.Points != want[i] || l.Rule != jobs.ReasonExpiry ||
+			l.Detail != fmt.Sprintf("entry %d: expired at %s", order[i].Seq, order[i].ExpiresAt.UTC().Format(time.RFC3339)) {
+			t.Fatalf("line %d: %+v", i, l)
+		}
+		if pl.Lots[i].Entry != order[i] {
+			t.Fatalf("lot change %d is lot %d, want %d", i, pl.Lots[i].Entry.Seq, order[i].Seq)
+		}
 	}
 	for _, l := range []*ledger.Entry{a, c, pend} {
 		if l.State != ledger.LotNone || l.Remaining != 0 || l.AvailableAt != nil {
@@ -147,15 +165,6 @@ func TestExpireEntryAndEvent(t *testing.T) {
 	}
 	if held.State != ledger.LotReview || never.Remaining != 6 || b.m.Available != 6 || b.m.Held != 3 || b.m.Review != 8 {
 		t.Fatalf("after expiry: %+v", b.m.Balances)
-	}
-	evs := eventsOf([]jobs.Plan{pl}, jobs.TypePointsExpired)
-	if len(evs) != 1 || len(pl.Events) != 1 {
-		t.Fatalf("events %+v", pl.Events)
-	}
-	ev := evs[0]
-	if ev.Points != 19 || ev.EntrySeq != e.Seq || ev.Value == nil || ev.Value.AmountMinor != "9.5" || ev.Value.Currency != "RUB" ||
-		len(ev.Lots) != 3 || ev.Lots[0].EntrySeq != c.Seq || ev.Lots[0].Points != 4 || !ev.Time.Equal(t0.AddDate(0, 0, 40)) {
-		t.Fatalf("event %+v", ev)
 	}
 }
 
@@ -216,16 +225,22 @@ func TestExpireInactivity(t *testing.T) {
 				if e.Delta != (ledger.Balances{Available: -30, Pending: -30}) || len(e.Breakdown) != 3 {
 					t.Fatalf("entry %+v", e)
 				}
-				for _, l := range e.Breakdown {
-					if l.Rule != jobs.ReasonInactivity {
+				// Every line gives inactivity as the reason and names the
+				// last activity the deadline (checked above) counts from.
+				for i, l := range e.Breakdown {
+					lot := pl.Lots[i].Entry
+					if l.Rule != jobs.ReasonInactivity ||
+						l.Detail != fmt.Sprintf("entry %d: no activity since %s", lot.Seq, tc.last.UTC().Format(time.RFC3339)) {
 						t.Fatalf("line %+v", l)
 					}
 				}
+				// The first lot expired is the oldest: its own date (a year
+				// away) is later than the deadline.
+				if old := lots[0]; pl.Lots[0].Entry != old || !old.ExpiresAt.After(tc.deadline) || e.Breakdown[0].Points != -10 {
+					t.Fatalf("first expired lot %+v, line %+v", pl.Lots[0], e.Breakdown[0])
+				}
 				if lots[3].State != ledger.LotReview || b.m.Review != 40 || b.m.Available != 0 || b.m.Pending != 0 {
 					t.Fatalf("balances %+v", b.m.Balances)
-				}
-				if ev := pl.Events[0]; ev.Lots[0].Reason != jobs.ReasonInactivity || !ev.Lots[0].ExpiresAt.Equal(tc.deadline) {
-					t.Fatalf("event %+v", ev)
 				}
 			}
 		})
@@ -241,8 +256,9 @@ func TestActivityMovesTheInactivityDeadline(t *testing.T) {
 	d := t0.AddDate(0, 0, 90)
 
 	plans := b.run(expireJob, d.AddDate(0, 0, -7))
-	ws := eventsOf(plans, jobs.TypePointsExpiring)
-	if len(ws) != 1 || ws[0].Reason != jobs.ReasonInactivity || ws[0].EntrySeq != first.Seq || !ws[0].ExpiresAt.Equal(d) {
+	ws := warningsOf(plans)
+	if len(ws) != 1 || ws[0].Reason != jobs.ReasonInactivity || ws[0].Lot != first || !ws[0].ExpiresAt.Equal(d) ||
+		first.WarnedFor == nil || !first.WarnedFor.Equal(d) {
 		t.Fatalf("warning %+v", ws)
 	}
 	// Activity three days before the deadline: a new deadline, nothing expires.
@@ -256,10 +272,17 @@ func TestActivityMovesTheInactivityDeadline(t *testing.T) {
 		t.Fatalf("warned early: %+v", pl)
 	}
 	// Both lots are announced for the new deadline, the first one again.
+	// Announced for d2, not d: a new expiry, so shared/domainevents sees the
+	// warned attribute change and announces it anew.
 	pl := b.once(expireJob, d2.AddDate(0, 0, -7))
-	if len(pl.Events) != 2 || len(pl.Warnings) != 2 || pl.Events[0].Points+pl.Events[1].Points != 15 ||
-		!pl.Events[0].ExpiresAt.Equal(d2) || pl.Events[0].EntrySeq != first.Seq || pl.Events[0].ID == ws[0].ID {
+	if len(pl.Warnings) != 2 || pl.Warnings[0].Lot.Remaining+pl.Warnings[1].Lot.Remaining != 15 ||
+		pl.Warnings[0].Lot != first || pl.Warnings[1].Lot != second {
 		t.Fatalf("second warning %+v", pl)
+	}
+	for _, w := range pl.Warnings {
+		if !w.ExpiresAt.Equal(d2) || w.Reason != jobs.ReasonInactivity || !w.Lot.WarnedFor.Equal(d2) {
+			t.Fatalf("second warning %+v", w)
+		}
 	}
 	pl = b.once(expireJob, d2)
 	if pl.Entries[0].Points != -15 || first.Remaining != 0 || second.Remaining != 0 || len(pl.Warnings) != 0 {
@@ -279,15 +302,25 @@ func TestWarningsOncePerLot(t *testing.T) {
 	if !e.Equal(date(2026, 3, 2, 10, 0, 0, moscow)) {
 		t.Fatalf("expires %s", e)
 	}
+	// The warnings of every run, with the time of the run that planned them.
+	type warning struct {
+		jobs.ExpiringLot
+		at     time.Time
+		points int64 // the lot's remaining points when it was announced
+	}
+	var ws []warning
 	var all []jobs.Plan
 	for _, at := range []time.Time{
 		t0.Add(-time.Second), t0, t0.Add(time.Hour), t0.AddDate(0, 0, 1),
 		t0.AddDate(0, 0, 2).Add(-time.Second), t0.AddDate(0, 0, 2), e.Add(-time.Second), e, c.ExpiresAt.Add(-time.Second), *c.ExpiresAt,
 	} {
-		all = append(all, b.run(expireJob, at)...)
+		plans := b.run(expireJob, at)
+		for _, w := range warningsOf(plans) {
+			ws = append(ws, warning{w, at, w.Lot.Remaining})
+		}
+		all = append(all, plans...)
 	}
-	// One event per lot: a and a2 as they enter the window, c two days later.
-	ws := eventsOf(all, jobs.TypePointsExpiring)
+	// One warning per lot: a and a2 as they enter the window, c two days later.
 	if len(ws) != 3 {
 		t.Fatalf("%d warnings: %+v", len(ws), ws)
 	}
@@ -295,17 +328,16 @@ func TestWarningsOncePerLot(t *testing.T) {
 		lot *ledger.Entry
 		at  time.Time
 	}{{a, t0}, {a2, t0}, {c, t0.AddDate(0, 0, 2)}} {
-		ev := ws[i]
-		if ev.EntrySeq != w.lot.Seq || ev.Points != w.lot.Points || !ev.Time.Equal(w.at) || !ev.ExpiresAt.Equal(*w.lot.ExpiresAt) ||
-			ev.Reason != jobs.ReasonExpiry || ev.Value == nil {
-			t.Fatalf("warning %d: %+v", i, ev)
+		got := ws[i]
+		if got.Lot != w.lot || got.points != w.lot.Points || !got.at.Equal(w.at) || !got.ExpiresAt.Equal(*w.lot.ExpiresAt) ||
+			got.Reason != jobs.ReasonExpiry {
+			t.Fatalf("warning %d: %+v", i, got)
 		}
 	}
-	if ws[0].Value.AmountMinor != "5" {
-		t.Fatalf("value %+v", ws[0].Value)
-	}
-	if ex := eventsOf(all, jobs.TypePointsExpired); len(ex) != 2 || ex[0].Points != 15 || ex[1].Points != 7 {
-		t.Fatalf("expired events %+v", ex)
+	// Two expiries: a and a2 together (15), then c (7).
+	if ex := expireEntriesOf(all); len(ex) != 2 || ex[0].Points != -15 || ex[1].Points != -7 ||
+		len(ex[0].Breakdown) != 2 || len(ex[1].Breakdown) != 1 {
+		t.Fatalf("expire entries %+v", ex)
 	}
 	if a2.Remaining != 0 || b.m.Available != 0 {
 		t.Fatal("not all expired")
@@ -318,15 +350,19 @@ func TestWarningsNeedMemory(t *testing.T) {
 	p.Expiry = program.Expiry{RollingDays: 30, WarnDays: 10}
 	b := newBook(t, p, t0)
 	b.earn(10, t0, false)
-	if pl := jobs.Expire(&b.m, b.lots(), p, t0.AddDate(0, 0, 25), lotKey, nil); !pl.Empty() {
+	if pl := jobs.Expire(&b.m, b.lots(), p, t0.AddDate(0, 0, 25), nil); !pl.Empty() {
 		t.Fatalf("warned without a Warned: %+v", pl)
 	}
 	b.m.Status = ledger.StatusErased
 	if pl := b.once(expireJob, t0.AddDate(0, 0, 25)); !pl.Empty() {
 		t.Fatalf("warned an erased member: %+v", pl)
 	}
+	if due := jobs.LotDue(&b.m, b.es[0], p); !due.Equal(t0.AddDate(0, 0, 30)) {
+		t.Fatalf("erased member's lot due at %s (a warning time?)", due)
+	}
+	// Its points expire all the same (the liability stays right), unannounced.
 	pl := b.once(expireJob, t0.AddDate(0, 0, 30))
-	if len(pl.Entries) != 1 || len(pl.Events) != 0 || b.m.Available != 0 {
+	if len(pl.Entries) != 1 || pl.Entries[0].Points != -10 || len(pl.Warnings) != 0 || b.m.Available != 0 || b.es[0].WarnedFor != nil {
 		t.Fatalf("erased member's expiry: %+v", pl)
 	}
 }
@@ -341,7 +377,7 @@ func TestExpireCutAtMaxChanges(t *testing.T) {
 	}
 	end := utc(2026, 12, 31, 0, 0, 0)
 	warned := b.run(expireJob, end.AddDate(0, 0, -5))
-	if len(warned) != 3 || len(warned[0].Warnings) != jobs.MaxChanges || len(eventsOf(warned, jobs.TypePointsExpiring)) != 200 {
+	if len(warned) != 3 || len(warned[0].Warnings) != jobs.MaxChanges || len(warningsOf(warned)) != 200 {
 		t.Fatalf("%d warning plans", len(warned))
 	}
 	if len(b.warned) != 200 {
@@ -351,7 +387,13 @@ func TestExpireCutAtMaxChanges(t *testing.T) {
 	if len(expired) != 3 || len(expired[0].Lots) != jobs.MaxChanges-1 || b.m.Available != 0 {
 		t.Fatalf("%d expiry plans, available %d", len(expired), b.m.Available)
 	}
-	if n := len(eventsOf(expired, jobs.TypePointsExpired)); n != 3 {
-		t.Fatalf("%d expired events", n)
+	// One expire entry per plan, a line per lot: 200 in all.
+	ex := expireEntriesOf(expired)
+	lines := 0
+	for _, e := range ex {
+		lines += len(e.Breakdown)
+	}
+	if len(ex) != 3 || lines != 200 {
+		t.Fatalf("%d expire entries with %d lines", len(ex), lines)
 	}
 }

@@ -51,16 +51,19 @@ func TestExpiringByAgreesWithTheExpiryJob(t *testing.T) {
 				t.Fatalf("expiring within 30 days: %v, want %v", got, tc.want)
 			}
 			// At every hour of the next 40 days, what the view says has
-			// expired by then is what the job expires then.
+			// expired by then, and why, is what the job expires then (the
+			// expire entry's lines follow the order of the lots it changes).
 			for h := 0; h <= 40*24; h++ {
 				now := t0.Add(time.Duration(h) * time.Hour)
-				view := map[int64]bool{}
+				view := map[int64]string{}
 				for _, x := range jobs.ExpiringBy(&m, lots(), p, now) {
-					view[x.Lot.Seq] = true
+					view[x.Lot.Seq] = x.Reason
 				}
-				job := map[int64]bool{}
-				for _, c := range jobs.Expire(&m, lots(), p, now, nil, nil).Lots {
-					job[c.Entry.Seq] = true
+				job := map[int64]string{}
+				if pl := jobs.Expire(&m, lots(), p, now, nil); len(pl.Entries) > 0 {
+					for i, c := range pl.Lots {
+						job[c.Entry.Seq] = pl.Entries[0].Breakdown[i].Rule
+					}
 				}
 				if fmt.Sprint(view) != fmt.Sprint(job) {
 					t.Fatalf("at %s the view says %v have expired, the job expires %v", now, view, job)

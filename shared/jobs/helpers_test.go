@@ -58,13 +58,12 @@ type book struct {
 	es     []*ledger.Entry
 	holds  []ledger.Redemption
 	warned map[int64]time.Time
-	events map[string]jobs.Event
 	n      int
 }
 
 func newBook(t tb, p *program.Program, enrolled time.Time) *book {
 	return &book{t: t, p: p, m: ledger.NewMember("telco", "cust-42", nil, enrolled),
-		warned: map[int64]time.Time{}, events: map[string]jobs.Event{}}
+		warned: map[int64]time.Time{}}
 }
 
 func lotKey(e *ledger.Entry) string { return fmt.Sprintf("E#%d", e.Seq) }
@@ -217,10 +216,10 @@ type job struct {
 var (
 	releaseJob = job{"release", func(b *book, now time.Time) jobs.Plan { return jobs.ReleasePending(&b.m, b.lots(), b.p, now) }}
 	expireJob  = job{"expire", func(b *book, now time.Time) jobs.Plan {
-		return jobs.Expire(&b.m, b.lots(), b.p, now, lotKey, b.warnedFn())
+		return jobs.Expire(&b.m, b.lots(), b.p, now, b.warnedFn())
 	}}
 	tierJob = job{"tier", func(b *book, now time.Time) jobs.Plan {
-		return jobs.EvaluateTier(&b.m, b.p, jobs.QualifyingInWindow(b.values(), b.p, now), now)
+		return jobs.EvaluateTier(&b.m, b.p, jobs.QualifyingInWindow(b.values(), b.p, now))
 	}}
 	holdsJob = job{"holds", func(b *book, now time.Time) jobs.Plan {
 		pl, err := jobs.ReleaseStaleHolds(&b.m, b.holds, b.lotMap(), now)
@@ -233,7 +232,7 @@ var (
 )
 
 // run plans j at now and checks that planning wrote into nothing and that
-// planning again gives the same plan (ids included); applies the
+// planning again gives the same plan; applies the
 // plan as the store will and checks the invariants; then plans again at the
 // same time: nothing is left to do (unless the plan was cut short, in which
 // case it runs again until done). It returns the plans made.
@@ -247,7 +246,7 @@ func (b *book) run(j job, now time.Time) []jobs.Plan {
 			b.t.Fatalf("%s at %s: planning changed its inputs", j.name, now)
 		}
 		if same := j.plan(b, now); !reflect.DeepEqual(pl, same) {
-			b.t.Fatalf("%s at %s: two plans of the same state differ (event ids must be stable)", j.name, now)
+			b.t.Fatalf("%s at %s: two plans of the same state differ (planning must be deterministic)", j.name, now)
 		}
 		if pl.Empty() {
 			if pl.More {
@@ -310,11 +309,8 @@ func (b *book) apply(name string, pl *jobs.Plan) {
 			b.t.Fatalf("%s: %s entry delta %+v", name, e.Kind, e.Delta)
 		}
 	}
-	predicted := map[int]string{}
-	for i, ev := range pl.Events {
-		predicted[i] = ev.ID
-	}
 	seq := b.m.Seq
+	fromTier := b.m.Rules.Tier
 	pl.Apply(&b.m, func(e *ledger.Entry) {
 		b.m.Apply(e)
 		cp := *e
@@ -325,18 +321,7 @@ func (b *book) apply(name string, pl *jobs.Plan) {
 			b.t.Fatalf("%s: entry %d booked as seq %d", name, i, e.Seq)
 		}
 	}
-	for i, ev := range pl.Events {
-		if ev.ID == "" || ev.ID != predicted[i] {
-			b.t.Fatalf("%s: event id %q, predicted %q", name, ev.ID, predicted[i])
-		}
-		if _, dup := b.events[ev.ID]; dup {
-			b.t.Fatalf("%s: event id %s used twice", name, ev.ID)
-		}
-		if ev.PartnerID != b.m.PartnerID || ev.MemberID != b.m.ID {
-			b.t.Fatalf("%s: event names %s/%s", name, ev.PartnerID, ev.MemberID)
-		}
-		b.events[ev.ID] = ev
-	}
+	b.checkStored(name, pl, fromTier)
 	for _, r := range pl.Holds {
 		found := false
 		for i := range b.holds {
@@ -358,13 +343,64 @@ func (b *book) apply(name string, pl *jobs.Plan) {
 	b.check()
 }
 
-// eventsOf returns the events of type typ in plans.
-func eventsOf(plans []jobs.Plan, typ string) []jobs.Event {
-	var out []jobs.Event
+// checkStored checks that what a plan stores is what shared/domainevents
+// needs to announce it, now that the plans carry no events of their own:
+// every expire entry names each lot's reason in its breakdown
+// (points.expired), every warning is for a lot of this member that still has
+// points to lose, announced once per expiry (points.expiring), and a tier
+// update starts from the member's tier and says whether it changed
+// (tier.changed). fromTier is the member's tier before the plan was applied.
+func (b *book) checkStored(name string, pl *jobs.Plan, fromTier string) {
+	b.t.Helper()
+	for _, e := range pl.Entries {
+		if e.Kind != ledger.KindExpire {
+			continue
+		}
+		for _, l := range e.Breakdown {
+			if l.Kind != rules.KindExpire || (l.Rule != jobs.ReasonExpiry && l.Rule != jobs.ReasonInactivity) || l.Points >= 0 {
+				b.t.Fatalf("%s: expire line %+v", name, l)
+			}
+		}
+	}
+	announced := map[*ledger.Entry]bool{}
+	for _, w := range pl.Warnings {
+		mine := false
+		for _, e := range b.es {
+			mine = mine || e == w.Lot
+		}
+		if !mine || announced[w.Lot] {
+			b.t.Fatalf("%s: warning for lot %d: not the member's, or twice in one plan", name, w.Lot.Seq)
+		}
+		announced[w.Lot] = true
+		if at, ok := b.warned[w.Lot.Seq]; ok && at.Equal(w.ExpiresAt) {
+			b.t.Fatalf("%s: lot %d announced again for %s", name, w.Lot.Seq, w.ExpiresAt)
+		}
+		if w.Lot.Remaining <= 0 || (w.Lot.State != ledger.LotAvailable && w.Lot.State != ledger.LotPending) ||
+			(w.Reason != jobs.ReasonExpiry && w.Reason != jobs.ReasonInactivity) {
+			b.t.Fatalf("%s: warning %+v for lot %+v", name, w, w.Lot.Lot)
+		}
+	}
+	if t := pl.Tier; t != nil && (t.From != fromTier || t.Changed != (t.From != t.To)) {
+		b.t.Fatalf("%s: tier update %+v from tier %q", name, *t, fromTier)
+	}
+}
+
+// warningsOf returns the warnings of plans, in order.
+func warningsOf(plans []jobs.Plan) []jobs.ExpiringLot {
+	var out []jobs.ExpiringLot
 	for _, pl := range plans {
-		for _, ev := range pl.Events {
-			if ev.Type == typ {
-				out = append(out, ev)
+		out = append(out, pl.Warnings...)
+	}
+	return out
+}
+
+// expireEntriesOf returns the expire entries of plans, in order.
+func expireEntriesOf(plans []jobs.Plan) []ledger.Entry {
+	var out []ledger.Entry
+	for _, pl := range plans {
+		for _, e := range pl.Entries {
+			if e.Kind == ledger.KindExpire {
+				out = append(out, e)
 			}
 		}
 	}

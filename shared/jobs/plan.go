@@ -1,10 +1,6 @@
 package jobs
 
-import (
-	"time"
-
-	"github.com/accrue/accrue/shared/ledger"
-)
+import "github.com/accrue/accrue/shared/ledger"
 
 // MaxChanges bounds the items one plan changes — entries, lots, redemptions
 // (and a reward's stock per released hold), lots warned about — so that the
@@ -23,13 +19,13 @@ type Plan struct {
 	// writes each back conditional on its Version (and increments it), as
 	// store.Cancel does, and gives a reward's stock back.
 	Holds []ledger.Redemption
-	// Warnings: lots announced in this plan's points.expiring events; the caller
-	// records them (see Warned).
-	Warnings []Warning
+	// Warnings: lots to announce as expiring at ExpiresAt. The caller records
+	// each on its lot (see Warned); that write is what shared/domainevents
+	// publishes as points.expiring. Reason says why, as ExpiringBy does; only
+	// the expiry is stored.
+	Warnings []ExpiringLot
 	// Tier is the member's new tier state (EvaluateTier); nil = unchanged.
 	Tier *TierUpdate
-	// Events to publish once the plan is stored.
-	Events []Event
 	// More is set when the plan was cut at MaxChanges: commit it and plan again.
 	More bool
 }
@@ -43,13 +39,9 @@ type LotChange struct {
 	Lot ledger.Lot
 }
 
-// Warning says that Lot was announced as expiring at ExpiresAt.
-type Warning struct {
-	Lot       *ledger.Entry
-	ExpiresAt time.Time
-}
-
-// TierUpdate is the member's new tier state.
+// TierUpdate is the member's new tier state. A change (From → To) reaches
+// partners as tier.changed, which shared/domainevents derives from the
+// member item's old and new images once the plan is stored.
 type TierUpdate struct {
 	From, To   string
 	Qualifying int64
@@ -61,16 +53,15 @@ type TierUpdate struct {
 // Empty reports whether the plan changes nothing.
 func (pl *Plan) Empty() bool {
 	return len(pl.Entries) == 0 && len(pl.Lots) == 0 && len(pl.Holds) == 0 &&
-		len(pl.Warnings) == 0 && pl.Tier == nil && len(pl.Events) == 0
+		len(pl.Warnings) == 0 && pl.Tier == nil
 }
 
 // Apply carries the plan out on m: it writes the new lot values into the lots
 // that were planned on (calling changed for each, if not nil), sets the tier
-// state, books the entries in order with book (m.Apply when nil; a ledger
+// state and books the entries in order with book (m.Apply when nil; a ledger
 // transaction passes its Book method, which applies the entry to the same
-// member) and then sets the ids of the events that name an entry from the
-// sequence numbers the entries received. Holds and Warnings are left to the
-// caller. Apply a plan once, to the member it was planned on.
+// member). Holds and Warnings are left to the caller. Apply a plan once, to
+// the member it was planned on.
 func (pl *Plan) Apply(m *ledger.Member, book func(*ledger.Entry), changed func(*ledger.Entry)) {
 	for _, c := range pl.Lots {
 		c.Entry.Lot = c.Lot
@@ -86,11 +77,6 @@ func (pl *Plan) Apply(m *ledger.Member, book func(*ledger.Entry), changed func(*
 			book(&pl.Entries[i])
 		} else {
 			m.Apply(&pl.Entries[i])
-		}
-	}
-	for i := range pl.Events {
-		if k := pl.Events[i].entry; k > 0 {
-			pl.Events[i].setEntry(pl.Entries[k-1].Seq, pl.Entries[k-1].At)
 		}
 	}
 }

@@ -73,10 +73,6 @@ func (b *book) clone() *book {
 	for k, v := range b.warned {
 		c.warned[k] = v
 	}
-	c.events = map[string]jobs.Event{}
-	for k, v := range b.events {
-		c.events[k] = v
-	}
 	return &c
 }
 

@@ -59,7 +59,7 @@ func QualifyingInWindow(entries []ledger.Entry, p *program.Program, now time.Tim
 // as accrual reads it, and is left as it is otherwise: rewriting it would
 // announce a change that is none). The plan is empty when nothing changes,
 // and for an erased member. See the package doc.
-func EvaluateTier(m *ledger.Member, p *program.Program, qualifying int64, now time.Time) Plan {
+func EvaluateTier(m *ledger.Member, p *program.Program, qualifying int64) Plan {
 	if m.Status == ledger.StatusErased {
 		return Plan{}
 	}
@@ -77,14 +77,5 @@ func EvaluateTier(m *ledger.Member, p *program.Program, qualifying int64, now ti
 	if to == from && qualifying == m.Rules.Qualifying {
 		return Plan{}
 	}
-	pl := Plan{Tier: &TierUpdate{From: from, To: to, Qualifying: qualifying, Changed: to != from}}
-	if to != from && publishes(m) {
-		q := qualifying
-		pl.Events = []Event{{
-			ID:   tierID(m),
-			Type: TypeTierChanged, PartnerID: m.PartnerID, MemberID: m.ID, Time: now.UTC(),
-			FromTier: from, ToTier: to, Qualifying: &q,
-		}}
-	}
-	return pl
+	return Plan{Tier: &TierUpdate{From: from, To: to, Qualifying: qualifying, Changed: to != from}}
 }

@@ -87,7 +87,7 @@ func TestEvaluateTier(t *testing.T) {
 		qual       int64 // the member's Qualifying before
 		window     int64
 		wantTier   string
-		wantChange bool // tier.changed
+		wantChange bool // Plan.Tier.Changed: stored, shared/domainevents announces tier.changed
 		wantEmpty  bool
 	}{
 		{"downgrade one level", "gold", 6000, 4999, "silver", true, false},
@@ -105,7 +105,7 @@ func TestEvaluateTier(t *testing.T) {
 			p := prog("UTC")
 			b := newBook(t, p, now.AddDate(-1, 0, 0))
 			b.m.Rules.Tier, b.m.Rules.Qualifying = tc.tier, tc.qual
-			pl := jobs.EvaluateTier(&b.m, p, tc.window, now)
+			pl := jobs.EvaluateTier(&b.m, p, tc.window)
 			if pl.Empty() != tc.wantEmpty {
 				t.Fatalf("plan %+v", pl)
 			}
@@ -113,14 +113,13 @@ func TestEvaluateTier(t *testing.T) {
 			if b.m.Rules.Tier != tc.wantTier || b.m.Rules.Qualifying != max(tc.window, 0) {
 				t.Fatalf("tier %q qualifying %d", b.m.Rules.Tier, b.m.Rules.Qualifying)
 			}
-			evs := eventsOf([]jobs.Plan{pl}, jobs.TypeTierChanged)
-			if (len(evs) == 1) != tc.wantChange || len(pl.Events) != len(evs) {
-				t.Fatalf("events %+v", pl.Events)
+			if changed := pl.Tier != nil && pl.Tier.Changed; changed != tc.wantChange {
+				t.Fatalf("tier update %+v", pl.Tier)
 			}
-			if tc.wantChange && (evs[0].ToTier != tc.wantTier || *evs[0].Qualifying != max(tc.window, 0) || !evs[0].Time.Equal(now)) {
-				t.Fatalf("event %+v", evs[0])
+			if tc.wantChange && (pl.Tier.From != tc.tier || pl.Tier.To != tc.wantTier || pl.Tier.Qualifying != max(tc.window, 0)) {
+				t.Fatalf("tier update %+v", *pl.Tier)
 			}
-			if again := jobs.EvaluateTier(&b.m, p, tc.window, now); !again.Empty() {
+			if again := jobs.EvaluateTier(&b.m, p, tc.window); !again.Empty() {
 				t.Fatalf("second evaluation %+v", again)
 			}
 		})
@@ -132,13 +131,21 @@ func TestEvaluateTierWithoutTiersOrMember(t *testing.T) {
 	p := prog("UTC")
 	p.Tiers = nil
 	b := newBook(t, p, now)
-	pl := jobs.EvaluateTier(&b.m, p, 300, now)
-	if pl.Tier == nil || pl.Tier.Changed || pl.Tier.Qualifying != 300 || len(pl.Events) != 0 {
+	pl := jobs.EvaluateTier(&b.m, p, 300)
+	if pl.Tier == nil || pl.Tier.Changed || pl.Tier.From != pl.Tier.To || pl.Tier.Qualifying != 300 {
 		t.Fatalf("plan %+v", pl)
 	}
+	earned := ledger.Entry{Kind: ledger.KindEarn, At: now, Points: 9000, Delta: ledger.Balances{Available: 9000, Lifetime: 9000}}
+	if due := jobs.TierDue(&b.m, &earned, prog("UTC")); due.IsZero() {
+		t.Fatal("no tier visit for a qualifying entry")
+	}
+	// An erased member is not evaluated, nor visited for it.
 	b.m.Status = ledger.StatusErased
-	if pl := jobs.EvaluateTier(&b.m, prog("UTC"), 9000, now); !pl.Empty() {
+	if pl := jobs.EvaluateTier(&b.m, prog("UTC"), 9000); !pl.Empty() {
 		t.Fatalf("erased member evaluated: %+v", pl)
+	}
+	if due := jobs.TierDue(&b.m, &earned, prog("UTC")); !due.IsZero() {
+		t.Fatalf("erased member's tier due at %s", due)
 	}
 }
 
@@ -159,8 +166,8 @@ func TestTierDowngradeAcrossTheWindow(t *testing.T) {
 		t.Fatalf("at the boundary: %+v", pl)
 	}
 	pl := b.once(tierJob, end.Add(time.Second))
-	if b.m.Rules.Tier != "bronze" || b.m.Rules.Qualifying != 900 || len(pl.Events) != 1 ||
-		pl.Events[0].FromTier != "gold" || pl.Events[0].ToTier != "bronze" {
-		t.Fatalf("after the boundary: tier %q qualifying %d events %+v", b.m.Rules.Tier, b.m.Rules.Qualifying, pl.Events)
+	if b.m.Rules.Tier != "bronze" || b.m.Rules.Qualifying != 900 || pl.Tier == nil || !pl.Tier.Changed ||
+		pl.Tier.From != "gold" || pl.Tier.To != "bronze" {
+		t.Fatalf("after the boundary: tier %q qualifying %d update %+v", b.m.Rules.Tier, b.m.Rules.Qualifying, pl.Tier)
 	}
 }

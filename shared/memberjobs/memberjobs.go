@@ -382,7 +382,7 @@ func round(tx *store.LedgerTx, p *program.Program, now time.Time, o *outcome) (m
 	}
 
 	warned := func(l *ledger.Entry, at time.Time) bool { return l.WarnedFor != nil && l.WarnedFor.Equal(at) }
-	exp := jobs.Expire(m, lots, p, now, tx.LotKey, warned)
+	exp := jobs.Expire(m, lots, p, now, warned)
 	if fits(&exp) {
 		for _, e := range exp.Entries {
 			o.expired -= e.Delta.Available + e.Delta.Pending
@@ -396,7 +396,7 @@ func round(tx *store.LedgerTx, p *program.Program, now time.Time, o *outcome) (m
 	}
 
 	if tiers {
-		tp := jobs.EvaluateTier(m, p, jobs.QualifyingInWindow(entries, p, now), now)
+		tp := jobs.EvaluateTier(m, p, jobs.QualifyingInWindow(entries, p, now))
 		if fits(&tp) && tp.Tier != nil && tp.Tier.Changed {
 			o.tier = true
 		}

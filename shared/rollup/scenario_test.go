@@ -177,7 +177,7 @@ func seedMixed(t *testing.T, e *env, before func(now time.Time)) {
 		return jobs.ReleasePending(&tx.Member, lots, p, tx.Now)
 	}
 	expire := func(tx *store.LedgerTx, lots []*ledger.Entry) jobs.Plan {
-		return jobs.Expire(&tx.Member, lots, p, tx.Now, tx.LotKey, nil)
+		return jobs.Expire(&tx.Member, lots, p, tx.Now, nil)
 	}
 
 	steps := []step{
