@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/accrue/accrue/internal/emulators"
+	"github.com/accrue/accrue/internal/sqspoller"
 	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/domainevents"
@@ -183,7 +184,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 			errs <- fmt.Errorf("API server: %w", err)
 		}
 	}()
-	poller := &queue.Poller{Client: sq, QueueURL: qs.URL, Handler: proc.HandleSQS, Log: cfg.Log, BatchSize: queue.BatchSize, WaitSeconds: 1}
+	poller := &sqspoller.Poller{Client: sq, QueueURL: qs.URL, Handler: proc.HandleSQS, Log: cfg.Log, BatchSize: queue.BatchSize, WaitSeconds: 1}
 	pollDone := make(chan struct{})
 	go func() { defer close(pollDone); _ = poller.Run(runCtx) }()
 	// Domain events: the table's stream → EventBridge, as the events function does in AWS.

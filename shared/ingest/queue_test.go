@@ -14,6 +14,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/internal/sqspoller"
 	"github.com/accrue/accrue/shared/queue"
 )
 
@@ -73,7 +74,7 @@ func TestQueueRetriesThenDLQThenRedrive(t *testing.T) {
 	}
 	send(sampleBodies(t, "sqs-partial-refund.json")[0])
 	send(sampleBodies(t, "sqs-malformed.json")[0])
-	p := &queue.Poller{Client: c, QueueURL: q, Handler: h.proc.HandleSQS, WaitSeconds: 1}
+	p := &sqspoller.Poller{Client: c, QueueURL: q, Handler: h.proc.HandleSQS, WaitSeconds: 1}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()

@@ -1,3 +1,7 @@
+// Package queue defines the payments queue and its DLQ once, for the CDK
+// stack and the local stack (settings, and creating them on an emulator), and
+// moves dead-lettered messages back for operators (redrive.go). The local
+// consumer with Lambda's batch semantics is internal/sqspoller.
 package queue
 
 import (

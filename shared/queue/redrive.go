@@ -94,12 +94,19 @@ func queueArn(ctx context.Context, c MoveTaskAPI, url string) (string, error) {
 	return arn, nil
 }
 
+// CopyAPI is what Redrive needs of the SQS client.
+type CopyAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+}
+
 // Redrive moves every message from the DLQ at from back to the queue at to by
 // receiving, sending and deleting them: for an endpoint without message move
 // tasks (moto; on AWS use MoveBack). A message is deleted from the DLQ only
 // after it was sent, so a failure can send one twice (ingestion is
 // idempotent) but never loses one. It returns how many it moved.
-func Redrive(ctx context.Context, c SQS, from, to string) (int, error) {
+func Redrive(ctx context.Context, c CopyAPI, from, to string) (int, error) {
 	moved := 0
 	for {
 		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{

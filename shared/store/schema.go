@@ -1,10 +1,18 @@
 // Package store keeps Accrue's data in one DynamoDB table (spec §7). Every key
 // starts with the partner id, so no read or write of partner A can reach partner
-// B's items. This file is the one place the table and its indexes are defined:
-// the CDK stack, the local stack and the tests all build the table from it.
+// B's items. It owns I/O only: each operation loads what it needs, calls the
+// domain (ledger, rules, jobs) to decide, and commits the decision as one
+// conditional transaction (tx.go), retrying on a conflict. It decides nothing
+// about points itself.
 //
-// The items of the table and their keys are in keys.go, the one place any
-// key is built or parsed.
+// Where things are: the table and its indexes (this file, the one place the
+// CDK stack, the local stack and the tests build it from), every key (keys.go,
+// the one place a key is built or parsed), the write primitive (tx.go), a
+// member's ledger transaction and its queries (ledgertx.go), and one file per
+// kind of item: program.go, registry.go (partner registry), members.go,
+// accrual.go, refund.go, redemptions.go, review.go, audit.go, rejected.go,
+// idempotency.go, gdpr.go and erased.go, due.go (due index), rollup.go and
+// stats.go (stats roll-up state and figures).
 package store
 
 import (

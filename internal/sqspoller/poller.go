@@ -1,10 +1,10 @@
-// Package queue consumes an SQS queue the way Lambda's SQS event source mapping
-// does, for the local stack and the tests: batches of up to 10 messages handed
-// to the same handler the Lambda runs, partial batch failures honoured (only the
-// failed messages stay on the queue, to come back after the visibility
-// timeout), and the queue's redrive policy moving a message to the DLQ after
-// its max receives. It also moves DLQ messages back for operators.
-package queue
+// Package sqspoller consumes an SQS queue the way Lambda's SQS event source
+// mapping does, for the local stack and the tests: batches of up to 10
+// messages handed to the same handler the Lambda runs, partial batch failures
+// honoured (only the failed messages stay on the queue, to come back after
+// the visibility timeout), and the queue's redrive policy moving a message to
+// the DLQ after its max receives.
+package sqspoller
 
 import (
 	"context"
@@ -20,12 +20,10 @@ import (
 	smithytime "github.com/aws/smithy-go/time"
 )
 
-// SQS is the part of the SQS client the package uses.
+// SQS is the part of the SQS client the poller uses.
 type SQS interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
 // Handler is the Lambda SQS handler signature with partial batch responses.
