@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
-	"github.com/accrue/accrue/shared/rules"
 )
 
 // Outcome of applying a payment event.
@@ -67,12 +65,14 @@ func (s *Store) accrue(ctx context.Context, pay payment.Payment, h *Hints) (Outc
 	return out, err
 }
 
-// accrueOnce loads the member (a hint, or a read) and the budgets, decides
-// (rules.Evaluate, ledger.Accrue) and commits one transaction: the member
-// conditional on its version (or on its absence, a new one, with its id's
-// erasure mark checked), the payment's entry under its deduplication key,
-// the review item of a held accrual, and the budget counters it draws on.
-func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payment.Payment, h *Hints) (Outcome, error) {
+// accrueOnce loads the member (a hint, or a read), decides (rules.Evaluate,
+// ledger.Accrue), reserves the points it draws from program-wide budgets
+// (budget.go: single-item writes, not in the transaction) and commits one
+// transaction: the member conditional on its version (or on its absence, a
+// new one, with its id's erasure mark checked), the payment's entry under its
+// deduplication key, and the review item of a held accrual. Anything but a
+// commit gives the reservation back.
+func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payment.Payment, h *Hints) (out Outcome, err error) {
 	now := s.now()
 	m, err := s.hintedMember(ctx, pay.PartnerID, pay.MemberID, h)
 	enrolled := false
@@ -85,11 +85,15 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	if err := ledger.RequireActive(&m); err != nil {
 		return Outcome{}, err
 	}
-	budgets, err := s.budgets(ctx, prog, pay, now)
+	res, held, err := s.evaluate(ctx, prog, &m, pay, now)
 	if err != nil {
 		return Outcome{}, err
 	}
-	res := rules.Evaluate(prog, m.Rules, budgets, pay, now)
+	defer func() {
+		if err != nil || out.Duplicate {
+			s.releaseBudgets(ctx, held)
+		}
+	}()
 	prevVersion := m.Version
 	entry := ledger.Accrue(&m, prog, pay, res, now)
 	lowerDue(&m, prog, &entry)
@@ -112,14 +116,6 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 			return Outcome{}, err
 		}
 	}
-	if res.ProgramSpend > 0 {
-		t.spend(partnerPK(pay.PartnerID), budgetSK(budgets.ProgramMonth), res.ProgramSpend, prog.Caps.ProgramMonthly)
-	}
-	for _, c := range prog.Campaigns {
-		if n := res.CampaignSpend[c.ID]; n > 0 && c.Budget > 0 {
-			t.spend(partnerPK(pay.PartnerID), campaignSK(c.ID), n, c.Budget)
-		}
-	}
 	if err := t.commit(ctx, Written{Member: m, Entry: &entry}); err != nil {
 		if errors.Is(err, errDuplicate) {
 			return Outcome{Duplicate: true}, nil
@@ -139,36 +135,4 @@ func (s *Store) hintedMember(ctx context.Context, partner, member string, h *Hin
 		return *hm, nil // a copy: the rules engine never mutates the state it is given
 	}
 	return s.Member(ctx, partner, member)
-}
-
-// budgets reads the program-wide counters the payment may draw on. Nothing is
-// read when the program has no monthly budget and no budgeted campaign is open.
-func (s *Store) budgets(ctx context.Context, prog *program.Program, pay payment.Payment, now time.Time) (rules.Budgets, error) {
-	_, month := rules.PeriodKeys(prog, now)
-	b := rules.Budgets{ProgramMonth: month}
-	var c counter
-	if prog.Caps.ProgramMonthly > 0 {
-		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), budgetSK(b.ProgramMonth), &c); err != nil {
-			return b, err
-		}
-		b.ProgramSpent = c.Spent
-	}
-	for _, camp := range prog.Campaigns {
-		if camp.Budget <= 0 || pay.Time.Before(camp.StartsAt) || !pay.Time.Before(camp.EndsAt) {
-			continue
-		}
-		c = counter{}
-		if _, err := s.getItem(ctx, partnerPK(pay.PartnerID), campaignSK(camp.ID), &c); err != nil {
-			return b, err
-		}
-		if b.CampaignSpent == nil {
-			b.CampaignSpent = map[string]int64{}
-		}
-		b.CampaignSpent[camp.ID] = c.Spent
-	}
-	return b, nil
-}
-
-type counter struct {
-	Spent int64 `dynamodbav:"spent"`
 }

@@ -140,7 +140,8 @@ func stored(c *IdemClaim, resp IdemResponse) {
 func (s *Store) idemDone(c *IdemClaim, resp IdemResponse) (types.TransactWriteItem, error) {
 	rec := IdemRecord{RequestHash: c.Hash, Done: true, Status: resp.Status, ContentType: resp.ContentType, Body: resp.Body,
 		TTL: s.now().Add(IdempotencyTTL).Unix()}
-	it, err := item(rec, idemPK(c.Partner), c.Key)
+	pk, sk := idemKey(c.Partner, c.Key)
+	it, err := item(rec, pk, sk)
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}
@@ -167,7 +168,8 @@ func (s *Store) BeginIdempotent(ctx context.Context, partner, key, hash string, 
 		now := s.now()
 		c := &IdemClaim{Partner: partner, Key: key, Hash: hash, Token: newToken(), LeaseUntil: leaseUntil}
 		rec := IdemRecord{RequestHash: hash, Token: c.Token, LeaseUntil: leaseUntil.UnixMilli(), TTL: now.Add(IdempotencyTTL).Unix()}
-		it, err := item(rec, idemPK(partner), key)
+		pk, sk := idemKey(partner, key)
+		it, err := item(rec, pk, sk)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -191,7 +193,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, partner, key, hash string, 
 			return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
 		}
 		var old IdemRecord
-		if found, err := s.getItem(ctx, idemPK(partner), key, &old); err != nil {
+		if found, err := s.getItem(ctx, pk, sk, &old); err != nil {
 			return nil, nil, err
 		} else if found {
 			return nil, &old, nil
@@ -228,7 +230,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, c *IdemClaim, resp IdemRes
 func (s *Store) AbandonIdempotent(ctx context.Context, c *IdemClaim) error {
 	cond, vals := claimHeld(c)
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table), Key: key(idemPK(c.Partner), c.Key),
+		TableName: aws.String(s.table), Key: key(idemKey(c.Partner, c.Key)),
 		ConditionExpression: cond, ExpressionAttributeValues: vals,
 	})
 	var ccf *types.ConditionalCheckFailedException

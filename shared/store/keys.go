@@ -9,8 +9,9 @@ package store
 //
 //	pk                              sk                      item
 //	P#{partner}                     PROGRAM                 the program JSON and its version (the partner exists iff this does)
-//	P#{partner}                     BUDGET#{yyyy-mm}        program monthly points spent
-//	P#{partner}                     CAMPAIGN#{id}           campaign points spent
+//	P#{partner}#BUDGET#{yyyy-mm}#{s} BUDGET                 one of BudgetShards shares of the program's monthly
+//	                                                        budget: the points spent of it (budget.go)
+//	P#{partner}#CAMPAIGN#{id}#{s}   BUDGET                  one of BudgetShards shares of a campaign's budget
 //	P#{partner}                     REWARD#{id}             reward catalog item with its stock
 //	P#{partner}                     KEY#{key id}            API key metadata for listing (package keys)
 //	P#{partner}#M#{member}          MEMBER                  balances, rules state, version, seq; in the due index
@@ -24,7 +25,8 @@ package store
 //	P#{partner}#ERASED#{sha256(m)}  ERASED                  an erased member id: never used again (erased.go)
 //	P#{partner}#REJ                 {received}#{msg}        rejected event of a known partner
 //	P#{partner}#REVIEW              {held at}#{m}#{pay}     an accrual held by a fraud limit, waiting for a decision
-//	P#{partner}#IDEM                {Idempotency-Key}       a remembered request and its response (TTL 24h)
+//	P#{partner}#IDEM#{key}          IDEM                    a remembered request and its response (TTL 24h), one
+//	                                                        partition per Idempotency-Key
 //	P#{partner}#AUDIT               {at}#{member}#{seq}     admin actions (adjustments, review decisions, erasures)
 //	P#{partner}#STATS               {yyyy-mm-dd}            daily figures of the stats roll-up
 //	P#{partner}#STATS               STATE                   the roll-up's progress: last closed day, outstanding then
@@ -59,14 +61,16 @@ const (
 	pfxPartner = "P#"
 	pfxOps     = "OPS#"
 
-	partMember = "M#"
-	partErased = "ERASED#"
-	partDay    = "D#"
-	partRej    = "REJ"
-	partReview = "REVIEW"
-	partIdem   = "IDEM"
-	partAudit  = "AUDIT"
-	partStats  = "STATS"
+	partMember   = "M#"
+	partBudget   = "BUDGET#"
+	partCampaign = "CAMPAIGN#"
+	partErased   = "ERASED#"
+	partDay      = "D#"
+	partRej      = "REJ"
+	partReview   = "REVIEW"
+	partIdem     = "IDEM"
+	partAudit    = "AUDIT"
+	partStats    = "STATS"
 
 	skProgram     = "PROGRAM"
 	skMember      = "MEMBER"
@@ -74,9 +78,9 @@ const (
 	skErased      = "ERASED"
 	skRollupState = "STATE"
 	skAPIKeyHash  = "KEY"
+	skBudgetShard = "BUDGET"
+	skIdem        = "IDEM"
 
-	pfxBudget     = "BUDGET#"
-	pfxCampaign   = "CAMPAIGN#"
 	pfxReward     = "REWARD#"
 	pfxAPIKey     = "KEY#"
 	pfxPayment    = "PAY#"
@@ -98,9 +102,26 @@ const (
 func partnerPK(partner string) string        { return pfxPartner + partner }
 func memberPK(partner, member string) string { return partnerPK(partner) + "#" + partMember + member }
 func reviewPK(partner string) string         { return partnerPK(partner) + "#" + partReview }
-func idemPK(partner string) string           { return partnerPK(partner) + "#" + partIdem }
 func auditPK(partner string) string          { return partnerPK(partner) + "#" + partAudit }
 func statsPK(partner string) string          { return partnerPK(partner) + "#" + partStats }
+
+// budgetShardPK is shard i of partner's monthly program budget of month
+// (yyyy-mm); campaignShardPK shard i of a campaign's budget. Each is its own
+// partition, outside the partner's item collection.
+func budgetShardPK(partner, month string, i int) string {
+	return fmt.Sprintf("%s#%s%s#%02d", partnerPK(partner), partBudget, month, i)
+}
+
+func campaignShardPK(partner, campaign string, i int) string {
+	return fmt.Sprintf("%s#%s%s#%02d", partnerPK(partner), partCampaign, campaign, i)
+}
+
+// idemKey is the key of a remembered request: each Idempotency-Key its own
+// partition, so that a partner's idempotent requests (POST /v1/events at a
+// billing-day peak) share no partition key.
+func idemKey(partner, idemKey string) (pk, sk string) {
+	return partnerPK(partner) + "#" + partIdem + "#" + idemKey, skIdem
+}
 
 // rejectedPK is a partner's rejections, or the operators' (partner "").
 func rejectedPK(partner string) string {
@@ -141,8 +162,6 @@ func bucket(s string, n int) uint32 {
 
 // Sort keys.
 
-func budgetSK(month string) string  { return pfxBudget + month }
-func campaignSK(id string) string   { return pfxCampaign + id }
 func rewardSK(id string) string     { return pfxReward + id }
 func redemptionSK(id string) string { return pfxRedemption + id }
 func entrySK(seq int64) string      { return fmt.Sprintf("%s%016d", pfxEntry, seq) }

@@ -38,6 +38,8 @@ type Store struct {
 	programs   map[string]cachedProgram
 	// capacity, when set, receives the consumed capacity of every transaction.
 	capacity func([]types.ConsumedCapacity)
+	// spent: the budgets this process found spent (budget.go).
+	spent spentBudgets
 }
 
 type cachedProgram struct {
@@ -60,9 +62,14 @@ func WithCapacityReport(f func([]types.ConsumedCapacity)) Option {
 	return func(s *Store) { s.capacity = f }
 }
 
+// WithBudgetCacheWindow sets how long this process remembers a budget it
+// found spent without reading it again (default 10 s; 0: never remembers).
+func WithBudgetCacheWindow(d time.Duration) Option { return func(s *Store) { s.spent.window = d } }
+
 // New returns a Store on table.
 func New(db DynamoDB, table string, opts ...Option) *Store {
 	s := &Store{db: db, table: table, now: time.Now, programTTL: 30 * time.Second, programs: map[string]cachedProgram{}}
+	s.spent.window = defaultSpentFor
 	for _, o := range opts {
 		o(s)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
+	"github.com/accrue/accrue/shared/rules"
 	"github.com/accrue/accrue/shared/store"
 )
 
@@ -390,11 +391,7 @@ func TestBudgetsUnderConcurrency(t *testing.T) {
 			t.Fatalf("%s: %d entries, %v", id, len(es), err)
 		}
 		total += es[0].Points
-		for _, l := range es[0].Breakdown {
-			if l.Kind == "campaign" {
-				campaign += l.Points
-			}
-		}
+		campaign += campaignCredited(es[0])
 		e.audit(t, "telco", id)
 	}
 	if total != 300 {
@@ -402,5 +399,37 @@ func TestBudgetsUnderConcurrency(t *testing.T) {
 	}
 	if campaign > 50 {
 		t.Fatalf("campaign credited %d, over its budget of 50", campaign)
+	}
+	assertBudgetSpent(t, e, "2026-11", "", total)
+	assertBudgetSpent(t, e, "", "launch", campaign)
+}
+
+// campaignCredited is what an entry credited of its campaigns: the campaign
+// lines less the part of a cap's cut they absorbed (rules.uncap takes a cap's
+// cut from the campaigns first, so it consumes no campaign budget).
+func campaignCredited(e ledger.Entry) int64 {
+	var lines, cut int64
+	for _, l := range e.Breakdown {
+		switch l.Kind {
+		case rules.KindCampaign:
+			lines += l.Points
+		case rules.KindCap:
+			cut -= l.Points
+		}
+	}
+	return max(lines-cut, 0)
+}
+
+// assertBudgetSpent checks a budget's counters (all shards) against what the
+// entries credited of it: nothing is held or lost once accruals are done.
+func assertBudgetSpent(t *testing.T, e *env, month, campaign string, want int64) {
+	t.Helper()
+	shards, err := e.st.BudgetSpent(context.Background(), "telco", month, campaign)
+	var got int64
+	for _, n := range shards {
+		got += n
+	}
+	if err != nil || got != want {
+		t.Fatalf("budget %s%s: counters say %d spent, entries credited %d (%v)", month, campaign, got, want, err)
 	}
 }

@@ -153,22 +153,6 @@ func (t *txn) stock(partner string, r ledger.Reward, delta int64) {
 	t.add(roleFenced, types.TransactWriteItem{Update: u})
 }
 
-// spend adds n to a budget counter, on condition that it stays within limit.
-// It does not need the counter's exact previous value, so concurrent
-// accruals only conflict when the budget is really about to run out.
-func (t *txn) spend(pk, sk string, n, limit int64) {
-	t.add(roleFenced, types.TransactWriteItem{Update: &types.Update{
-		TableName:           aws.String(t.s.table),
-		Key:                 key(pk, sk),
-		UpdateExpression:    aws.String("ADD spent :n"),
-		ConditionExpression: aws.String("attribute_not_exists(spent) OR spent <= :max"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n":   num(n),
-			":max": num(limit - n),
-		},
-	}})
-}
-
 // audit writes an audit record of partner.
 func (t *txn) audit(partner string, rec AuditRecord) error {
 	return t.putNew(rec, auditPK(partner), auditSK(rec.At, rec.MemberID, rec.Entry))
