@@ -91,7 +91,7 @@ type Runner struct {
 	Workers int
 	// load counts the members handled at once (shared by the copies
 	// withLogger makes).
-	load *load
+	load    *load
 	metrics Counter
 	// visited, when set, is called after each member (tests interrupt runs
 	// with it).
