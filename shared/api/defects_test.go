@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -132,5 +134,49 @@ func TestMemberViewShowsInactivityExpiry(t *testing.T) {
 		if str(l, "reason") != "inactivity" || str(l, "expires_at") != want {
 			t.Fatalf("lot %v, want inactivity at %s", l, want)
 		}
+	}
+}
+
+// GET /v1/members/{id} shows pending points as available from the second
+// their refund window ends, before any write has booked the release (issue
+// #11: no job visits a member to release its points; its next write books
+// the release, and every read applies it).
+func TestMemberViewReleasesAtItsSecond(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	h := buildWith(t, harnessOptions{clock: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
+	t.Cleanup(func() { checkOpenAPI(t, h.exchanges()) })
+	var prog map[string]any
+	if err := json.Unmarshal(programJSON(t), &prog); err != nil {
+		t.Fatal(err)
+	}
+	prog["pending_days"] = 14
+	h.call("PUT", "/v1/program", "telco/admin", prog).expect(t, 200, "")
+	h.seed("m1", 129900)
+	view := func() (avail, pend float64) {
+		b := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "").Body["balances"].(map[string]any)
+		return b["available"].(float64), b["pending"].(float64)
+	}
+	if a, p := view(); a != 0 || p == 0 {
+		t.Fatalf("at once: available %v pending %v", a, p)
+	}
+	release := now.AddDate(0, 0, 14)
+	clock.Store(release.Add(-time.Second).UnixNano())
+	if a, _ := view(); a != 0 {
+		t.Fatalf("a second early: available %v", a)
+	}
+	clock.Store(release.UnixNano())
+	a, p := view()
+	if a == 0 || p != 0 {
+		t.Fatalf("at the release second: available %v pending %v", a, p)
+	}
+	led := h.call("GET", "/v1/members/m1/ledger", "telco/app", nil).expect(t, 200, "")
+	if n := len(led.Body["data"].([]any)); n != 1 {
+		t.Fatalf("%d ledger entries: a read booked something", n)
+	}
+	// The next write books it: a redemption of all of it succeeds.
+	h.call("POST", "/v1/members/m1/redemptions", "telco/app", map[string]any{"points": int(a), "capture": true}).expect(t, 201, "")
+	if a, p := view(); a != 0 || p != 0 {
+		t.Fatalf("after redeeming it all: available %v pending %v", a, p)
 	}
 }

@@ -90,6 +90,13 @@ func (s *server) memberView(ctx context.Context, m ledger.Member) (MemberView, e
 	if err != nil {
 		return MemberView{}, err
 	}
+	lots, err := s.Store.Lots(ctx, m.PartnerID, m.ID)
+	if err != nil {
+		return MemberView{}, err
+	}
+	// The member as of now: pending points whose release time has come are
+	// available, booked or not yet (the next write books them).
+	m = jobs.AsOf(m, lots, p, s.Now())
 	v := MemberView{
 		MemberID: m.ID, Status: string(m.Status), Tags: nonNil(m.Rules.Tags),
 		Balances:  Balances{Balances: m.Balances, Qualifying: m.Rules.Qualifying},
@@ -102,10 +109,6 @@ func (s *server) memberView(ctx context.Context, m ledger.Member) (MemberView, e
 		v.Streaks = append(v.Streaks, StreakView{Rule: rule, SubscriptionID: sub, Count: st.Count, LastPeriod: st.LastPeriod})
 	}
 	slices.SortFunc(v.Streaks, func(a, b StreakView) int { return strings.Compare(a.Rule+a.SubscriptionID, b.Rule+b.SubscriptionID) })
-	lots, err := s.Store.Lots(ctx, m.PartnerID, m.ID)
-	if err != nil {
-		return v, err
-	}
 	for _, x := range jobs.ExpiringBy(&m, lots, p, s.Now().AddDate(0, 0, ExpiringWindowDays)) {
 		v.Expiring.Points += x.Lot.Remaining
 		v.Expiring.Lots = append(v.Expiring.Lots, ExpiringLot{Points: x.Lot.Remaining, ExpiresAt: x.ExpiresAt, Reason: x.Reason})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -118,6 +119,10 @@ var errorMap = []struct {
 	{store.ErrTooManyRewards, probValidation, "rewards"},
 	{store.ErrBadCursor, probValidation, "cursor"},
 	{store.ErrContention, probRetry, ""},
+	// The request ran out of its deadline waiting on DynamoDB: transient;
+	// with an Idempotency-Key a retry is safe (the change and its response
+	// commit together).
+	{context.DeadlineExceeded, probRetry, ""},
 	{ledger.ErrInsufficientPoints, probInsufficient, ""},
 	{keys.ErrUnauthenticated, probUnauth, ""},
 }

@@ -21,16 +21,20 @@ import (
 //     NextDue: the earliest candidate after now of everything the member has,
 //     or 0 when nothing will ever be due (the member leaves the index).
 //
-// Candidates are the instants at which a planner's answer changes: a pending
-// lot's AvailableAt (ReleasePending), a lot's effective expiry and its warning
-// time (Expire), a hold's ExpiresAt (ReleaseStaleHolds), and the instant a
-// qualifying entry leaves the rolling window (EvaluateTier).
+// Candidates are the instants at which a planner's answer changes: a lot's
+// effective expiry and its warning time (Expire), a hold's ExpiresAt
+// (ReleaseStaleHolds), and the instant a qualifying entry leaves the rolling
+// window (EvaluateTier). A pending lot's AvailableAt is not one: its points
+// count as available from then on without a visit (ReleasePending applied
+// by every read, booked by the member's next write), so the release of
+// every payment's points costs no visit and no write of its own.
 
-// LotDue returns the earliest instant at which the jobs have work for lot: its
-// release (pending with AvailableAt), its effective expiry (its date or the
-// member's inactivity deadline) or the warning before it (when the program
-// warns, the member is not erased and the lot was not announced for that
-// expiry). Zero when none: a lot with nothing left, or in review.
+// LotDue returns the earliest instant at which the jobs have work for lot:
+// its effective expiry (its date or the member's inactivity deadline) or the
+// warning before it (when the program warns, the member is not erased and
+// the lot was not announced for that expiry). Zero when none: a lot with
+// nothing left, or in review. A pending lot's release is no job's work (see
+// ReleaseTime).
 func LotDue(m *ledger.Member, l *ledger.Entry, p *program.Program) time.Time {
 	if p == nil {
 		p = &program.Program{}
@@ -40,9 +44,6 @@ func LotDue(m *ledger.Member, l *ledger.Entry, p *program.Program) time.Time {
 
 func lotDue(m *ledger.Member, l *ledger.Entry, p *program.Program, x expiry) time.Time {
 	var due time.Time
-	if l.State == ledger.LotPending && l.Remaining > 0 && l.AvailableAt != nil {
-		due = earliest(due, l.AvailableAt.UTC())
-	}
 	at, _, ok := x.of(l)
 	if !ok {
 		return due

@@ -206,7 +206,8 @@ func TestJobsKeepInvariants(t *testing.T) {
 // checkNextDue brings the member up to date at now (every job), computes
 // NextDue and checks that it is never late: at every instant where some
 // decision could change between now and the due time (each boundary and the
-// seconds around it, and the second before due), every job plans nothing.
+// seconds around it, and the second before due), every job plans nothing —
+// but the release of pending lots, which no visit does (ReleaseTime).
 func (b *book) checkNextDue(now time.Time) {
 	b.t.Helper()
 	for range 10 {
@@ -239,6 +240,9 @@ func (b *book) checkNextDue(now time.Time) {
 		}
 		c := b.clone()
 		for _, j := range allJobs {
+			if j.name == releaseJob.name {
+				continue // no job's work: every read and write of the member applies it (AsOf)
+			}
 			if pl := j.plan(c, at); !pl.Empty() {
 				b.t.Fatalf("NextDue at %s is %s, but %s has work at %s: %+v", now, due, j.name, at, pl)
 			}

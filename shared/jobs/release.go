@@ -90,3 +90,47 @@ func releaseDetail(l *ledger.Entry) string {
 // payment from its lines (store.scrubEntry), so naming another entry's payment
 // here would outlive the erasure.
 func lotName(l *ledger.Entry) string { return fmt.Sprintf("entry %d", l.Seq) }
+
+// ReleaseTime is when lot's points become available: the AvailableAt of a
+// pending lot with points left; zero otherwise.
+func ReleaseTime(l *ledger.Entry) time.Time {
+	if l.State != ledger.LotPending || l.Remaining <= 0 || l.AvailableAt == nil {
+		return time.Time{}
+	}
+	return l.AvailableAt.UTC()
+}
+
+// NextRelease is the earliest release after now among lots (zero: none),
+// for ledger.Member.ReleaseAt once the releases due at now are booked.
+func NextRelease(lots []*ledger.Entry, now time.Time) time.Time {
+	var next time.Time
+	for _, l := range distinct(lots) {
+		if t := ReleaseTime(l); t.After(now) {
+			next = earliest(next, t)
+		}
+	}
+	return next
+}
+
+// AsOf is the member as of now: m with the releases due at now applied, on a
+// copy (lots are copied, never written). Reads of a member's balances use it,
+// so a pending lot counts as available from its release time whether or not
+// a write has booked the release yet (the member's next write books exactly
+// this plan).
+func AsOf(m ledger.Member, lots []*ledger.Entry, p *program.Program, now time.Time) ledger.Member {
+	if !m.ReleaseDue(now) {
+		return m
+	}
+	copies := make([]*ledger.Entry, 0, len(lots))
+	for _, l := range lots {
+		c := *l
+		copies = append(copies, &c)
+	}
+	for {
+		pl := ReleasePending(&m, copies, p, now)
+		pl.Apply(&m, nil, nil)
+		if !pl.More {
+			return m
+		}
+	}
+}

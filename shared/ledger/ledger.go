@@ -81,10 +81,32 @@ type Member struct {
 	// Activities: how many times each named activity was rewarded.
 	Activities map[string]int64 `dynamodbav:"acts,omitempty"`
 	// Due is the unix second at which a scheduled job next has work for the
-	// member (a pending lot to release, a lot to expire or announce, a hold to
-	// release, a tier to re-evaluate); 0 when none. Writers only move it
-	// earlier (LowerDue); the member jobs set it exactly. The store indexes it.
+	// member (a lot to expire or announce, a hold to release, a tier to
+	// re-evaluate); 0 when none. Writers only move it earlier (LowerDue); the
+	// member jobs set it exactly. The store indexes it.
 	Due int64 `dynamodbav:"due,omitempty" json:"-"`
+	// ReleaseAt is the earliest AvailableAt (unix nanoseconds) of the
+	// member's pending lots; 0 when none. No job visits a member for a
+	// release: a pending lot whose time has come counts as available, and
+	// the member's next write books its release (see ReleaseDue).
+	ReleaseAt int64 `dynamodbav:"rel,omitempty" json:"-"`
+}
+
+// ReleaseDue reports whether a pending lot of m has come to its release
+// time at now: its release is then booked by the next write of the member,
+// and any read of the member's balances applies it first.
+func (m *Member) ReleaseDue(now time.Time) bool {
+	return m.ReleaseAt != 0 && m.ReleaseAt <= now.UnixNano()
+}
+
+// LowerRelease moves ReleaseAt to t when t is earlier (or none is set).
+func (m *Member) LowerRelease(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if n := t.UnixNano(); m.ReleaseAt == 0 || n < m.ReleaseAt {
+		m.ReleaseAt = n
+	}
 }
 
 // LowerDue moves m.Due to t (rounded up to the second) when t is earlier, or

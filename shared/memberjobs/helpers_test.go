@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/payment"
@@ -117,6 +118,23 @@ func (e *env) member(t *testing.T, id string) ledger.Member {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// asOf is the member as a read sees it at now: stored, with the releases due
+// at now applied (pending points count as available from their release time
+// without a visit; the next write books them).
+func (e *env) asOf(t *testing.T, id string) ledger.Member {
+	t.Helper()
+	m := e.member(t, id)
+	p, err := e.st.Program(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lots, err := e.st.Lots(t.Context(), "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs.AsOf(m, lots, p, e.now())
 }
 
 // lots returns the member's earn entries (lots), by sequence.

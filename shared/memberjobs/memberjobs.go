@@ -326,6 +326,11 @@ func (r *Runner) member(ctx context.Context, partner, member string, now time.Ti
 		var more bool
 		_, err := r.store.UpdateLedger(ctx, partner, member, func(tx *store.LedgerTx) error {
 			o, more = outcome{}, false // fn runs again on a concurrent change
+			// Releases due are booked by the transaction itself, before
+			// the jobs (store.LedgerTx); they count as this visit's.
+			if o.released = tx.Released(); o.released > 0 {
+				o.changed = true
+			}
 			var err error
 			more, err = round(tx, p, now, &o)
 			return err

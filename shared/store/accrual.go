@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
@@ -85,6 +86,11 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	if err := ledger.RequireActive(&m); err != nil {
 		return Outcome{}, err
 	}
+	prevVersion := m.Version
+	rel, err := s.bookReleasesOn(ctx, &m, prog, now)
+	if err != nil {
+		return Outcome{}, err
+	}
 	res, held, err := s.evaluate(ctx, prog, &m, pay, now)
 	if err != nil {
 		return Outcome{}, err
@@ -94,13 +100,15 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 			s.releaseBudgets(ctx, held)
 		}
 	}()
-	prevVersion := m.Version
 	entry := ledger.Accrue(&m, prog, pay, res, now)
 	lowerDue(&m, prog, &entry)
 	m.Version++
 
 	t := s.newTxn()
 	if err := t.putMember(&m, prevVersion, enrolled); err != nil {
+		return Outcome{}, err
+	}
+	if err := rel.write(t); err != nil {
 		return Outcome{}, err
 	}
 	if err := t.dedupEntry(&entry, paymentSK(pay.PaymentID, pay.Type)); err != nil {
@@ -123,6 +131,81 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 		return Outcome{}, err
 	}
 	return Outcome{Member: m, Entry: entry, Enrolled: enrolled}, nil
+}
+
+// released is what bookReleasesOn booked: the release entries and the lots
+// they changed (with their keys).
+type released struct {
+	entries []ledger.Entry
+	lots    []*ledger.Entry
+	keys    map[*ledger.Entry]string
+}
+
+// write adds the releases to t.
+func (r *released) write(t *txn) error {
+	for i := range r.entries {
+		if err := t.entry(&r.entries[i]); err != nil {
+			return err
+		}
+	}
+	for _, l := range r.lots {
+		if err := t.lot(l, r.keys[l]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lot returns the released lot with key sk, or stored when none is.
+func (r *released) lot(sk string, stored *ledger.Entry) *ledger.Entry {
+	for _, l := range r.lots {
+		if r.keys[l] == sk {
+			return l
+		}
+	}
+	return stored
+}
+
+// has reports whether l is one of the released lots.
+func (r *released) has(l *ledger.Entry) bool {
+	for _, x := range r.lots {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// merge adds to the available lots loaded (with keys) those released just
+// now: still pending in the table, the query did not return them. The lot at
+// skip is left out.
+func (r *released) merge(lots []*ledger.Entry, keys map[*ledger.Entry]string, skip string) []*ledger.Entry {
+	for _, l := range r.lots {
+		if k := r.keys[l]; k != skip && l.State == ledger.LotAvailable && l.Remaining > 0 {
+			keys[l] = k
+			lots = append(lots, l)
+		}
+	}
+	return lots
+}
+
+// bookReleasesOn books onto m, before what a payment does, the releases of
+// its pending lots whose time has come (see ledger.Member.ReleaseAt), for
+// the payment's transaction to write. Nothing is read when none is due.
+func (s *Store) bookReleasesOn(ctx context.Context, m *ledger.Member, p *program.Program, now time.Time) (released, error) {
+	if !m.ReleaseDue(now) {
+		return released{}, nil
+	}
+	pl, lots, keys, err := s.releasesDue(ctx, m, p, now)
+	if err != nil {
+		return released{}, err
+	}
+	var r released
+	r.keys = keys
+	pl.Apply(m, nil, func(l *ledger.Entry) { r.lots = append(r.lots, l) })
+	r.entries = pl.Entries
+	nextRelease(m, pl, lots, now)
+	return r, nil
 }
 
 // hintedMember returns the member from the hints when they know it (or know

@@ -21,11 +21,13 @@ import (
 // member's Due in the same transaction; the member jobs set it exactly.
 
 // lowerDue moves m's due time earlier for what entry e (new or changed) asks
-// of the jobs: its lot's release, expiry or warning, and the instant its
-// qualifying points leave the tier window.
+// of the jobs: its lot's expiry or warning, and the instant its qualifying
+// points leave the tier window; and its release time earlier for a pending
+// lot (releases are booked by the member's next write, not by a job).
 func lowerDue(m *ledger.Member, p *program.Program, e *ledger.Entry) {
 	m.LowerDue(jobs.LotDue(m, e, p))
 	m.LowerDue(jobs.TierDue(m, e, p))
+	m.LowerRelease(jobs.ReleaseTime(e))
 }
 
 // DueMember names a member the due index lists.

@@ -32,28 +32,35 @@ func TestWritersLowerDue(t *testing.T) {
 	e := newEnv(t, map[string]string{"acme": dueProgram})
 	ctx := context.Background()
 	sec := func(t time.Time) int64 { return ledger.DueSecond(t) }
+	// A pending lot's release is no job's work (the member's next write
+	// books it): it sets the member's release time, not its due time.
+	release := t0.AddDate(0, 0, 14).UnixNano()
 	steps := []struct {
-		name string
-		do   func() error
-		want int64
+		name          string
+		do            func() error
+		want, release int64
 	}{
-		{"accrual: the pending lot's release", func() error { _, err := e.st.Apply(ctx, pay("acme", "m1", "p1", 5000)); return err }, sec(t0.AddDate(0, 0, 14))},
-		{"a later accrual does not move it", func() error { _, err := e.st.Apply(ctx, pay("acme", "m1", "p2", 5000)); return err }, sec(t0.AddDate(0, 0, 14))},
-		{"an activity (available at once): its warning, 23 days on, is later", func() error {
+		{"accrual: the pending lot's warning, 23 days on; its release, 14 days on", func() error { _, err := e.st.Apply(ctx, pay("acme", "m1", "p1", 5000)); return err }, sec(t0.AddDate(0, 0, 23)), release},
+		{"a later accrual does not move them", func() error { _, err := e.st.Apply(ctx, pay("acme", "m1", "p2", 5000)); return err }, sec(t0.AddDate(0, 0, 23)), release},
+		{"an activity (available at once): its warning, 23 days on, is not earlier", func() error {
 			_, _, err := e.st.Activity(ctx, "acme", "m1", "app_install")
 			return err
-		}, sec(t0.AddDate(0, 0, 14))},
+		}, sec(t0.AddDate(0, 0, 23)), release},
 		{"a hold: its expiry, 30 minutes on", func() error {
 			_, _, err := e.st.Redeem(ctx, "acme", "m1", ledger.RedeemRequest{Points: 5})
 			return err
-		}, sec(t0.Add(ledger.DefaultHold))},
+		}, sec(t0.Add(ledger.DefaultHold)), release},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if m := e.member(t, "acme", "m1"); m.Due != s.want {
+		m := e.member(t, "acme", "m1")
+		if m.Due != s.want {
 			t.Fatalf("%s: due %s, want %s", s.name, time.Unix(m.Due, 0).UTC(), time.Unix(s.want, 0).UTC())
+		}
+		if m.ReleaseAt != s.release {
+			t.Fatalf("%s: release at %s, want %s", s.name, time.Unix(0, m.ReleaseAt).UTC(), time.Unix(0, s.release).UTC())
 		}
 	}
 	var listed []store.DueMember

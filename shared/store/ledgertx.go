@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/program"
 )
 
 // LedgerTx is one change of a member's points, committed as one
@@ -60,6 +63,10 @@ func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn fun
 		tx := &LedgerTx{
 			s: s, ctx: ctx, Now: s.now(), Member: m, prevVersion: m.Version,
 			lotKeys: map[*ledger.Entry]string{}, changed: map[*ledger.Entry]bool{}, t: s.newTxn(),
+		}
+		if err := tx.bookReleases(); err != nil {
+			out = m
+			return err
 		}
 		if err := fn(tx); err != nil {
 			out = m
@@ -109,6 +116,61 @@ func (tx *LedgerTx) commit() error {
 		w.Entry = &e
 	}
 	return t.commit(tx.ctx, w)
+}
+
+// bookReleases books, first in the transaction, the releases of the
+// member's pending lots whose time has come (jobs.ReleasePending, the plan
+// every read applies: see ledger.Member.ReleaseAt), and sets the member's
+// next release time. Nothing is read when none is due.
+func (tx *LedgerTx) bookReleases() error {
+	if !tx.Member.ReleaseDue(tx.Now) {
+		return nil
+	}
+	p, err := tx.s.Program(tx.ctx, tx.Member.PartnerID)
+	if err != nil {
+		return err
+	}
+	pl, lots, keys, err := tx.s.releasesDue(tx.ctx, &tx.Member, p, tx.Now)
+	if err != nil {
+		return err
+	}
+	tx.known(lots, keys)
+	pl.Apply(&tx.Member, tx.Book, tx.Changed)
+	nextRelease(&tx.Member, pl, lots, tx.Now)
+	return nil
+}
+
+// Released is how many points the transaction released before its
+// function ran (bookReleases).
+func (tx *LedgerTx) Released() int64 {
+	var n int64
+	for _, e := range tx.entries {
+		if e.Kind == ledger.KindRelease && e.Delta.Review == 0 {
+			n += e.Delta.Available
+		}
+	}
+	return n
+}
+
+// releasesDue loads m's pending lots and plans the releases due at now
+// (jobs.ReleasePending): the plan, the lots and their keys.
+func (s *Store) releasesDue(ctx context.Context, m *ledger.Member, p *program.Program, now time.Time) (jobs.Plan, []*ledger.Entry, map[*ledger.Entry]string, error) {
+	lots, keys, err := s.lots(ctx, m.PartnerID, m.ID, "ls", string(ledger.LotPending))
+	if err != nil {
+		return jobs.Plan{}, nil, nil, err
+	}
+	return jobs.ReleasePending(m, lots, p, now), lots, keys, nil
+}
+
+// nextRelease sets m.ReleaseAt once the releases of pl (planned on lots at
+// now) are booked: the next pending lot's release time, or now when the
+// plan was cut (the rest goes with the next write).
+func nextRelease(m *ledger.Member, pl jobs.Plan, lots []*ledger.Entry, now time.Time) {
+	m.ReleaseAt = 0
+	if pl.More {
+		m.LowerRelease(now)
+	}
+	m.LowerRelease(jobs.NextRelease(lots, now))
 }
 
 // Book appends a new ledger entry (its Delta already set) to the member.
@@ -166,6 +228,20 @@ func (tx *LedgerTx) AvailableLots() ([]*ledger.Entry, error) {
 		return nil, err
 	}
 	tx.available, tx.loaded = tx.known(lots, keys), true
+	// Lots this transaction made available (bookReleases) are still pending
+	// in the table, so the query did not return them.
+	have := make(map[*ledger.Entry]bool, len(tx.available))
+	for _, l := range tx.available {
+		have[l] = true
+	}
+	var released []*ledger.Entry
+	for l := range tx.changed {
+		if !have[l] && l.State == ledger.LotAvailable && l.Remaining > 0 {
+			released = append(released, l)
+		}
+	}
+	sort.Slice(released, func(i, j int) bool { return tx.lotKeys[released[i]] < tx.lotKeys[released[j]] })
+	tx.available = append(tx.available, released...)
 	return tx.available, nil
 }
 

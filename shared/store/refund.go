@@ -7,6 +7,7 @@ import (
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/program"
 )
 
 // maxOtherLots bounds the lots one refund may draw on besides the payment's own
@@ -18,13 +19,14 @@ const maxOtherLots = 90
 // applied yet fails with ErrOriginalNotFound, a transient error: the queue
 // delivers it again later, so it is not lost.
 func (s *Store) Refund(ctx context.Context, pay payment.Payment) (Outcome, error) {
-	if _, err := s.Program(ctx, pay.PartnerID); err != nil {
+	prog, err := s.Program(ctx, pay.PartnerID)
+	if err != nil {
 		return Outcome{}, err
 	}
 	var out Outcome
-	err := s.retry(ctx, "refund "+pay.PaymentID, func() error {
+	err = s.retry(ctx, "refund "+pay.PaymentID, func() error {
 		var err error
-		out, err = s.refundOnce(ctx, pay)
+		out, err = s.refundOnce(ctx, prog, pay)
 		return err
 	})
 	return out, err
@@ -36,7 +38,7 @@ func (s *Store) Refund(ctx context.Context, pay payment.Payment) (Outcome, error
 // transaction: the member, the refund's entry under its deduplication key,
 // every lot it changed (each conditional on its version) and, for a payment
 // held for review, its review item.
-func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, error) {
+func (s *Store) refundOnce(ctx context.Context, prog *program.Program, pay payment.Payment) (Outcome, error) {
 	now := s.now()
 	pk := memberPK(pay.PartnerID, pay.MemberID)
 	refundSK := paymentSK(pay.PaymentID, pay.Type)
@@ -62,23 +64,29 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 		return Outcome{}, err
 	}
 	origSK := paymentSK(pay.RefundOf, payment.TypeSucceeded)
-	var orig ledger.Entry
-	if found, err := s.getItem(ctx, pk, origSK, &orig); err != nil {
+	var stored ledger.Entry
+	if found, err := s.getItem(ctx, pk, origSK, &stored); err != nil {
 		return Outcome{}, err
 	} else if !found {
 		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
 	}
+	prevVersion := m.Version
+	rel, err := s.bookReleasesOn(ctx, &m, prog, now)
+	if err != nil {
+		return Outcome{}, err
+	}
+	orig := rel.lot(origSK, &stored) // the payment's own lot, released just now or as stored
 	var others []*ledger.Entry
 	keys := map[*ledger.Entry]string{}
-	if orig.State != ledger.LotReview && ledger.ReversalNeeded(&orig, pay.AmountMinor) > orig.Remaining {
+	if orig.State != ledger.LotReview && ledger.ReversalNeeded(orig, pay.AmountMinor) > orig.Remaining {
 		others, keys, err = s.availableLots(ctx, pay.PartnerID, pay.MemberID, origSK)
 		if err != nil {
 			return Outcome{}, err
 		}
+		others = rel.merge(others, keys, origSK)
 	}
-	prevVersion := m.Version
 	heldAt, wasHeld := orig.At, orig.State == ledger.LotReview
-	rev, err := ledger.Reverse(&m, &orig, others, pay, now)
+	rev, err := ledger.Reverse(&m, orig, others, pay, now)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -87,11 +95,17 @@ func (s *Store) refundOnce(ctx context.Context, pay payment.Payment) (Outcome, e
 	if err := t.putMember(&m, prevVersion, false); err != nil {
 		return Outcome{}, err
 	}
+	if err := rel.write(t); err != nil {
+		return Outcome{}, err
+	}
 	if err := t.dedupEntry(&rev.Entry, refundSK); err != nil {
 		return Outcome{}, err
 	}
 	keys[rev.Original] = origSK
 	for _, e := range append([]*ledger.Entry{rev.Original}, rev.Others...) {
+		if rel.has(e) {
+			continue // written with the releases, as the refund left it
+		}
 		if err := t.lot(e, keys[e]); err != nil {
 			return Outcome{}, err
 		}
