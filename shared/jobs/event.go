@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/money"
 	"github.com/accrue/accrue/shared/program"
 )
 
@@ -107,15 +107,19 @@ func tierID(m *ledger.Member) string {
 	return eventID(m.PartnerID, m.ID, TypeTierChanged, fmt.Sprintf("member/%d/ver/%d", m.CreatedAt.UnixNano(), m.Version+1))
 }
 
-// value is the money value of points at the program's point value; nil when
-// the program sets none.
+// value is the money value of points at the program's point value, in whole
+// minor units rounded as reported values are (money.HalfEven, like the
+// liability they leave); nil when the program sets none or the value is
+// beyond the int64 range.
 func value(p *program.Program, points int64) *ledger.Money {
 	if p == nil || p.PointValue.Currency == "" || !p.PointValue.Minor.IsSet() {
 		return nil
 	}
-	v := p.PointValue.Minor.Rat()
-	v.Mul(v, new(big.Rat).SetInt64(points))
-	return &ledger.Money{AmountMinor: program.RatString(v), Currency: p.PointValue.Currency}
+	n, err := p.PointValue.Value(points, money.HalfEven)
+	if err != nil {
+		return nil
+	}
+	return &ledger.Money{AmountMinor: n, Currency: p.PointValue.Currency}
 }
 
 // publishes reports whether events are published for m: an erased member has

@@ -3,7 +3,13 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/accrue/accrue/shared/money"
 )
 
 // ErrInsufficientPoints: the member's available points do not cover the request.
@@ -94,9 +100,49 @@ type Redemption struct {
 	Version   int64      `dynamodbav:"ver" json:"-"`
 }
 
-// Money is an exact amount: minor units as a decimal string (a point may be
-// worth a fraction of a minor unit).
+// Money is an amount of whole minor units of a currency (package money):
+// {"amount_minor": 1, "currency": "JPY"} is one yen.
 type Money struct {
-	AmountMinor string `dynamodbav:"amt" json:"amount_minor"`
+	AmountMinor int64  `dynamodbav:"amt" json:"amount_minor"`
 	Currency    string `dynamodbav:"cur" json:"currency"`
+}
+
+// UnmarshalDynamoDBAttributeValue reads a stored Money. Redemptions stored
+// before amounts were whole minor units hold amt as an exact decimal string
+// (such as "1.5"); such a value is read as the bill-credit rounding makes it
+// (money.Floor), so an old hold settles, and is announced, in whole units too.
+func (m *Money) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	if _, null := av.(*types.AttributeValueMemberNULL); null {
+		return nil
+	}
+	mv, ok := av.(*types.AttributeValueMemberM)
+	if !ok {
+		return fmt.Errorf("money: stored as %T, not a map", av)
+	}
+	var out Money
+	switch a := mv.Value["amt"].(type) {
+	case *types.AttributeValueMemberN:
+		n, err := strconv.ParseInt(a.Value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("money: amount %q: %w", a.Value, err)
+		}
+		out.AmountMinor = n
+	case *types.AttributeValueMemberS:
+		r, ok := new(big.Rat).SetString(a.Value)
+		if !ok {
+			return fmt.Errorf("money: amount %q is not a decimal", a.Value)
+		}
+		n, err := money.Floor.Round(r)
+		if err != nil {
+			return fmt.Errorf("money: amount %q: %w", a.Value, err)
+		}
+		out.AmountMinor = n
+	default:
+		return fmt.Errorf("money: amount stored as %T", a)
+	}
+	if c, ok := mv.Value["cur"].(*types.AttributeValueMemberS); ok {
+		out.Currency = c.Value
+	}
+	*m = out
+	return nil
 }
