@@ -60,7 +60,8 @@ func usageText() string {
 The operator CLI of Accrue. It talks to AWS with the default credential chain
 (AWS_PROFILE, AWS_REGION, ...) or to local emulators: ACCRUE_DYNAMODB_ENDPOINT
 or AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local, AWS_ENDPOINT_URL_SQS for SQS,
-AWS_ENDPOINT_URL for both.
+AWS_ENDPOINT_URL for both. A profile that assumes a role with MFA (mfa_serial)
+asks for the code on the terminal.
 
 commands:
 `)
@@ -93,6 +94,9 @@ type cli struct {
 	stdout, stderr io.Writer
 	env            func(string) string
 	table          string
+	// mfaToken returns the MFA code for a profile that assumes a role with
+	// mfa_serial (the prompt on the terminal; tests answer it themselves).
+	mfaToken func() (string, error)
 }
 
 // usageError is a bad command line: exit status 2.
@@ -117,7 +121,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 			code = exitError
 		}
 	}()
-	c := &cli{stdout: stdout, stderr: stderr, env: env}
+	c := &cli{stdout: stdout, stderr: stderr, env: env, mfaToken: terminalMFA(env("AWS_PROFILE"))}
+	return c.main(ctx, args)
+}
+
+// main runs the command line args and returns the exit status.
+func (c *cli) main(ctx context.Context, args []string) int {
 	return c.report(c.dispatch(ctx, args))
 }
 
@@ -271,7 +280,7 @@ func (c *cli) tableDB(ctx context.Context, name string) (*dynamodb.Client, error
 	if err := c.requireTable(name); err != nil {
 		return nil, err
 	}
-	return newDynamoDB(ctx, c.env, c.stderr)
+	return c.newDynamoDB(ctx)
 }
 
 // requireTable checks that a table was named.
