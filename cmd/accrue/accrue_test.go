@@ -41,11 +41,11 @@ func newTenv(t *testing.T) *tenv {
 	c := awstest.Client(t)
 	e := &tenv{t: t, table: awstest.NewTable(t, c, store.CreateTableInput), dir: t.TempDir()}
 	e.vars = map[string]string{
-		"ACCRUE_TABLE":             e.table,
-		"ACCRUE_DYNAMODB_ENDPOINT": awstest.Endpoint(t),
-		"AWS_REGION":               awstest.Region,
-		"AWS_ACCESS_KEY_ID":        "test",
-		"AWS_SECRET_ACCESS_KEY":    "test",
+		"ACCRUE_TABLE":              e.table,
+		"AWS_ENDPOINT_URL_DYNAMODB": awstest.Endpoint(t),
+		"AWS_REGION":                awstest.Region,
+		"AWS_ACCESS_KEY_ID":         "test",
+		"AWS_SECRET_ACCESS_KEY":     "test",
 	}
 	return e
 }

@@ -27,7 +27,7 @@ func dlqRedrive(ctx context.Context, c *cli, args []string) error {
 	case *from == *to:
 		return usagef(name, "--from and --to are the same queue")
 	}
-	client, err := newSQS(ctx, c.env, c.stderr)
+	client, err := c.newSQS(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -52,10 +51,7 @@ func keyCreate(ctx context.Context, c *cli, args []string) error {
 	if !keys.ValidRole(*role) {
 		return usagef(name, "--role %q: must be %s or %s", *role, keys.RoleAdmin, keys.RoleApp)
 	}
-	if err := c.requireTable(name); err != nil {
-		return err
-	}
-	db, err := newDynamoDB(ctx, c.env, c.stderr)
+	db, err := c.tableDB(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -89,10 +85,7 @@ func keyList(ctx context.Context, c *cli, args []string) error {
 	if msg := partnerFlag(*partner); msg != "" {
 		return usagef(name, "%s", msg)
 	}
-	if err := c.requireTable(name); err != nil {
-		return err
-	}
-	db, err := newDynamoDB(ctx, c.env, c.stderr)
+	db, err := c.tableDB(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -110,12 +103,7 @@ func keyList(ctx context.Context, c *cli, args []string) error {
 		cursor = next
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(all); err != nil {
-			return fmt.Errorf("write JSON: %w", err)
-		}
-		return nil
+		return writeJSON(c.stdout, all)
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(c.stderr, "Partner %s has no keys.\n", *partner)
@@ -154,10 +142,7 @@ func keyRevoke(ctx context.Context, c *cli, args []string) error {
 	if *id == "" {
 		return usagef(name, "--id is required")
 	}
-	if err := c.requireTable(name); err != nil {
-		return err
-	}
-	db, err := newDynamoDB(ctx, c.env, c.stderr)
+	db, err := c.tableDB(ctx, name)
 	if err != nil {
 		return err
 	}

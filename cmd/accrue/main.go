@@ -1,9 +1,10 @@
 // Command accrue is the operator CLI of Accrue: it creates the table (for local
-// use), partners and their API keys, and moves dead-lettered payment events back
-// to the payments queue. `accrue help` prints the usage.
+// use), partners and their API keys, moves dead-lettered payment events back
+// to the payments queue, and shows rejected events (also those whose partner is
+// unknown, which no partner's API shows). `accrue help` prints the usage.
 //
 // It works against AWS (the default credential chain, AWS_REGION) and against
-// DynamoDB Local and moto (ACCRUE_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL, ...).
+// DynamoDB Local and moto (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, ...).
 package main
 
 import (

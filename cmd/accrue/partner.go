@@ -41,7 +41,7 @@ func partnerCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := newDynamoDB(ctx, c.env, c.stderr)
+	db, err := c.newDynamoDB(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -44,6 +45,11 @@ func init() {
 			"create the table if it does not exist (for DynamoDB Local)", tableCreate},
 		{"dlq redrive", "[--from DLQ_URL] [--to QUEUE_URL]",
 			"move the messages of the payments DLQ back to the payments queue", dlqRedrive},
+		{"rejected list", "[--partner ID | --ops] [--reason R] [--since T] [--until T] [--limit N] [--cursor C] [--json]",
+			"list rejected events, newest first: a partner's, or (the default) the operators'\n" +
+				"partition of events whose partner is unknown or unreadable", rejectedList},
+		{"rejected show", "ID [--json | --raw]",
+			"show one rejected event (an ID of accrue rejected list) with its raw body", rejectedShow},
 	}
 }
 
@@ -52,9 +58,9 @@ func usageText() string {
 	b.WriteString(`usage: accrue [--table NAME] COMMAND [flags]
 
 The operator CLI of Accrue. It talks to AWS with the default credential chain
-(AWS_PROFILE, AWS_REGION, ...) or to local emulators: ACCRUE_DYNAMODB_ENDPOINT
-or AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local, AWS_ENDPOINT_URL_SQS for SQS,
-AWS_ENDPOINT_URL for both.
+(AWS_PROFILE, AWS_REGION, ...) or to local emulators: AWS_ENDPOINT_URL_DYNAMODB
+for DynamoDB Local, AWS_ENDPOINT_URL_SQS for SQS, AWS_ENDPOINT_URL for both. A profile that assumes a role with MFA (mfa_serial)
+asks for the code on the terminal.
 
 commands:
 `)
@@ -87,6 +93,9 @@ type cli struct {
 	stdout, stderr io.Writer
 	env            func(string) string
 	table          string
+	// mfaToken returns the MFA code for a profile that assumes a role with
+	// mfa_serial (the prompt on the terminal; tests answer it themselves).
+	mfaToken func() (string, error)
 }
 
 // usageError is a bad command line: exit status 2.
@@ -111,7 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 			code = exitError
 		}
 	}()
-	c := &cli{stdout: stdout, stderr: stderr, env: env}
+	c := &cli{stdout: stdout, stderr: stderr, env: env, mfaToken: terminalMFA(env("AWS_PROFILE"))}
+	return c.main(ctx, args)
+}
+
+// main runs the command line args and returns the exit status.
+func (c *cli) main(ctx context.Context, args []string) int {
 	return c.report(c.dispatch(ctx, args))
 }
 
@@ -227,22 +241,45 @@ func shortUsage(name string) func(io.Writer) {
 
 // parse parses the flags of command name; positional arguments are a usage error.
 func (c *cli) parse(name string, fs *flag.FlagSet, args []string) error {
+	_, err := c.parseArgs(name, fs, args, 0)
+	return err
+}
+
+// parseArgs parses the flags of command name, before, between or after at
+// most maxPos positional arguments, which it returns in order.
+func (c *cli) parseArgs(name string, fs *flag.FlagSet, args []string, maxPos int) ([]string, error) {
 	usage := commandUsage(name, fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return helpRequested{usage: usage}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, helpRequested{usage: usage}
+			}
+			return nil, &usageError{msg: err.Error(), usage: shortUsage(name)}
 		}
-		return &usageError{msg: err.Error(), usage: shortUsage(name)}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		if len(pos) == maxPos {
+			return nil, &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0)), usage: shortUsage(name)}
+		}
+		// The flag package stops at a positional argument: take it, go on.
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0)), usage: shortUsage(name)}
-	}
-	return nil
 }
 
 // usagef is a usage error of command name.
 func usagef(name string, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), usage: shortUsage(name)}
+}
+
+// tableDB is the DynamoDB client of a command that works on the table (a usage
+// error when no table was named).
+func (c *cli) tableDB(ctx context.Context, name string) (*dynamodb.Client, error) {
+	if err := c.requireTable(name); err != nil {
+		return nil, err
+	}
+	return c.newDynamoDB(ctx)
 }
 
 // requireTable checks that a table was named.

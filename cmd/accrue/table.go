@@ -14,10 +14,7 @@ func tableCreate(ctx context.Context, c *cli, args []string) error {
 	if err := c.parse(name, fs, args); err != nil {
 		return err
 	}
-	if err := c.requireTable(name); err != nil {
-		return err
-	}
-	db, err := newDynamoDB(ctx, c.env, c.stderr)
+	db, err := c.tableDB(ctx, name)
 	if err != nil {
 		return err
 	}

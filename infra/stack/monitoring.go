@@ -111,9 +111,10 @@ func newDashboard(stack awscdk.Stack, stage Stage, r resources, specs []Function
 	}
 
 	// Ingest throughput: payment events taken off the queue, and rejected
-	// ones (the EMF metric of shared/ingest, across its Reason dimension).
+	// ones (the EMF metric of shared/ingest, across its Reason and Scope
+	// dimensions).
 	rejected := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String("SUM(SEARCH('{" + metrics.Namespace + ",Reason} MetricName=\"RejectedEvents\"', 'Sum', 60))"),
+		Expression: jsii.String("SUM(SEARCH('{" + metrics.Namespace + ",Reason,Scope} MetricName=\"RejectedEvents\"', 'Sum', 60))"),
 		Label:      jsii.String("rejected events"),
 		Period:     minute,
 	})

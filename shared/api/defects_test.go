@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -178,5 +179,67 @@ func TestMemberViewReleasesAtItsSecond(t *testing.T) {
 	h.call("POST", "/v1/members/m1/redemptions", "telco/app", map[string]any{"points": int(a), "capture": true}).expect(t, 201, "")
 	if a, p := view(); a != 0 || p != 0 {
 		t.Fatalf("after redeeming it all: available %v pending %v", a, p)
+	}
+}
+
+// wholeNumber is the JSON number at path, failing unless it is one and whole
+// (not a string, not "1.5").
+func wholeNumber(t *testing.T, v any, path ...string) int64 {
+	t.Helper()
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) {
+		t.Fatalf("%v at %v is not a whole JSON number", v, path)
+	}
+	return int64(f)
+}
+
+// Money values are whole minor units of their currency, JSON integers (issue
+// #9, item 8): a bill credit of 3 points at 0.5 JPY is 1 yen (rounded down:
+// what is paid out never exceeds the points' value), never "1.5"; a simulated
+// liability is rounded half to even; a non-payable currency is
+// unknown_currency in a program and in a payment.
+func TestMoneyIsWholeMinorUnits(t *testing.T) {
+	h := newHarness(t)
+	var prog map[string]any
+	if err := jsonUnmarshal(programJSON(t), &prog); err != nil {
+		t.Fatal(err)
+	}
+	prog["point_value"] = map[string]any{"minor": "0.5", "currency": "JPY"}
+	h.call("PUT", "/v1/program", "telco/admin", prog).expect(t, 200, "")
+	h.seed("m1", 100000) // 10 points
+
+	credit := h.call("POST", "/v1/members/m1/redemptions", "telco/app", map[string]any{"points": 3, "as": "bill_credit", "capture": true}).expect(t, 201, "")
+	if got := wholeNumber(t, credit.Body, "redemption", "value", "amount_minor"); got != 1 || str(credit.Body, "redemption", "value", "currency") != "JPY" {
+		t.Fatalf("bill credit of 3 × 0.5 JPY: %s", credit.Raw)
+	}
+	hold := h.call("POST", "/v1/members/m1/redemptions", "telco/app", map[string]any{"points": 5, "as": "bill_credit"}).expect(t, 201, "")
+	if got := wholeNumber(t, hold.Body, "redemption", "value", "amount_minor"); got != 2 { // 2.5 yen, rounded down
+		t.Fatalf("bill credit hold of 5 × 0.5 JPY: %s", hold.Raw)
+	}
+
+	// 7 points at 0.5 yen: 3.5 → 4 (half to even); the current program's 7 too.
+	sim := h.call("POST", "/v1/program/simulate", "telco/admin", map[string]any{"program": prog, "payments": []any{event("telco", "m9", "sim-1", 70000)}}).expect(t, 200, "")
+	if c, p, d := wholeNumber(t, sim.Body, "current_liability", "amount_minor"), wholeNumber(t, sim.Body, "proposed_liability", "amount_minor"),
+		wholeNumber(t, sim.Body, "liability_delta", "amount_minor"); c != 4 || p != 4 || d != 0 {
+		t.Fatalf("simulated liability: %s", sim.Raw)
+	}
+
+	for _, code := range []string{"XAU", "XTS", "XXX", "DEM"} {
+		prog["point_value"] = map[string]any{"minor": "1", "currency": code}
+		bad := h.call("PUT", "/v1/program", "telco/admin", prog).expect(t, 400, "validation-error")
+		errs, _ := bad.Body["errors"].([]any)
+		if len(errs) != 1 || str(errs[0], "field") != "point_value.currency" || !strings.HasPrefix(str(errs[0], "message"), "unknown_currency") {
+			t.Fatalf("point value in %s: %s", code, bad.Raw)
+		}
+		ev := event("telco", "m1", "pay-"+code, 100000)
+		ev["data"].(map[string]any)["currency"] = code
+		rej := h.call("POST", "/v1/events", "telco/app", ev).expect(t, 422, "event-rejected")
+		if rej.Body["reason"] != "unknown_currency" {
+			t.Fatalf("payment in %s: %s", code, rej.Raw)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func TestMemberJourney(t *testing.T) {
 	h.call("POST", "/v1/members/cust-42/redemptions/"+rid+"/cancel", "telco/app", nil).expect(t, 409, "conflict")
 
 	credit := h.call("POST", "/v1/members/cust-42/redemptions", "telco/app", map[string]any{"points": 50, "as": "bill_credit"}).expect(t, 201, "")
-	if str(credit.Body, "redemption", "value", "amount_minor") != "500" { // 50 points × 10 minor
+	if num(t, credit.Body, "redemption", "value", "amount_minor") != 500 { // 50 points × 10 minor
 		t.Fatalf("bill credit value: %s", credit.Raw)
 	}
 	h.call("POST", "/v1/members/cust-42/redemptions/"+str(credit.Body, "redemption", "id")+"/cancel", "telco/app", nil).expect(t, 200, "")
@@ -99,7 +99,7 @@ func TestProgramVersionsAndSimulate(t *testing.T) {
 	if num(t, sim.Body, "current_points") != 20 || num(t, sim.Body, "proposed_points") != 40 {
 		t.Fatalf("simulate: %s", sim.Raw)
 	}
-	if str(sim.Body, "liability_delta", "amount_minor") != "200" {
+	if num(t, sim.Body, "liability_delta", "amount_minor") != 200 {
 		t.Fatalf("liability delta: %s", sim.Raw)
 	}
 	// Nothing was written by the simulation.

@@ -112,6 +112,7 @@ var errorMap = []struct {
 	{store.ErrIdempotencyLost, probIdemBusy, ""},
 	{ledger.ErrActivityDone, probConflict, ""},
 	{ledger.ErrUnknownActivity, probValidation, "name"},
+	{ledger.ErrValueOutOfRange, probValidation, "points"},
 	{ledger.ErrNotHeld, probConflict, ""},
 	{ledger.ErrHoldExpired, probConflict, ""},
 	{ledger.ErrOutOfStock, probOutOfStock, ""},

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/store"
 )
 
@@ -33,5 +35,21 @@ func (s *server) getStats(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{http.StatusOK, list[store.DayStats]{Data: days}}, nil
+	out := list[dayStats]{Data: make([]dayStats, len(days))}
+	for i, d := range days {
+		l, err := rollup.ReportedLiability(d.Liability)
+		if err != nil {
+			return result{}, fmt.Errorf("stats of %s, %s: %w", c.principal.PartnerID, d.Day, err)
+		}
+		out.Data[i] = dayStats{DayStats: d, Liability: l}
+	}
+	return result{http.StatusOK, out}, nil
+}
+
+// dayStats is a day of GET /v1/stats: the stored figures, with the liability
+// in whole minor units (rollup.ReportedLiability) in place of the exact
+// decimal the roll-up stores.
+type dayStats struct {
+	store.DayStats
+	Liability int64 `json:"liability_minor"` // shadows DayStats.Liability
 }

@@ -28,7 +28,7 @@ func TestStatsFromRollup(t *testing.T) {
 	}
 	first := data[0].(map[string]any)
 	if str(first, "day") != "2026-11-05" || num(t, first, "issued") != 35 || num(t, first, "outstanding") != 35 ||
-		str(first, "liability_minor") != "350" || str(first, "currency") != "RUB" || num(t, first, "active_members") != 1 ||
+		num(t, first, "liability_minor") != 350 || str(first, "currency") != "RUB" || num(t, first, "active_members") != 1 ||
 		first["final"] != true || str(first, "as_of") != "2026-11-05T21:00:00Z" {
 		t.Fatalf("first day: %v", first)
 	}

@@ -325,7 +325,7 @@ func TestEndToEnd(t *testing.T) {
 		d := m.Detail
 		switch {
 		case d.Type == "points.redeemed" && d.Points == 300:
-			if d.As != "bill_credit" || d.Value == nil || d.Value.AmountMinor != "30000" || d.Value.Currency != "RUB" || d.RedemptionID == "" {
+			if d.As != "bill_credit" || d.Value == nil || d.Value.AmountMinor != 30000 || d.Value.Currency != "RUB" || d.RedemptionID == "" {
 				t.Errorf("bill credit event %+v", d)
 			}
 		case d.Type == "points.earned" && d.Points == 500:

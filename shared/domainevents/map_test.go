@@ -69,7 +69,7 @@ func TestFromRecord(t *testing.T) {
 	}
 	red := func(status string) ledger.Redemption {
 		r := ledger.Redemption{ID: "rdm_1", PartnerID: partner, MemberID: member, Status: status, Points: 500, As: "bill_credit",
-			Value: &ledger.Money{AmountMinor: "250", Currency: "EUR"}, CreatedAt: t0, Version: 1}
+			Value: &ledger.Money{AmountMinor: 250, Currency: "EUR"}, CreatedAt: t0, Version: 1}
 		if status == ledger.RedemptionCaptured {
 			r.SettledAt = tp(t0.Add(time.Minute))
 		}
@@ -139,11 +139,11 @@ func TestFromRecord(t *testing.T) {
 		{"member changed, same tier", record("MODIFY", mpk, "MEMBER", image(t, mem("gold", 5), mpk, "MEMBER", nil), image(t, mem("gold", 6), mpk, "MEMBER", nil)), nil},
 		{"immediate redemption", record("INSERT", mpk, "RED#rdm_1", nil, image(t, red("captured"), mpk, "RED#rdm_1", nil)), []domainevents.Event{{
 			Type: "points.redeemed", PartnerID: partner, MemberID: member, Time: t0.Add(time.Minute), Points: 500, RedemptionID: "rdm_1",
-			As: "bill_credit", Value: &ledger.Money{AmountMinor: "250", Currency: "EUR"}}}},
+			As: "bill_credit", Value: &ledger.Money{AmountMinor: 250, Currency: "EUR"}}}},
 		{"hold", record("INSERT", mpk, "RED#rdm_1", nil, image(t, red("held"), mpk, "RED#rdm_1", nil)), nil},
 		{"hold captured", record("MODIFY", mpk, "RED#rdm_1", image(t, red("held"), mpk, "RED#rdm_1", nil), image(t, red("captured"), mpk, "RED#rdm_1", nil)), []domainevents.Event{{
 			Type: "points.redeemed", PartnerID: partner, MemberID: member, Time: t0.Add(time.Minute), Points: 500, RedemptionID: "rdm_1",
-			As: "bill_credit", Value: &ledger.Money{AmountMinor: "250", Currency: "EUR"}}}},
+			As: "bill_credit", Value: &ledger.Money{AmountMinor: 250, Currency: "EUR"}}}},
 		{"hold cancelled", record("MODIFY", mpk, "RED#rdm_1", image(t, red("held"), mpk, "RED#rdm_1", nil), image(t, red("cancelled"), mpk, "RED#rdm_1", nil)), nil},
 		{"held for review", record("INSERT", "P#acme#REVIEW", reviewSK, nil, image(t, review, "P#acme#REVIEW", reviewSK, nil)), []domainevents.Event{{
 			Type: "member.flagged", PartnerID: partner, MemberID: member, Time: t0, Points: 900, Reasons: []string{"large_payment"}, HeldAt: &t0,

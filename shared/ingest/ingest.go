@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,8 +128,47 @@ func (p *Processor) apply(ctx context.Context, msg Message, pay payment.Payment,
 		return Result{}, &TransientError{Err: err}
 	}
 	log.WarnContext(ctx, "payment event rejected", "reason", rej.Reason, "field", rej.Field, "detail", rej.Detail)
-	p.metrics.Count("RejectedEvents", 1, map[string]string{"Reason": rej.Reason})
+	p.metrics.Count(MetricRejected, 1, rejectedDimensions(rej))
 	return Result{Rejection: &rej}, nil
+}
+
+// The rejected-events metric: RejectedEvents (a count) by Reason, why (one of
+// Reasons: a fixed set, so the dimension stays small), and Scope, where the
+// rejection is kept and so who can see it: ScopePartner (under the partner the
+// event came from: GET /v1/rejected-events shows it) or ScopeOperators (the
+// operators' partition, for events whose partner is unknown or unreadable:
+// only accrue rejected list --ops shows them).
+const (
+	MetricRejected = "RejectedEvents"
+	ScopePartner   = "partner"
+	ScopeOperators = "operators"
+	// ReasonOther stands in the metric for a reason not in Reasons (a bug: a
+	// new reason not listed there), so that no value can grow the dimension.
+	ReasonOther = "other"
+)
+
+// Reasons are all the reasons of rejections: the parser's (package payment)
+// and those found applying an event.
+func Reasons() []string {
+	return []string{
+		payment.ReasonMalformed, payment.ReasonEnvelope, payment.ReasonUnsupportedType, payment.ReasonData,
+		payment.ReasonCurrency, payment.ReasonAmount, payment.ReasonTooLarge,
+		ReasonUnknownPartner, ReasonUnknownMember, ReasonMemberInactive, ReasonMemberErased,
+		ReasonRefundCurrency, ReasonRefundExceeds, ReasonPartnerMismatch,
+	}
+}
+
+// rejectedDimensions are the metric dimensions of a recorded rejection.
+func rejectedDimensions(r store.Rejection) map[string]string {
+	reason := ReasonOther
+	if slices.Contains(Reasons(), r.Reason) {
+		reason = r.Reason
+	}
+	scope := ScopePartner
+	if r.PartnerID == "" {
+		scope = ScopeOperators
+	}
+	return map[string]string{"Reason": reason, "Scope": scope}
 }
 
 // Reasons of rejections found by the store (the parser's are in package payment).

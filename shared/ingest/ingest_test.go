@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -196,6 +198,9 @@ func TestMalformedMessagesAreRecorded(t *testing.T) {
 	if n := strings.Count(h.metrics.String(), `"RejectedEvents":1`); n != len(ev.Records) {
 		t.Errorf("%d RejectedEvents metric lines, want %d", n, len(ev.Records))
 	}
+	if strings.Contains(h.metrics.String(), `"Reason":"`+ingest.ReasonOther+`"`) {
+		t.Errorf("a reason outside ingest.Reasons() reached the metric:\n%s", h.metrics)
+	}
 	// Redelivery of the same bad batch records nothing new.
 	h.invoke(t, "sqs-malformed.json")
 	rs, _, _ := h.st.Rejections(context.Background(), "telco", 100, "")
@@ -300,5 +305,79 @@ func TestStoreRejections(t *testing.T) {
 	}
 	if m, _ := h.st.Member(ctx, "telco", "m1"); m.Available != 5 { // 1000.00 retail at 1 per 200.00
 		t.Fatalf("a rejected refund changed the balance: %d", m.Available)
+	}
+}
+
+// emfLine is the part of a CloudWatch Embedded Metric Format line the tests read.
+type emfLine struct {
+	AWS struct {
+		Timestamp         int64
+		CloudWatchMetrics []struct {
+			Namespace  string
+			Dimensions [][]string
+			Metrics    []struct{ Name, Unit string }
+		}
+	} `json:"_aws"`
+	Reason, Scope  string
+	RejectedEvents *int64
+}
+
+// Every rejection is counted in the RejectedEvents metric with why (Reason,
+// one of a fixed set) and where it is kept (Scope: the partner's, or the
+// operators' partition when the partner is unknown or unreadable) as
+// dimensions, in an EMF line CloudWatch reads (issue #9, item 9).
+func TestRejectedEventsMetricSaysWhy(t *testing.T) {
+	h := newHarness(t)
+	body := func(partner, currency string) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":"e-%[1]s","source":"billing/x","type":"payment.succeeded","time":"2026-11-05T10:00:00Z",
+			"data":{"partner_id":%[1]q,"member_id":"m1","payment_id":"p-%[1]s","amount_minor":100,"currency":%[2]q,"category":"telecom"}}`, partner, currency)
+	}
+	cases := []struct {
+		body, reason, scope string
+	}{
+		{`{"data":`, "malformed_json", ingest.ScopeOperators},
+		{body("nobody", "RUB"), "unknown_partner", ingest.ScopeOperators},
+		{body("telco", "XAU"), "unknown_currency", ingest.ScopePartner},
+	}
+	for i, c := range cases {
+		h.metrics.Reset()
+		res, err := h.proc.Process(context.Background(), ingest.Message{ID: fmt.Sprintf("m%d", i), Source: "sqs", Body: []byte(c.body), ReceivedAt: now})
+		if err != nil || res.Rejection == nil || res.Rejection.Reason != c.reason {
+			t.Fatalf("%s: %+v, %v", c.reason, res, err)
+		}
+		lines := strings.Split(strings.TrimSpace(h.metrics.String()), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d metric lines:\n%s", c.reason, len(lines), h.metrics)
+		}
+		var l emfLine
+		if err := json.Unmarshal([]byte(lines[0]), &l); err != nil {
+			t.Fatalf("%s: %v: %s", c.reason, err, lines[0])
+		}
+		cw := l.AWS.CloudWatchMetrics
+		if len(cw) != 1 || cw[0].Namespace != "Accrue" || !reflect.DeepEqual(cw[0].Dimensions, [][]string{{"Reason", "Scope"}}) ||
+			len(cw[0].Metrics) != 1 || cw[0].Metrics[0].Name != ingest.MetricRejected || cw[0].Metrics[0].Unit != "Count" || l.AWS.Timestamp == 0 {
+			t.Fatalf("%s: EMF metadata %s", c.reason, lines[0])
+		}
+		if l.Reason != c.reason || l.Scope != c.scope || l.RejectedEvents == nil || *l.RejectedEvents != 1 {
+			t.Fatalf("%s: reason %q scope %q value %v, want %s %s 1: %s", c.reason, l.Reason, l.Scope, l.RejectedEvents, c.reason, c.scope, lines[0])
+		}
+	}
+}
+
+// The metric's Reason takes its values from a fixed set: the reasons every
+// rejection path can produce.
+func TestRejectionReasonsAreAFixedSet(t *testing.T) {
+	rs := ingest.Reasons()
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if r == "" || r == ingest.ReasonOther || seen[r] {
+			t.Fatalf("reason %q empty, reserved or listed twice: %v", r, rs)
+		}
+		seen[r] = true
+	}
+	for _, r := range []string{payment.ReasonMalformed, payment.ReasonTooLarge, ingest.ReasonUnknownPartner, ingest.ReasonMemberErased, ingest.ReasonPartnerMismatch} {
+		if !seen[r] {
+			t.Errorf("%s is not in Reasons()", r)
+		}
 	}
 }

@@ -10,10 +10,10 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
+	"github.com/accrue/accrue/shared/money"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rules"
 )
@@ -29,6 +29,9 @@ var (
 	ErrMemberInactive  = errors.New("member is not active")
 	ErrActivityDone    = errors.New("activity already rewarded")
 	ErrUnknownActivity = errors.New("activity not in the program")
+	// ErrValueOutOfRange: the money value of a bill credit does not fit in an
+	// int64 number of minor units.
+	ErrValueOutOfRange = errors.New("the points' money value is out of range")
 	// ErrNotInReview: the held entry's points are no longer in review.
 	ErrNotInReview = errors.New("the held points are no longer in review")
 )
@@ -252,6 +255,13 @@ func Redeem(m *Member, lots []*Entry, reward *Reward, p *program.Program, req Re
 		}
 		points = reward.Cost
 	}
+	var value *Money
+	if req.As == AsBillCredit {
+		var err error
+		if value, err = BillCreditValue(p, points); err != nil {
+			return Redemption{}, Entry{}, err
+		}
+	}
 	takes, d, err := Spend(m, lots, points, keyOf)
 	if err != nil {
 		return Redemption{}, Entry{}, err
@@ -260,10 +270,7 @@ func Redeem(m *Member, lots []*Entry, reward *Reward, p *program.Program, req Re
 	m.LastActivity = now
 	red := Redemption{
 		ID: id, PartnerID: m.PartnerID, MemberID: m.ID, Points: points, RewardID: req.RewardID, As: req.As,
-		Lots: takes, CreatedAt: now, Status: RedemptionHeld,
-	}
-	if req.As == AsBillCredit {
-		red.Value = BillCreditValue(p, points)
+		Lots: takes, CreatedAt: now, Status: RedemptionHeld, Value: value,
 	}
 	step := "hold"
 	if req.Capture {
@@ -363,9 +370,14 @@ func RestoreLots(m *Member, takes []LotTake, lots map[string]*Entry) (Balances, 
 }
 
 // BillCreditValue is the money value of points paid toward a bill: points ×
-// the program's point value.
-func BillCreditValue(p *program.Program, points int64) *Money {
-	v := p.PointValue.Minor.Rat()
-	v.Mul(v, new(big.Rat).SetInt64(points))
-	return &Money{AmountMinor: program.RatString(v), Currency: p.PointValue.Currency}
+// the program's point value in whole minor units of its currency, rounded
+// down (money.Floor: what is paid out never exceeds the points' exact value,
+// and falls short of it by less than one minor unit). A value beyond the int64
+// range (an absurd point value) fails with ErrValueOutOfRange.
+func BillCreditValue(p *program.Program, points int64) (*Money, error) {
+	n, err := p.PointValue.Value(points, money.Floor)
+	if err != nil {
+		return nil, fmt.Errorf("%d points at %s %s: %w", points, p.PointValue.Minor, p.PointValue.Currency, ErrValueOutOfRange)
+	}
+	return &Money{AmountMinor: n, Currency: p.PointValue.Currency}, nil
 }

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -138,16 +140,18 @@ func TestRedeemCaptureCancel(t *testing.T) {
 		wantErr error
 		// after: what the member holds
 		wantAvail, wantHeld int64
-		wantValue           string
+		wantValue           int64 // the bill credit's amount_minor (-1: no value)
 	}{
-		{"hold", nil, "", RedeemRequest{Points: 120}, nil, 80, 120, ""},
-		{"capture at once", nil, "", RedeemRequest{Points: 120, Capture: true}, nil, 80, 0, ""},
-		{"bill credit carries its money value", nil, "", RedeemRequest{Points: 3, As: AsBillCredit, Capture: true}, nil, 197, 0, "1.5"},
-		{"too many points", nil, "", RedeemRequest{Points: 201}, ErrInsufficientPoints, 200, 0, ""},
-		{"reward at its cost", &Reward{ID: "mug", Cost: 50, Stock: stock(1)}, "", RedeemRequest{RewardID: "mug"}, nil, 150, 50, ""},
-		{"reward out of stock", &Reward{ID: "mug", Cost: 50, Stock: stock(0)}, "", RedeemRequest{RewardID: "mug"}, ErrOutOfStock, 200, 0, ""},
-		{"reward above the tier", &Reward{ID: "vip", Cost: 50, MinTier: "gold"}, "base", RedeemRequest{RewardID: "vip"}, ErrTierTooLow, 200, 0, ""},
-		{"reward within the tier", &Reward{ID: "vip", Cost: 50, MinTier: "gold"}, "gold", RedeemRequest{RewardID: "vip"}, nil, 150, 50, ""},
+		{"hold", nil, "", RedeemRequest{Points: 120}, nil, 80, 120, -1},
+		{"capture at once", nil, "", RedeemRequest{Points: 120, Capture: true}, nil, 80, 0, -1},
+		// 3 × 0.5 kopeck = 1.5: whole kopecks, rounded down.
+		{"bill credit carries its money value", nil, "", RedeemRequest{Points: 3, As: AsBillCredit, Capture: true}, nil, 197, 0, 1},
+		{"bill credit hold", nil, "", RedeemRequest{Points: 150, As: AsBillCredit}, nil, 50, 150, 75},
+		{"too many points", nil, "", RedeemRequest{Points: 201}, ErrInsufficientPoints, 200, 0, -1},
+		{"reward at its cost", &Reward{ID: "mug", Cost: 50, Stock: stock(1)}, "", RedeemRequest{RewardID: "mug"}, nil, 150, 50, -1},
+		{"reward out of stock", &Reward{ID: "mug", Cost: 50, Stock: stock(0)}, "", RedeemRequest{RewardID: "mug"}, ErrOutOfStock, 200, 0, -1},
+		{"reward above the tier", &Reward{ID: "vip", Cost: 50, MinTier: "gold"}, "base", RedeemRequest{RewardID: "vip"}, ErrTierTooLow, 200, 0, -1},
+		{"reward within the tier", &Reward{ID: "vip", Cost: 50, MinTier: "gold"}, "gold", RedeemRequest{RewardID: "vip"}, nil, 150, 50, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,11 +173,11 @@ func TestRedeemCaptureCancel(t *testing.T) {
 			if r.Lots[0].Lot != keyBySeq(earlier) {
 				t.Fatalf("took %+v first, want the earliest expiring lot", r.Lots)
 			}
-			if got := ""; r.Value != nil {
-				got = r.Value.AmountMinor
-				if got != tc.wantValue {
-					t.Fatalf("value %q, want %q", got, tc.wantValue)
-				}
+			switch {
+			case tc.wantValue < 0 && r.Value != nil:
+				t.Fatalf("value %+v, want none", r.Value)
+			case tc.wantValue >= 0 && (r.Value == nil || r.Value.AmountMinor != tc.wantValue || r.Value.Currency != "RUB"):
+				t.Fatalf("value %+v, want %d RUB", r.Value, tc.wantValue)
 			}
 			if !tc.req.Capture && (r.Status != RedemptionHeld || r.ExpiresAt == nil || !r.ExpiresAt.Equal(now.Add(DefaultHold)) || b.m.Due != now.Add(DefaultHold).Unix()) {
 				t.Fatalf("hold %+v due %d", r, b.m.Due)
@@ -309,4 +313,49 @@ func TestReviewDecisions(t *testing.T) {
 			t.Fatalf("reject of an available lot: %v", err)
 		}
 	})
+}
+
+// A bill credit is whole minor units of the point value's currency, rounded
+// down once (money.Floor), whatever the currency's exponent: JPY has none, so
+// 0.5 yen a point × 3 is 1 yen; KWD has three, and 0.5 fils × 3 is 1 fils
+// (0.001 KWD). Nothing is spent when the value cannot be paid.
+func TestBillCreditIsWholeMinorUnits(t *testing.T) {
+	for _, c := range []struct {
+		minor, currency string
+		points, want    int64
+		err             error
+	}{
+		{"0.5", "JPY", 3, 1, nil},
+		{"0.5", "JPY", 4, 2, nil},
+		{"1.999999999", "JPY", 1, 1, nil}, // never rounded up
+		{"0.5", "KWD", 3, 1, nil},
+		{"0.333333333", "EUR", 3, 0, nil}, // 0.999999999 cent
+		{"0.333333333", "EUR", 100, 33, nil},
+		{"12", "EUR", 7, 84, nil},
+		{"999999999999.999999999", "RUB", 10_000_000, 0, ErrValueOutOfRange}, // 10^19 kopecks
+	} {
+		t.Run(fmt.Sprintf("%d × %s %s", c.points, c.minor, c.currency), func(t *testing.T) {
+			p := opsProgram(t)
+			p.PointValue = program.PointValue{Minor: program.MustRatio(c.minor), Currency: c.currency}
+			b := newBook()
+			lot := b.earn("p1", 10000, 100, 0, at(10))
+			r, _, err := Redeem(&b.m, []*Entry{lot}, nil, p, RedeemRequest{Points: c.points, As: AsBillCredit, Capture: true}, "rdm_1", now, keyBySeq)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("err %v, want %v", err, c.err)
+			}
+			if err != nil {
+				if b.m.Available != 100 || lot.Remaining != 100 {
+					t.Fatalf("a refused bill credit spent points: available %d, lot %d", b.m.Available, lot.Remaining)
+				}
+				return
+			}
+			if r.Value == nil || r.Value.AmountMinor != c.want || r.Value.Currency != c.currency {
+				t.Fatalf("value %+v, want %d %s", r.Value, c.want, c.currency)
+			}
+			b2, err := json.Marshal(r.Value)
+			if err != nil || string(b2) != fmt.Sprintf(`{"amount_minor":%d,"currency":%q}`, c.want, c.currency) {
+				t.Fatalf("JSON %s, %v: amount_minor must be a JSON integer", b2, err)
+			}
+		})
+	}
 }

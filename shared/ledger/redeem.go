@@ -94,9 +94,9 @@ type Redemption struct {
 	Version   int64      `dynamodbav:"ver" json:"-"`
 }
 
-// Money is an exact amount: minor units as a decimal string (a point may be
-// worth a fraction of a minor unit).
+// Money is an amount of whole minor units of a currency (package money):
+// {"amount_minor": 1, "currency": "JPY"} is one yen.
 type Money struct {
-	AmountMinor string `dynamodbav:"amt" json:"amount_minor"`
+	AmountMinor int64  `dynamodbav:"amt" json:"amount_minor"`
 	Currency    string `dynamodbav:"cur" json:"currency"`
 }

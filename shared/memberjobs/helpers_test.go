@@ -1,7 +1,6 @@
 package memberjobs_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,13 +47,12 @@ var msk = func() *time.Location {
 // env is a table on DynamoDB Local, a store and a runner sharing one clock
 // the test sets.
 type env struct {
-	db     *dynamodb.Client
-	table  string
-	st     *store.Store
-	run    *memberjobs.Runner
-	clock  atomic.Int64
-	seq    int
-	events []string
+	db    *dynamodb.Client
+	table string
+	st    *store.Store
+	run   *memberjobs.Runner
+	clock atomic.Int64
+	seq   int
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
@@ -76,9 +74,8 @@ func newEnv(t *testing.T, programJSON string, opts ...memberjobs.Option) *env {
 	return e
 }
 
-func (e *env) now() time.Time      { return time.Unix(0, e.clock.Load()).UTC() }
-func (e *env) set(t time.Time)     { e.clock.Store(t.UnixNano()) }
-func (e *env) at(t time.Time) *env { e.set(t); return e }
+func (e *env) now() time.Time  { return time.Unix(0, e.clock.Load()).UTC() }
+func (e *env) set(t time.Time) { e.clock.Store(t.UnixNano()) }
 
 // pay accrues a payment of amount minor units to member now.
 func (e *env) pay(t *testing.T, member string, amountMinor int64) store.Outcome {
@@ -190,14 +187,4 @@ func (e *env) state(t *testing.T, members []string) string {
 	}
 	sort.Strings(out)
 	return fmt.Sprint(out)
-}
-
-func ctxWithCancelAfter(parent context.Context, n int64) (context.Context, func(), memberjobs.Option) {
-	ctx, cancel := context.WithCancel(parent)
-	var seen atomic.Int64
-	return ctx, cancel, memberjobs.WithVisited(func(store.DueMember) {
-		if seen.Add(1) >= n {
-			cancel()
-		}
-	})
 }

@@ -6,6 +6,7 @@ package metrics
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"sync"
 	"time"
 )
@@ -22,7 +23,9 @@ type EMF struct {
 // New returns an EMF writer on w.
 func New(w io.Writer) *EMF { return &EMF{w: w} }
 
-// Count records value for metric name with the given dimensions (a count unit).
+// Count records value for metric name with the given dimensions (a count unit),
+// as one dimension set of all of them. Keep each dimension's values a small
+// fixed set: every combination is a CloudWatch metric of its own.
 // Errors writing the log line are ignored: a metric must never fail a request.
 func (e *EMF) Count(name string, value int64, dims map[string]string) {
 	if e == nil || e.w == nil {
@@ -34,6 +37,7 @@ func (e *EMF) Count(name string, value int64, dims map[string]string) {
 		keys = append(keys, k)
 		doc[k] = v
 	}
+	slices.Sort(keys) // one dimension set per metric, whatever the map's order
 	doc[name] = value
 	doc["_aws"] = map[string]any{
 		"Timestamp": time.Now().UnixMilli(),

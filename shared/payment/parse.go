@@ -13,7 +13,8 @@ import (
 	"unicode"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
-	"golang.org/x/text/currency"
+
+	"github.com/accrue/accrue/shared/money"
 )
 
 // Reasons a payment event is invalid. They are stable slugs: they name the
@@ -23,7 +24,7 @@ const (
 	ReasonEnvelope        = "invalid_cloudevent" // CloudEvents attributes missing or wrong
 	ReasonUnsupportedType = "unsupported_type"   // type is not payment.succeeded / payment.refunded
 	ReasonData            = "invalid_data"       // a data field is missing or wrong
-	ReasonCurrency        = "unknown_currency"   // not an ISO 4217 code
+	ReasonCurrency        = "unknown_currency"   // not a currency in circulation (money.Payable)
 	ReasonAmount          = "invalid_amount"     // amount_minor not a positive integer
 	ReasonTooLarge        = "message_too_large"  // over MaxMessageBytes
 )
@@ -213,15 +214,8 @@ func (p *Payment) validate() error {
 	return nil
 }
 
-// ValidCurrency checks that code is an upper-case ISO 4217 currency code.
-func ValidCurrency(code string) error {
-	if len(code) != 3 || strings.ToUpper(code) != code {
-		return fmt.Errorf("%q is not an upper-case ISO 4217 code", code)
-	}
-	u, err := currency.ParseISO(code)
-	if err != nil || u.String() != code || u == (currency.Unit{}) {
-		// currency.Unit{} is XXX, "no currency": not a currency to pay in.
-		return fmt.Errorf("%q is not an ISO 4217 currency", code)
-	}
-	return nil
-}
+// ValidCurrency checks that code is a currency Accrue accepts: an upper-case
+// ISO 4217 code of a currency in circulation (money.Payable). Precious metals
+// (XAU), test and fund codes (XTS, XDR), XXX and withdrawn currencies (DEM)
+// fail, wrapping money.ErrUnknownCurrency.
+func ValidCurrency(code string) error { return money.Payable(code) }

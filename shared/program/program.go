@@ -4,8 +4,10 @@
 package program
 
 import (
+	"math/big"
 	"time"
 
+	"github.com/accrue/accrue/shared/money"
 	"github.com/accrue/accrue/shared/payment"
 )
 
@@ -154,9 +156,25 @@ type Fraud struct {
 	LargePaymentMinor map[string]int64 `json:"large_payment_minor,omitempty"`
 }
 
-// PointValue is the money value of one point, for liability reporting:
-// {"minor":"0.5","currency":"RUB"} = one point is worth half a kopeck.
+// PointValue is the money value of one point, for liability reporting and
+// bill credits: {"minor":"0.5","currency":"RUB"} = one point is worth half a
+// kopeck. Minor is in minor units of Currency (so "0.5" JPY is half a yen, and
+// "0.5" KWD half a fils) and may be a fraction of one.
 type PointValue struct {
 	Minor    Ratio  `json:"minor"`
 	Currency string `json:"currency"`
+}
+
+// Exact is points × the point value, an exact number of minor units.
+func (pv PointValue) Exact(points int64) *big.Rat {
+	v := pv.Minor.Rat()
+	return v.Mul(v, new(big.Rat).SetInt64(points))
+}
+
+// Value is points × the point value in whole minor units of its currency,
+// rounded once by r (money.Floor for what is paid out, money.HalfEven for
+// what is reported). It fails with money.ErrOutOfRange beyond the int64
+// range.
+func (pv PointValue) Value(points int64, r money.Rounding) (int64, error) {
+	return r.Round(pv.Exact(points))
 }

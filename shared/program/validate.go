@@ -87,6 +87,9 @@ var (
 //     inactivity_days where those are set.
 //   - caps and fraud limits >= 0; fraud.large_payment_minor keys ISO 4217, values > 0.
 //   - point_value: currency ISO 4217, minor set and > 0.
+//   - every currency (earning rules, fraud.large_payment_minor keys, point_value)
+//     is one in circulation (payment.ValidCurrency; not XAU, XTS, XXX, DEM, ...),
+//     and its message starts with the slug unknown_currency.
 //   - the program encoded by json.Marshal is at most MaxDocumentSize bytes (so a
 //     stored copy always parses again) and encodes without error.
 func (p *Program) Validate() error {
@@ -380,13 +383,13 @@ func (v *validator) categories(field string, cats []string) {
 	}
 }
 
+// currency checks a currency code where one enters a program: the same rule
+// as a payment's (payment.ValidCurrency), named by the same stable slug.
 func (v *validator) currency(field, code string) {
-	if !isCurrency(code) {
-		v.add(field, "%q is not an ISO 4217 currency code such as \"RUB\"", code)
+	if err := payment.ValidCurrency(code); err != nil {
+		v.add(field, "%s: %v; use an ISO 4217 code of a currency in circulation such as \"RUB\"", payment.ReasonCurrency, err)
 	}
 }
-
-func isCurrency(code string) bool { return payment.ValidCurrency(code) == nil }
 
 func (v *validator) multiplier(field string, m Ratio) {
 	if m.IsZero() || m.Cmp(maxMultiplier) > 0 {

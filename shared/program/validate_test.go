@@ -1,10 +1,13 @@
 package program
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accrue/accrue/shared/money"
 )
 
 func validProgram() *Program {
@@ -38,6 +41,13 @@ func TestValidateValues(t *testing.T) {
 		}, []string{"campaigns[0].ends_at"}},
 		{"empty fraud map entry", func(p *Program) { p.Fraud.LargePaymentMinor = map[string]int64{"": 1, "EUR": -1} },
 			[]string{"fraud.large_payment_minor.", "fraud.large_payment_minor.EUR"}},
+		{"gold point value", func(p *Program) { p.PointValue.Currency = "XAU" }, []string{"point_value.currency"}},
+		{"test currency point value", func(p *Program) { p.PointValue.Currency = "XTS" }, []string{"point_value.currency"}},
+		{"withdrawn point value currency", func(p *Program) { p.PointValue.Currency = "DEM" }, []string{"point_value.currency"}},
+		{"no-currency fraud threshold", func(p *Program) { p.Fraud.LargePaymentMinor = map[string]int64{"XXX": 1} },
+			[]string{"fraud.large_payment_minor.XXX"}},
+		{"fund code earning rule", func(p *Program) { p.Earning[0].Currencies = []string{"XDR"} },
+			[]string{"earning[0].currencies[0]"}},
 		{"too large once encoded", func(p *Program) {
 			// 64 × "<" is 64 bytes in a document but 384 once json.Marshal escapes it.
 			tags := slices.Repeat([]string{strings.Repeat("<", 64)}, 700)
@@ -52,5 +62,47 @@ func TestValidateValues(t *testing.T) {
 				t.Errorf("fields %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A currency that is not one in circulation is named by the stable slug of
+// payments (unknown_currency) wherever it enters a program.
+func TestUnknownCurrencySlug(t *testing.T) {
+	p := validProgram()
+	p.PointValue.Currency = "XAU"
+	var ve *ValidationError
+	if !errors.As(p.Validate(), &ve) || len(ve.Errors) != 1 || !strings.HasPrefix(ve.Errors[0].Message, "unknown_currency: ") {
+		t.Fatalf("errors %+v, want one starting with unknown_currency", ve)
+	}
+}
+
+func TestPointValue(t *testing.T) {
+	for _, c := range []struct {
+		minor           string
+		currency        string
+		points          int64
+		floor, halfEven int64
+	}{
+		{"0.5", "JPY", 3, 1, 2},  // 1.5 yen: a whole yen either way, never "1.5"
+		{"0.5", "JPY", 5, 2, 2},  // 2.5 yen: the tie goes to the even 2
+		{"0.5", "KWD", 3, 1, 2},  // 1.5 fils (0.0015 KWD): whole fils, 0.001 / 0.002 KWD
+		{"0.25", "EUR", 7, 1, 2}, // 1.75 cents
+		{"12", "EUR", 100, 1200, 1200},
+		{"0.000000001", "RUB", 3, 0, 0},
+		{"0.5", "JPY", -3, -2, -2}, // a negative amount (a liability delta) rounds the same way
+	} {
+		pv := PointValue{Minor: MustRatio(c.minor), Currency: c.currency}
+		for _, r := range []struct {
+			mode money.Rounding
+			want int64
+		}{{money.Floor, c.floor}, {money.HalfEven, c.halfEven}} {
+			if got, err := pv.Value(c.points, r.mode); err != nil || got != r.want {
+				t.Errorf("%d × %s %s, %v: %d, %v, want %d", c.points, c.minor, c.currency, r.mode, got, err, r.want)
+			}
+		}
+	}
+	huge := PointValue{Minor: MustRatio("999999999999.999999999"), Currency: "RUB"}
+	if _, err := huge.Value(1<<62, money.Floor); !errors.Is(err, money.ErrOutOfRange) {
+		t.Errorf("beyond int64: %v", err)
 	}
 }

@@ -42,9 +42,11 @@
 //   - debt = Σ Delta.Debt up to the end of the day: points members owe after
 //     refund clawbacks, which their later credits repay first. The points
 //     members can still use are outstanding + debt.
-//   - liability_minor = outstanding × the program's point value (exact
-//     decimal, minor units of the point value's currency), with the point
-//     value of the program at roll-up time.
+//   - liability_minor = outstanding × the program's point value, with the
+//     point value of the program at roll-up time, in minor units of its
+//     currency. The roll-up stores the exact decimal (Liability); GET
+//     /v1/stats reports it rounded once to whole minor units, half to even
+//     (ReportedLiability).
 //   - active_members = distinct members with an earn or bonus entry or a
 //     redemption (a redeem entry with points ≤ 0: a hold, an immediate or a
 //     later capture) that day. The return of held points (a cancel or a hold

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"time"
 
 	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/money"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -94,9 +96,28 @@ func Active(e store.DayEntry) bool {
 }
 
 // Liability is outstanding points × the program's point value, as an exact
-// decimal string in minor units.
+// decimal string in minor units: what the roll-up stores, so that no
+// precision is lost before the one rounding of ReportedLiability.
 func Liability(p *program.Program, outstanding int64) string {
-	v := p.PointValue.Minor.Rat()
-	v.Mul(v, new(big.Rat).SetInt64(outstanding))
-	return program.RatString(v)
+	return program.RatString(p.PointValue.Exact(outstanding))
+}
+
+// decimalRE is a stored liability: a plain decimal (Liability writes them).
+var decimalRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// ReportedLiability is a day's liability as GET /v1/stats reports it: the
+// exact figure the roll-up stored (Liability) rounded once to whole minor
+// units of its currency, half to even (money.HalfEven, the rounding of
+// reported money: the nearest amount, ties not leaning one way across days and
+// partners), saturating at the int64 range. A stored figure that is not a
+// decimal number fails.
+func ReportedLiability(exact string) (int64, error) {
+	v, ok := new(big.Rat), decimalRE.MatchString(exact)
+	if ok {
+		_, ok = v.SetString(exact)
+	}
+	if !ok {
+		return 0, fmt.Errorf("stored liability %q is not a decimal number", exact)
+	}
+	return money.HalfEven.Saturate(v), nil
 }

@@ -2,6 +2,7 @@ package rollup_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/accrue/accrue/shared/ledger"
@@ -79,6 +80,26 @@ func TestLiability(t *testing.T) {
 		p := &program.Program{PointValue: program.PointValue{Minor: program.MustRatio(tc.value), Currency: "RUB"}}
 		if got := rollup.Liability(p, tc.out); got != tc.want {
 			t.Errorf("%d × %s = %s, want %s", tc.out, tc.value, got, tc.want)
+		}
+	}
+}
+
+// The stored exact liability is reported in whole minor units, rounded half
+// to even once.
+func TestReportedLiability(t *testing.T) {
+	for _, tc := range []struct {
+		stored string
+		want   int64
+		ok     bool
+	}{
+		{"350", 350, true}, {"1347.5", 1348, true}, {"1346.5", 1346, true}, {"402.5", 402, true},
+		{"-0.75", -1, true}, {"0.000000007", 0, true}, {"0", 0, true}, {"30.75", 31, true},
+		{"99999999999999999999", math.MaxInt64, true},
+		{"", 0, false}, {"1/2", 0, false}, {"1e3", 0, false}, {"ten", 0, false},
+	} {
+		got, err := rollup.ReportedLiability(tc.stored)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ReportedLiability(%q) = %d, %v; want %d (ok %v)", tc.stored, got, err, tc.want, tc.ok)
 		}
 	}
 }

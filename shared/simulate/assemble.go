@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"github.com/accrue/accrue/shared/satint"
-	"math/big"
 	"slices"
 )
 
@@ -45,14 +44,15 @@ func assemble(req Request, pl plan, cur, prop run) Result {
 	slices.SortFunc(res.Members, func(a, b MemberTotals) int { return cmp.Compare(a.MemberID, b.MemberID) })
 
 	propL := liability(res.Proposed, req.Proposed.PointValue)
-	curL, curCcy := new(big.Rat), req.Proposed.PointValue.Currency
+	curL, curCcy := int64(0), req.Proposed.PointValue.Currency
 	if req.Current != nil {
 		curL, curCcy = liability(res.Current, req.Current.PointValue), req.Current.PointValue.Currency
 	}
-	res.CurrentLiability = Money{AmountMinor: decimal(curL), Currency: curCcy}
-	res.ProposedLiability = Money{AmountMinor: decimal(propL), Currency: req.Proposed.PointValue.Currency}
+	res.CurrentLiability = Money{AmountMinor: curL, Currency: curCcy}
+	res.ProposedLiability = Money{AmountMinor: propL, Currency: req.Proposed.PointValue.Currency}
 	if curCcy == res.ProposedLiability.Currency {
-		res.LiabilityDelta = &Money{AmountMinor: decimal(new(big.Rat).Sub(propL, curL)), Currency: curCcy}
+		// The difference of the two figures shown, so that they add up.
+		res.LiabilityDelta = &Money{AmountMinor: satint.Sub(propL, curL), Currency: curCcy}
 	} else {
 		res.LiabilityNote = fmt.Sprintf("point values are in different currencies (current %s, proposed %s): no liability delta", curCcy, res.ProposedLiability.Currency)
 	}

@@ -58,11 +58,13 @@
 //
 // A payment's points are what it credits (>= 0) or, for a refund, minus what it
 // reverses. Member and overall totals sum them (saturating at the int64 range,
-// far beyond any real program). Liability is points × the program's
-// point_value.minor, an exact decimal number of minor units of its currency
-// (Money). LiabilityDelta = proposed liability − current liability when both
-// point values have the same currency; otherwise it is nil and LiabilityNote says
-// why. With a nil Current program every "current" figure is 0 and the current
+// far beyond any real program). Liability is the total points × the program's
+// point_value.minor, computed exactly and rounded once to whole minor units of
+// its currency, half to even (money.HalfEven, the rounding of reported money;
+// Money, saturating like the totals). LiabilityDelta = proposed liability −
+// current liability, the difference of the two rounded figures (so the three
+// add up), when both point values have the same currency; otherwise it is nil
+// and LiabilityNote says why. With a nil Current program every "current" figure is 0 and the current
 // liability is 0 in the proposed currency.
 //
 // No float64 is used: rates and point values are exact rationals (math/big).

@@ -2,61 +2,37 @@ package simulate
 
 import (
 	"math"
-	"math/big"
 	"testing"
 
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/satint"
 )
 
-func TestDecimal(t *testing.T) {
+// Liability is exact until one rounding to whole minor units, half to even,
+// and saturates at the int64 range like the point totals.
+func TestLiability(t *testing.T) {
 	for _, c := range []struct {
-		r    string // a big.Rat literal
-		want string
+		minor    string
+		currency string
+		points   int64
+		want     int64
 	}{
-		{"0", "0"},
-		{"5", "5"},
-		{"-12", "-12"},
-		{"1/2", "0.5"},
-		{"-1/4", "-0.25"},
-		{"1/8", "0.125"},
-		{"123456789/1000", "123456.789"},
-		{"1/1000000000", "0.000000001"},         // exact past 6 decimals
-		{"1/1048576", "0.00000095367431640625"}, // 2^-20: exact, 20 decimals
-		{"1/3", "0.333333"},                     // does not terminate: 6 decimals
-		{"2/3", "0.666667"},                     // rounded half-up
-		{"-2/3", "-0.666667"},                   // away from zero
-		{"1/3000000", "0"},                      // rounds to zero, never "-0"
-		{"-1/3000000", "0"},                     //
-		{"1000000000000000000/1", "1000000000000000000"}, // big
-		{"9223372036854775807/1000000000", "9223372036.854775807"},
+		{"0.5", "JPY", 3, 2},  // 1.5 yen → 2 (the even neighbour)
+		{"0.5", "JPY", 5, 2},  // 2.5 yen → 2
+		{"0.5", "JPY", 7, 4},  // 3.5 yen → 4
+		{"0.5", "KWD", 3, 2},  // 1.5 fils
+		{"0.25", "RUB", 7, 2}, // 1.75 kopecks
+		{"0.25", "RUB", -7, -2},
+		{"0.5", "RUB", -5, -2},
+		{"0.000000001", "RUB", 3, 0},
+		{"999999999999.999999999", "RUB", 7, 7_000_000_000_000},
+		{"999999999999.999999999", "RUB", 1_000_000_000_000_000, math.MaxInt64},
+		{"999999999999.999999999", "RUB", -1_000_000_000_000_000, math.MinInt64},
 	} {
-		r, ok := new(big.Rat).SetString(c.r)
-		if !ok {
-			t.Fatalf("bad literal %q", c.r)
+		pv := program.PointValue{Minor: program.MustRatio(c.minor), Currency: c.currency}
+		if got := liability(c.points, pv); got != c.want {
+			t.Errorf("%d × %s %s = %d, want %d", c.points, c.minor, c.currency, got, c.want)
 		}
-		if got := decimal(r); got != c.want {
-			t.Errorf("decimal(%s) = %q, want %q", c.r, got, c.want)
-		}
-	}
-}
-
-func TestLiabilityExact(t *testing.T) {
-	pv := program.PointValue{Minor: program.MustRatio("999999999999.999999999"), Currency: "RUB"}
-	for _, c := range []struct {
-		points int64
-		want   string
-	}{
-		{7, "6999999999999.999999993"},
-		{-7, "-6999999999999.999999993"},
-		{1_000_000_000_000_000, "999999999999999999999000000"},
-	} {
-		if got := decimal(liability(c.points, pv)); got != c.want {
-			t.Errorf("%d points: %s, want %s", c.points, got, c.want)
-		}
-	}
-	if got := decimal(liability(3, program.PointValue{Minor: program.MustRatio("0.000000001")})); got != "0.000000003" {
-		t.Errorf("3 × 1e-9 = %s", got)
 	}
 }
 

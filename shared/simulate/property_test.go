@@ -123,7 +123,7 @@ func TestPropertySameProgramNoDelta(t *testing.T) {
 		if res.Delta != 0 || res.Current != res.Proposed {
 			t.Fatalf("delta %d (%d vs %d)", res.Delta, res.Current, res.Proposed)
 		}
-		if res.LiabilityDelta == nil || res.LiabilityDelta.AmountMinor != "0" || res.CurrentLiability != res.ProposedLiability {
+		if res.LiabilityDelta == nil || res.LiabilityDelta.AmountMinor != 0 || res.CurrentLiability != res.ProposedLiability {
 			t.Fatalf("liability %+v / %+v, delta %+v", res.CurrentLiability, res.ProposedLiability, res.LiabilityDelta)
 		}
 		for _, pr := range res.Payments {
@@ -182,7 +182,7 @@ func TestPropertyTotals(t *testing.T) {
 				t.Fatalf("%v: reversed more than earned: %v", key, n)
 			}
 		}
-		if cur == nil && (res.Current != 0 || res.CurrentLiability.AmountMinor != "0") {
+		if cur == nil && (res.Current != 0 || res.CurrentLiability.AmountMinor != 0) {
 			t.Fatalf("nil current: %d, %+v", res.Current, res.CurrentLiability)
 		}
 

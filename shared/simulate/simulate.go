@@ -46,7 +46,8 @@ type Result struct {
 	Delta    int64 `json:"delta_points"`
 
 	// CurrentLiability = Current × the current point value; ProposedLiability =
-	// Proposed × the proposed point value.
+	// Proposed × the proposed point value: whole minor units, rounded half to
+	// even (see the package documentation).
 	CurrentLiability  Money `json:"current_liability"`
 	ProposedLiability Money `json:"proposed_liability"`
 	// LiabilityDelta = ProposedLiability − CurrentLiability; nil when the two

@@ -22,7 +22,7 @@ type simCase struct {
 	order     []string // payment ids in replay order
 	points    []pts    // (current, proposed) per replayed payment
 	total     pts
-	liability [3]string // current, proposed, delta ("" = no delta)
+	liability [3]string // current, proposed, delta in whole minor units ("" = no delta)
 	skipped   []string  // "index:reason"
 	dups      []int
 	check     func(t *testing.T, res Result)
@@ -45,7 +45,7 @@ func TestRun(t *testing.T) {
 		order:     []string{"p1", "p2", "p3"},
 		points:    []pts{{100, 150}, {123, 185}, {9, 14}}, // 185.175 and 14.985 floored
 		total:     pts{232, 349},
-		liability: [3]string{"116", "87.25", "-28.75"},
+		liability: [3]string{"116", "87", "-29"},
 	}, simCase{
 		name:      "same point value: delta × value",
 		current:   base(t),
@@ -53,7 +53,7 @@ func TestRun(t *testing.T) {
 		payments:  []payment.Payment{pay("m1", "p1", 10000, at(0)), pay("m1", "p2", 12345, at(1)), pay("m1", "p3", 999, at(2))},
 		points:    []pts{{100, 150}, {123, 185}, {9, 14}},
 		total:     pts{232, 349},
-		liability: [3]string{"116", "174.5", "58.5"},
+		liability: [3]string{"116", "174", "58"},
 	}, simCase{
 		name:    "bands: the whole amount earns at the band reached",
 		current: base(t),
@@ -167,7 +167,7 @@ func TestRun(t *testing.T) {
 		// r1: floor(100×3333/10000)=33, floor(150×3333/10000)=49; r2 reverses the rest.
 		points:    []pts{{100, 150}, {-33, -49}, {-67, -101}, {100, 150}, {-50, -75}},
 		total:     pts{50, 75},
-		liability: [3]string{"25", "37.5", "12.5"},
+		liability: [3]string{"25", "38", "13"},
 		skipped:   []string{"3:unknown_payment", "6:exceeds_payment"},
 		check: func(t *testing.T, res Result) {
 			want := rules.Line{Kind: "reverse", Rule: "p1", Points: -49, Detail: "floor(150 × 3333 / 10000) − 0 already reversed"}
@@ -313,9 +313,9 @@ func checkCase(t *testing.T, c simCase, res Result) {
 	if (pts{res.Current, res.Proposed}) != c.total || res.Delta != c.total[1]-c.total[0] {
 		t.Errorf("totals %d / %d, delta %d; want %v", res.Current, res.Proposed, res.Delta, c.total)
 	}
-	gotL := [3]string{res.CurrentLiability.AmountMinor, res.ProposedLiability.AmountMinor, ""}
+	gotL := [3]string{strconv.FormatInt(res.CurrentLiability.AmountMinor, 10), strconv.FormatInt(res.ProposedLiability.AmountMinor, 10), ""}
 	if res.LiabilityDelta != nil {
-		gotL[2] = res.LiabilityDelta.AmountMinor
+		gotL[2] = strconv.FormatInt(res.LiabilityDelta.AmountMinor, 10)
 	}
 	if gotL != c.liability {
 		t.Errorf("liability %q, want %q", gotL, c.liability)

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // An erased external id never comes back to life by itself (issue #9, item
@@ -35,15 +32,6 @@ var ErrMemberErased = errors.New("member id was erased")
 
 type erasedMark struct {
 	ErasedAt time.Time `dynamodbav:"erased_at"`
-}
-
-// notErased is the transaction item that fails (roleErased) when member's id
-// was erased.
-func (s *Store) notErased(partner, member string) types.TransactWriteItem {
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: aws.String(s.table), Key: key(erasedPK(partner, member), skErased),
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}}
 }
 
 // Erased reports whether member's id was erased.

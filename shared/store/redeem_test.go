@@ -94,7 +94,7 @@ func TestHoldCaptureCancel(t *testing.T) {
 		t.Fatalf("capture of a cancelled hold: %v", err)
 	}
 	h2, _, err := e.st.Redeem(ctx, "shop", "m", ledger.RedeemRequest{Points: 100, As: "bill_credit"})
-	if err != nil || h2.Value == nil || h2.Value.AmountMinor != "50" || h2.Value.Currency != "RUB" {
+	if err != nil || h2.Value == nil || h2.Value.AmountMinor != 50 || h2.Value.Currency != "RUB" {
 		t.Fatalf("bill credit: %+v %v", h2, err)
 	}
 	if _, m, err = e.st.Capture(ctx, "shop", "m", h2.ID); err != nil || m.Available != 400 || m.Held != 0 {
