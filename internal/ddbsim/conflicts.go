@@ -59,7 +59,9 @@ type ConflictStats struct {
 }
 
 // NewConflicts returns a Conflicts for the tables defined by defs (it needs
-// their key schemas to tell which item a PutItem writes).
+// their key schemas to tell which item a PutItem writes). A call through it
+// that names another table fails with ErrUnknownTable: it could not tell
+// what the call conflicts with.
 func NewConflicts(defs ...*dynamodb.CreateTableInput) (*Conflicts, error) {
 	tables, err := parseTables(defs)
 	if err != nil {

@@ -24,9 +24,12 @@ import (
 // member item, a new entry (in the ledger LSI), the partner's budget counter.
 func Example() {
 	ctx := context.Background()
-	raw := dynamodb.NewFromConfig(awstest.AWSConfig(), func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(os.Getenv(awstest.DynamoDBEndpointEnv)) // make test sets it
-	})
+	endpoint := os.Getenv(awstest.DynamoDBEndpointEnv) // make test sets it
+	if endpoint == "" {
+		fmt.Println("DynamoDB Local is not running: run make test")
+		return
+	}
+	raw := dynamodb.NewFromConfig(awstest.AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	def := exampleTable(fmt.Sprintf("ddbsim-example-%d", time.Now().UnixNano()))
 	if err := createTable(ctx, raw, def); err != nil {
 		fmt.Println(err)

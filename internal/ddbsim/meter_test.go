@@ -481,8 +481,9 @@ func TestMeterReads(t *testing.T) {
 }
 
 // A table the Meter has no definition of is reported, and the call goes on
-// unchanged; bad definitions are refused.
-func TestMeterRefusesWhatItCannotBill(t *testing.T) {
+// unchanged; through a Conflicts, the call fails; bad definitions are
+// refused.
+func TestUnknownTablesAndBadDefinitions(t *testing.T) {
 	e := newMetered(t, indexedTable)
 	other := awstest.NewTable(t, e.raw, indexedTable)
 	ctx := t.Context()
@@ -491,6 +492,14 @@ func TestMeterRefusesWhatItCannotBill(t *testing.T) {
 	}
 	if err := e.m.Err(); !errors.Is(err, ddbsim.ErrUnknownTable) {
 		t.Fatalf("Err() = %v, want ErrUnknownTable", err)
+	}
+	cf, err := ddbsim.NewConflicts(indexedTable(e.table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynamodb.New(e.raw.Options(), cf.Option)
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(other), Item: item("a", "s")}); !errors.Is(err, ddbsim.ErrUnknownTable) {
+		t.Fatalf("a write through Conflicts to an unknown table: err = %v, want ErrUnknownTable", err)
 	}
 	for _, def := range []*dynamodb.CreateTableInput{nil, {}, {TableName: aws.String("t")}} {
 		if _, err := ddbsim.NewMeter(e.raw, def); err == nil {
