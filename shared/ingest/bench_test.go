@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/internal/ddbsim"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -141,7 +142,7 @@ func itemSizes(b *testing.B, c *dynamodb.Client, table string) (member, entry in
 		b.Fatal(err)
 	}
 	for _, it := range out.Items {
-		n := store.ItemSize(it)
+		n := ddbsim.ItemSize(it)
 		if sk := it["sk"].(*types.AttributeValueMemberS).Value; sk == "MEMBER" {
 			member = n
 		} else {
