@@ -52,9 +52,13 @@ func (s *Store) accrue(ctx context.Context, pay payment.Payment, h *Hints) (Outc
 	}
 	pk := memberPK(pay.PartnerID, pay.MemberID)
 	var out Outcome
+	// held: the budget points reserved, kept across attempts (a conflict on
+	// the member rarely changes what the payment earns) and given back
+	// unless the accrual commits.
+	var held *reserved
 	err = s.retry(ctx, "accrue "+pay.PaymentID, func() error {
 		var err error
-		out, err = s.accrueOnce(ctx, prog, pay, h)
+		out, held, err = s.accrueOnce(ctx, prog, pay, h, held)
 		switch {
 		case err == nil && !out.Duplicate:
 			h.set(pk, &out.Member)
@@ -63,6 +67,9 @@ func (s *Store) accrue(ctx context.Context, pay payment.Payment, h *Hints) (Outc
 		}
 		return err
 	})
+	if err != nil || out.Duplicate {
+		s.releaseBudgets(ctx, held)
+	}
 	return out, err
 }
 
@@ -71,9 +78,10 @@ func (s *Store) accrue(ctx context.Context, pay payment.Payment, h *Hints) (Outc
 // (budget.go: single-item writes, not in the transaction) and commits one
 // transaction: the member conditional on its version (or on its absence, a
 // new one, with its id's erasure mark checked), the payment's entry under its
-// deduplication key, and the review item of a held accrual. Anything but a
-// commit gives the reservation back.
-func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payment.Payment, h *Hints) (out Outcome, err error) {
+// deduplication key, and the review item of a held accrual. It returns what
+// it holds of the budgets, committed or not: prev, when the payment wants
+// the same points of them again, or a new reservation.
+func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payment.Payment, h *Hints, prev *reserved) (out Outcome, held *reserved, err error) {
 	now := s.now()
 	m, err := s.hintedMember(ctx, pay.PartnerID, pay.MemberID, h)
 	enrolled := false
@@ -81,38 +89,33 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	case errors.Is(err, ErrMemberNotFound) && prog.AutoEnroll:
 		m, enrolled = ledger.NewMember(pay.PartnerID, pay.MemberID, nil, now), true
 	case err != nil:
-		return Outcome{}, err
+		return Outcome{}, prev, err
 	}
 	if err := ledger.RequireActive(&m); err != nil {
-		return Outcome{}, err
+		return Outcome{}, prev, err
 	}
 	prevVersion := m.Version
 	rel, err := s.bookReleasesOn(ctx, &m, prog, now)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, prev, err
 	}
-	res, held, err := s.evaluate(ctx, prog, &m, pay, now)
+	res, held, err := s.evaluate(ctx, prog, &m, pay, now, prev)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, nil, err
 	}
-	defer func() {
-		if err != nil || out.Duplicate {
-			s.releaseBudgets(ctx, held)
-		}
-	}()
 	entry := ledger.Accrue(&m, prog, pay, res, now)
 	lowerDue(&m, prog, &entry)
 	m.Version++
 
 	t := s.newTxn()
 	if err := t.putMember(&m, prevVersion, enrolled); err != nil {
-		return Outcome{}, err
+		return Outcome{}, held, err
 	}
 	if err := rel.write(t); err != nil {
-		return Outcome{}, err
+		return Outcome{}, held, err
 	}
 	if err := t.dedupEntry(&entry, paymentSK(pay.PaymentID, pay.Type)); err != nil {
-		return Outcome{}, err
+		return Outcome{}, held, err
 	}
 	if enrolled {
 		t.notErased(pay.PartnerID, pay.MemberID) // an erased id never comes back to life by itself
@@ -121,16 +124,16 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 		rv := ReviewItem{MemberID: m.ID, PaymentID: pay.PaymentID, EventID: pay.EventID, Points: entry.Points,
 			Reasons: res.HoldReasons, HeldAt: now.UTC(), AmountMinor: pay.AmountMinor, Currency: pay.Currency}
 		if err := t.put(rv, reviewPK(pay.PartnerID), reviewSK(now, m.ID, pay.PaymentID)); err != nil {
-			return Outcome{}, err
+			return Outcome{}, held, err
 		}
 	}
 	if err := t.commit(ctx, Written{Member: m, Entry: &entry}); err != nil {
 		if errors.Is(err, errDuplicate) {
-			return Outcome{Duplicate: true}, nil
+			return Outcome{Duplicate: true}, held, nil
 		}
-		return Outcome{}, err
+		return Outcome{}, held, err
 	}
-	return Outcome{Member: m, Entry: entry, Enrolled: enrolled}, nil
+	return Outcome{Member: m, Entry: entry, Enrolled: enrolled}, held, nil
 }
 
 // released is what bookReleasesOn booked: the release entries and the lots

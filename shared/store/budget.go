@@ -88,6 +88,25 @@ type reservedPart struct {
 	n      int64
 }
 
+// covers reports whether r holds exactly what res wants of every budget.
+func (r *reserved) covers(budgets []*budget, res rules.Result) bool {
+	if r == nil {
+		return false
+	}
+	for _, b := range budgets {
+		var n int64
+		for _, p := range r.parts {
+			if p.budget == b.name {
+				n += p.n
+			}
+		}
+		if n != max(b.wants(res), 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // spentBudgets remembers, per process, the budgets found spent (at a limit),
 // for spentFor: a month whose budget ran out on its 3rd costs the accruals
 // of the other days no writes. Real time, not the store's clock: it is a
@@ -153,7 +172,8 @@ func (b *budget) wants(res rules.Result) int64 {
 }
 
 // evaluate runs the rules engine on the payment and reserves, exactly, the
-// budget points its result draws on. The first evaluation assumes every
+// budget points its result draws on (or keeps prev, an earlier attempt's
+// reservation, when it holds just that). The first evaluation assumes every
 // budget open and takes each budget's points from the one shard the payment
 // hashes to: one conditional write per budget, the usual case. When a shard
 // has less, the payment is evaluated again with what every budget has left
@@ -161,11 +181,15 @@ func (b *budget) wants(res rules.Result) int64 {
 // less than it read (another accrual took it) gives back what it took and
 // starts over. It never holds more than the result credits, so no accrual
 // sees a budget spent by points another is about to give back.
-func (s *Store) evaluate(ctx context.Context, prog *program.Program, m *ledger.Member, pay payment.Payment, now time.Time) (rules.Result, *reserved, error) {
+func (s *Store) evaluate(ctx context.Context, prog *program.Program, m *ledger.Member, pay payment.Payment, now time.Time, prev *reserved) (rules.Result, *reserved, error) {
 	_, month := rules.PeriodKeys(prog, now)
 	budgets := budgetsOf(pay.PartnerID, prog, month)
 	first := int(shardOf(pay.PaymentID))
 	res := rules.Evaluate(prog, m.Rules, rules.Budgets{ProgramMonth: month}, pay, now)
+	if prev.covers(budgets, res) {
+		return res, prev, nil // an earlier attempt's reservation: the same points
+	}
+	s.releaseBudgets(ctx, prev)
 	held, ok, err := s.reserveAt(ctx, budgets, res, first)
 	if err != nil || ok {
 		return res, held, err

@@ -312,6 +312,12 @@ func (s *Store) writeOne(ctx context.Context, it types.TransactWriteItem, role t
 		return cancelled(&types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
 			{Code: aws.String("ConditionalCheckFailed")}}}, map[int]txRole{0: role}, err)
 	}
+	// A transaction in flight holds the item: as a conflict inside a
+	// transaction, re-read and retry.
+	var tce *types.TransactionConflictException
+	if errors.As(err, &tce) {
+		return errConflict
+	}
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
