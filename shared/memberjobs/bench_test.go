@@ -1,12 +1,19 @@
 package memberjobs_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/internal/ddbsim"
+	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
@@ -67,4 +74,193 @@ func BenchmarkMemberJobs(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/member")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "members/s")
+}
+
+// lifecycleProgram is issue #11's telco profile: a 14-day pending period,
+// rolling expiry after 365 days warned 30 days before, a monthly program
+// budget and a budgeted campaign that the telecom half of the payments hit.
+const lifecycleProgram = `{
+  "name": "Telco", "auto_enroll": true, "timezone": "Europe/Moscow",
+  "earning": [{"id": "base", "rate": {"points": 1, "per_minor": 10000}}],
+  "pending_days": 14,
+  "expiry": {"rolling_days": 365, "warn_days": 30},
+  "caps": {"program_monthly": 1000000000000},
+  "campaigns": [{"id": "autumn", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z",
+                 "multiplier": 2, "categories": ["telecom"], "budget": 1000000000000}],
+  "point_value": {"minor": "0.5", "currency": "RUB"}
+}`
+
+// BenchmarkPointLifecycle: the billed write units of a point's whole life in
+// the telco profile, amortised per accrual: members pay monthly for two
+// years; the member jobs run whenever one of them is due (as the 5-minute
+// schedule would, at the due second); the clock then runs on until every
+// lot has expired. Every write is metered by AWS's billing rules (accruals,
+// budget reservations, the release each next write books, warnings,
+// expiries, the due index). Runs once whatever b.N asks.
+func BenchmarkPointLifecycle(b *testing.B) {
+	const members, months = 12, 24
+	db := awstest.Client(b)
+	def := awstest.NoStream(store.CreateTableInput)
+	table := awstest.NewTable(b, db, def)
+	meter, err := ddbsim.NewMeter(db, def(table))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var clock atomic.Int64
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	start := time.Date(2027, 1, 3, 9, 0, 0, 0, time.UTC)
+	clock.Store(start.UnixNano())
+	st := store.New(dynamodb.New(db.Options(), meter.Option), table, store.WithClock(now), store.WithProgramCacheTTL(0))
+	p, err := program.Parse([]byte(lifecycleProgram))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	if _, err := st.PutProgram(ctx, "acme", p); err != nil {
+		b.Fatal(err)
+	}
+	meter.Reset()
+	type due struct {
+		at     time.Time
+		member int
+		month  int
+	}
+	var pays []due // member m pays on day 3+m of every month
+	for mo := range months {
+		for m := range members {
+			pays = append(pays, due{start.AddDate(0, mo, m), m, mo})
+		}
+	}
+	sort.Slice(pays, func(i, j int) bool { return pays[i].at.Before(pays[j].at) })
+	r := memberjobs.New(st, memberjobs.WithClock(now), memberjobs.WithLogger(quiet()))
+	var runs, visits, warnings int
+	b.ResetTimer()
+	for {
+		next := time.Time{}
+		if len(pays) > 0 {
+			next = pays[0].at
+		}
+		soonest, err := nextDue(ctx, st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch {
+		case !soonest.IsZero() && (next.IsZero() || soonest.Before(next)):
+			clock.Store(soonest.UnixNano())
+			rep, err := r.Run(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runs++
+			visits += rep.Members
+			warnings += rep.Warnings
+		case !next.IsZero():
+			clock.Store(next.UnixNano())
+			pd := pays[0]
+			pays = pays[1:]
+			cat := "telecom"
+			if pd.month%2 == 1 {
+				cat = "utilities"
+			}
+			if _, err := st.Apply(ctx, payment.Payment{
+				EventID: fmt.Sprint("e", pd.member, "-", pd.month), Source: "bench", Type: payment.TypeSucceeded, Time: now(),
+				PartnerID: "acme", MemberID: fmt.Sprintf("m%02d", pd.member), PaymentID: fmt.Sprint("p", pd.member, "-", pd.month),
+				AmountMinor: 150000, Currency: "RUB", Category: cat,
+			}); err != nil {
+				b.Fatal(err)
+			}
+		default:
+			b.StopTimer()
+			if err := meter.Err(); err != nil {
+				b.Fatal(err)
+			}
+			rp := meter.Report()
+			accruals := float64(members * months)
+			expiries := 0
+			for m := range members {
+				es, err := st.Entries(ctx, "acme", fmt.Sprintf("m%02d", m))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, e := range es {
+					if e.Kind == ledger.KindExpire {
+						expiries++
+					}
+					if e.Kind == ledger.KindEarn && e.Remaining > 0 && e.State != ledger.LotNone {
+						b.Fatalf("lot %d of m%02d still holds %d points", e.Seq, m, e.Remaining)
+					}
+				}
+			}
+			b.Logf("%d accruals, %d job runs, %d member visits, %d warnings, %d expire entries; WRU: %d table, %v indexes, %d rejected",
+				int(accruals), runs, visits, warnings, expiries, rp.TableWRU, rp.Indexes, rp.RejectedWRU)
+			b.ReportMetric(float64(rp.TotalWRU+rp.RejectedWRU)/accruals, "WRU/accrual")
+			b.ReportMetric(float64(rp.HalfRRU)/2/accruals, "RRU/accrual")
+			b.ReportMetric(float64(visits)/accruals, "visits/accrual")
+			b.ReportMetric(float64(warnings+expiries)/accruals, "job-events/accrual")
+			return
+		}
+	}
+}
+
+// nextDue is the earliest due time in the due index (zero: none).
+func nextDue(ctx context.Context, st *store.Store) (time.Time, error) {
+	var soonest time.Time
+	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	for shard := range store.DueShards {
+		err := st.ForEachDue(ctx, shard, far, func(d store.DueMember) error {
+			if soonest.IsZero() || d.Due.Before(soonest) {
+				soonest = d.Due
+			}
+			return errStopWalk // earliest first: the first is the shard's soonest
+		})
+		if err != nil && !errors.Is(err, errStopWalk) {
+			return soonest, err
+		}
+	}
+	return soonest, nil
+}
+
+var errStopWalk = errors.New("stop")
+
+// BenchmarkMemberJobsParallelism: a backlog of due members spread over every
+// shard of the due index; how many members one run works on at once.
+func BenchmarkMemberJobsParallelism(b *testing.B) {
+	const backlog = 256
+	db := awstest.Client(b)
+	table := awstest.NewTable(b, db, awstest.NoStream(store.CreateTableInput))
+	var clock atomic.Int64
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	t0 := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock.Store(t0.UnixNano())
+	st := store.New(db, table, store.WithClock(now))
+	p, err := program.Parse([]byte(jobsProgram))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	if _, err := st.PutProgram(ctx, "acme", p); err != nil {
+		b.Fatal(err)
+	}
+	shards := map[string]bool{}
+	for i := range backlog {
+		m := fmt.Sprintf("m%04d", i)
+		shards[store.MemberDueShard("acme", m)] = true
+		if _, err := st.Apply(ctx, payment.Payment{
+			EventID: fmt.Sprint("e", i), Source: "bench", Type: payment.TypeSucceeded, Time: now(),
+			PartnerID: "acme", MemberID: m, PaymentID: fmt.Sprint("p", i), AmountMinor: 10000, Currency: "RUB", Category: "telecom",
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clock.Store(t0.AddDate(0, 0, 30).UnixNano()) // every lot expires
+	r := memberjobs.New(st, memberjobs.WithClock(now), memberjobs.WithLogger(quiet()))
+	b.ResetTimer()
+	rep, err := r.Run(ctx)
+	b.StopTimer()
+	if err != nil || rep.Members != backlog {
+		b.Fatalf("run: %+v %v", rep, err)
+	}
+	b.ReportMetric(float64(r.Peak()), "parallelism")
+	b.ReportMetric(float64(len(shards)), "shards")
+	b.ReportMetric(float64(backlog)/b.Elapsed().Seconds(), "members/s")
 }

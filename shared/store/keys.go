@@ -152,6 +152,9 @@ func DayKey(partner, pk string, at time.Time) string {
 // DueShard is the due-index shard of the member item with key pk.
 func DueShard(pk string) string { return dueShardKey(int(bucket(pk, DueShards))) }
 
+// MemberDueShard is the due-index shard of a member.
+func MemberDueShard(partner, member string) string { return DueShard(memberPK(partner, member)) }
+
 func dueShardKey(shard int) string { return fmt.Sprintf("%s%02d", pfxDueShard, shard) }
 
 func bucket(s string, n int) uint32 {

@@ -329,7 +329,9 @@ func (tx *LedgerTx) Holds() ([]ledger.Redemption, error) {
 
 // EntriesSince returns the member's ledger entries made at or after since,
 // newest first (read consistently through the ledger index, stopping at the
-// first page that reaches older entries).
+// first page that reaches older entries), with the attributes the index
+// projects (LedgerIndexAttributes: no lot), which is all the tier window
+// needs.
 func (tx *LedgerTx) EntriesSince(since time.Time) ([]ledger.Entry, error) {
 	// Entries are ordered by sequence; their times follow it up to the clock
 	// skew of concurrent writers, so reading goes a day further back.

@@ -54,6 +54,7 @@ type Page[T any] struct {
 func (s *Store) Ledger(ctx context.Context, partner, member string, limit int32, cursor string) (Page[ledger.Entry], error) {
 	in := &dynamodb.QueryInput{
 		TableName: aws.String(s.table), IndexName: aws.String(IndexLedger), ConsistentRead: aws.Bool(true),
+		Select:                    types.SelectAllAttributes, // each entry's lot as it is now: fetched from the table
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: memberPK(partner, member)}},
 		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(limit),

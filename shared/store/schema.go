@@ -117,6 +117,19 @@ func GlobalSecondaryIndexes() []types.GlobalSecondaryIndex {
 	}
 }
 
+// LedgerIndexAttributes are the entry attributes the ledger index projects:
+// those an entry never changes once written (what it is, when, its points,
+// deltas and breakdown, its payment), so that the later changes of its lot
+// (spends, refunds, its release, its warning, its expiry) write no index
+// item — with the whole item projected, each of them cost one more WRU.
+// The jobs' tier window reads the index alone (EntriesSince); the readers
+// that show or check the lot (the ledger listing, Entries) fetch the rest
+// of each entry from the table (Select ALL_ATTRIBUTES).
+var LedgerIndexAttributes = []string{
+	"partner", "member", "seq", "kind", "at", "pts", "bd", "d", "hold", "reason", "actor", "rid",
+	"eid", "pid", "amt", "cur", "cat", "paid", "rof", "rec",
+}
+
 // LocalSecondaryIndexes returns the table's LSIs.
 func LocalSecondaryIndexes() []types.LocalSecondaryIndex {
 	return []types.LocalSecondaryIndex{{
@@ -125,7 +138,7 @@ func LocalSecondaryIndexes() []types.LocalSecondaryIndex {
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(AttrLedgerSK), KeyType: types.KeyTypeRange},
 		},
-		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: LedgerIndexAttributes},
 	}}
 }
 
