@@ -85,6 +85,10 @@ type Member struct {
 	// release, a tier to re-evaluate); 0 when none. Writers only move it
 	// earlier (LowerDue); the member jobs set it exactly. The store indexes it.
 	Due int64 `dynamodbav:"due,omitempty" json:"-"`
+	// ActiveDays are the local days (yyyy-mm-dd, program time zone) of the
+	// member's latest activity, oldest first (MarkActive): the stats roll-up
+	// counts the member active on a day when the day appears here.
+	ActiveDays []string `dynamodbav:"adays,omitempty" json:"-"`
 }
 
 // LowerDue moves m.Due to t (rounded up to the second) when t is earlier, or

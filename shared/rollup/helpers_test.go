@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rollup"
@@ -38,13 +40,19 @@ func (c *clock) set(t time.Time) {
 	c.t = t
 }
 
-// env is a fresh table on DynamoDB Local with a store on a controlled clock.
+// env is a fresh table on DynamoDB Local with a store on a controlled clock,
+// and the stats consumer reading the table's stream through the Lambda-like
+// poller (drain), as the stats function does in AWS.
 type env struct {
 	t      *testing.T
 	client *dynamodb.Client
 	table  string
 	clock  *clock
 	st     *store.Store
+
+	consumer *rollup.Consumer
+	drainMu  sync.Mutex
+	poller   *streampoller.Poller
 }
 
 func newEnv(t *testing.T) *env {
@@ -53,7 +61,37 @@ func newEnv(t *testing.T) *env {
 	table := awstest.NewTable(t, c, store.CreateTableInput)
 	e := &env{t: t, client: c, table: table, clock: &clock{}}
 	e.st = e.storeOn(c)
+	e.consumer = rollup.NewConsumer(e.st, logger(t))
+	arn, err := streampoller.StreamARN(t.Context(), c, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.poller = streampoller.NewWindowPoller(awstest.StreamsClient(t), arn,
+		func(ctx context.Context, ev events.DynamoDBTimeWindowEvent) (events.DynamoDBTimeWindowEventResponse, error) {
+			resp, err := e.consumer.Handle(ctx, ev)
+			if err != nil || len(resp.BatchItemFailures) > 0 {
+				t.Errorf("stats consumer: %+v, %v", resp.BatchItemFailures, err)
+			}
+			return resp, err
+		})
+	e.poller.Log, e.poller.MaxRetries = logger(t), 1
 	return e
+}
+
+// drain hands every stream record written so far to the stats consumer.
+func (e *env) drain() {
+	e.t.Helper()
+	e.drainMu.Lock()
+	defer e.drainMu.Unlock()
+	for {
+		n, err := e.poller.Poll(context.Background())
+		if err != nil {
+			e.t.Fatalf("drain the stream: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 // storeOn is a store of the env's table through db (a wrapper of the client).
@@ -97,8 +135,10 @@ func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(t.Output(), nil))
 }
 
-// job is the roll-up on st at the instant now.
+// job is the roll-up on st at the instant now, once the stats consumer has
+// read the stream so far (in AWS it runs all the time).
 func (e *env) job(st *store.Store, now time.Time, opts ...rollup.Option) *rollup.Job {
+	e.drain()
 	return rollup.New(st, logger(e.t), append([]rollup.Option{rollup.WithClock(func() time.Time { return now })}, opts...)...)
 }
 
