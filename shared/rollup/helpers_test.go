@@ -53,6 +53,10 @@ type env struct {
 	consumer *rollup.Consumer
 	drainMu  sync.Mutex
 	poller   *streampoller.Poller
+	arn      string
+	// manual: the test hands the stream to the consumer itself; job does
+	// not drain it.
+	manual bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -62,11 +66,11 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, client: c, table: table, clock: &clock{}}
 	e.st = e.storeOn(c)
 	e.consumer = rollup.NewConsumer(e.st, logger(t))
-	arn, err := streampoller.StreamARN(t.Context(), c, table)
-	if err != nil {
+	var err error
+	if e.arn, err = streampoller.StreamARN(t.Context(), c, table); err != nil {
 		t.Fatal(err)
 	}
-	e.poller = streampoller.NewWindowPoller(awstest.StreamsClient(t), arn,
+	e.poller = streampoller.NewWindowPoller(awstest.StreamsClient(t), e.arn,
 		func(ctx context.Context, ev events.DynamoDBTimeWindowEvent) (events.DynamoDBTimeWindowEventResponse, error) {
 			resp, err := e.consumer.Handle(ctx, ev)
 			if err != nil || len(resp.BatchItemFailures) > 0 {
@@ -130,6 +134,69 @@ func (e *env) pay(partner, member, id string, amount int64, at time.Time) {
 	}
 }
 
+// records reads the table's whole stream (from its oldest record) without
+// handing it to the consumer: every record so far, in stream order.
+func (e *env) records() []events.DynamoDBEventRecord {
+	e.t.Helper()
+	var out []events.DynamoDBEventRecord
+	p := streampoller.NewPoller(awstest.StreamsClient(e.t), e.arn, func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		out = append(out, ev.Records...)
+		return events.DynamoDBEventResponse{}, nil
+	})
+	p.Log = logger(e.t)
+	for {
+		n, err := p.Poll(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// deliver hands one batch of shard to c as the event source does, and
+// returns the index of the first record reported failed (len(recs) when
+// none).
+func deliver(t *testing.T, c *rollup.Consumer, shard string, recs []events.DynamoDBEventRecord) int {
+	t.Helper()
+	ev := events.DynamoDBTimeWindowEvent{DynamoDBEvent: events.DynamoDBEvent{Records: recs}}
+	ev.ShardID, ev.State = shard, map[string]string{}
+	resp, err := c.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("handle: %v", err)
+	}
+	if resp.State == nil {
+		t.Fatal("no state in the response: Lambda counts that as a failed invocation")
+	}
+	for _, f := range resp.BatchItemFailures {
+		for i, r := range recs {
+			if r.Change.SequenceNumber == f.ItemIdentifier {
+				return i
+			}
+		}
+		t.Fatalf("reported %q, not a record of the batch", f.ItemIdentifier)
+	}
+	return len(recs)
+}
+
+// lambdaLike delivers a shard's records in batches of size, each again
+// from its first failed record until it is taken, as the event source does
+// with ReportBatchItemFailures; it gives up after 50 failed deliveries.
+func lambdaLike(t *testing.T, c *rollup.Consumer, shard string, recs []events.DynamoDBEventRecord, size int) {
+	t.Helper()
+	for pos, failures := 0, 0; pos < len(recs); {
+		batch := recs[pos:min(pos+size, len(recs))]
+		n := deliver(t, c, shard, batch)
+		if n < len(batch) {
+			if failures++; failures > 50 {
+				t.Fatalf("batch from %s keeps failing at record %d", batch[0].Change.SequenceNumber, n)
+			}
+		}
+		pos += n
+	}
+}
+
 // logger writes the job's logs to the test's output (go test -v shows them).
 func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(t.Output(), nil))
@@ -138,7 +205,9 @@ func logger(t *testing.T) *slog.Logger {
 // job is the roll-up on st at the instant now, once the stats consumer has
 // read the stream so far (in AWS it runs all the time).
 func (e *env) job(st *store.Store, now time.Time, opts ...rollup.Option) *rollup.Job {
-	e.drain()
+	if !e.manual {
+		e.drain()
+	}
 	return rollup.New(st, logger(e.t), append([]rollup.Option{rollup.WithClock(func() time.Time { return now })}, opts...)...)
 }
 
