@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/internal/awstest"
-	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/internal/streamtest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rollup"
@@ -122,24 +120,12 @@ func accrualRecords(b *testing.B, partner string, at time.Time) events.DynamoDBT
 	var ev events.DynamoDBTimeWindowEvent
 	ev.ShardID, ev.State = "shard-new", map[string]string{}
 	seq := int64(1_000_000_000_000)
-	img := func(v any, pk, sk string) map[string]events.DynamoDBAttributeValue {
-		m, err := attributevalue.MarshalMap(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m["pk"], m["sk"] = &types.AttributeValueMemberS{Value: pk}, &types.AttributeValueMemberS{Value: sk}
-		l, err := domainevents.LambdaImage(m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return l
-	}
 	add := func(name, pk, sk string, old, new map[string]events.DynamoDBAttributeValue) {
 		seq++
-		ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventID: fmt.Sprint(seq), EventName: name, Change: events.DynamoDBStreamRecord{
-			Keys:     map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk), "sk": events.NewStringAttribute(sk)},
-			OldImage: old, NewImage: new, SequenceNumber: fmt.Sprint(seq), StreamViewType: "NEW_AND_OLD_IMAGES",
-		}})
+		ev.Records = append(ev.Records, streamtest.Record(name, pk, sk, fmt.Sprint(seq), old, new))
+	}
+	img := func(v any, pk, sk string) map[string]events.DynamoDBAttributeValue {
+		return streamtest.Image(b, v, pk, sk, nil)
 	}
 	exp := at.AddDate(1, 0, 0)
 	for i := range newPerRun {

@@ -51,7 +51,7 @@ func (f *flaky) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 // each partition's records in one shard), the other records in the first.
 func shardOf(r events.DynamoDBEventRecord) string {
 	pk := r.Change.Keys["pk"].String()
-	if !strings.Contains(pk, "#M#") {
+	if store.ParseKey(pk, r.Change.Keys["sk"].String()).Member == "" {
 		return "shard-a"
 	}
 	h := fnv.New32a()

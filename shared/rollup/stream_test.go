@@ -8,42 +8,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/internal/streamtest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/store"
 )
 
-// image is v as the store marshals it, with its keys and extra attributes,
-// as a Lambda stream image (nil for a nil v).
-func image(t *testing.T, v any, pk, sk string, extra map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	t.Helper()
-	if v == nil {
-		return nil
-	}
-	m, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m["pk"], m["sk"] = &types.AttributeValueMemberS{Value: pk}, &types.AttributeValueMemberS{Value: sk}
-	for k, x := range extra {
-		m[k] = x
-	}
-	img, err := domainevents.LambdaImage(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
-func streamRecord(name, pk, sk, seq string, old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
-	return events.DynamoDBEventRecord{EventID: "ev-" + seq, EventName: name, EventSource: "aws:dynamodb", Change: events.DynamoDBStreamRecord{
-		Keys:     map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk), "sk": events.NewStringAttribute(sk)},
-		NewImage: new, OldImage: old, SequenceNumber: seq, StreamViewType: "NEW_AND_OLD_IMAGES",
-	}}
-}
+var (
+	image        = streamtest.Image
+	streamRecord = streamtest.Record
+)
 
 func padded(t *testing.T, seq string) string {
 	t.Helper()

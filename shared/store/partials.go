@@ -350,9 +350,15 @@ func (s *Store) TakePartial(ctx context.Context, partner string, p Partial) (Par
 		})
 		if isConditionFailure(err) {
 			// Read it again: taken by a concurrent run, or added to.
-			if _, err := s.getItem(ctx, pk, sk, &p); err != nil {
+			var fresh Partial
+			found, err := s.getItem(ctx, pk, sk, &fresh)
+			if err != nil {
 				return err
 			}
+			if !found {
+				return fmt.Errorf("take partial %s/%s of %s: %w", p.Day, p.Shard, partner, ErrNotFound)
+			}
+			p = fresh
 			return errConflict
 		}
 		if err != nil {

@@ -12,7 +12,8 @@
 // kind of item: program.go, registry.go (partner registry), members.go,
 // accrual.go, refund.go, redemptions.go, review.go, audit.go, rejected.go,
 // idempotency.go, gdpr.go and erased.go, due.go (due index), rollup.go and
-// stats.go (stats roll-up state and figures).
+// stats.go (stats roll-up state and figures), partials.go (the partial
+// figures the stats consumer sums from the table's stream).
 package store
 
 import (
