@@ -4,12 +4,14 @@
 package streamtest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/domainevents"
 )
 
@@ -43,4 +45,19 @@ func Record(name, pk, sk, seq string, old, new map[string]events.DynamoDBAttribu
 			Keys:     map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk), "sk": events.NewStringAttribute(sk)},
 			NewImage: new, OldImage: old, SequenceNumber: seq, StreamViewType: "NEW_AND_OLD_IMAGES",
 		}}
+}
+
+// Drain polls p until it finds no new record: every record written so far
+// is handed to p's handler (DynamoDB Local's stream shows a write at once).
+func Drain(tb testing.TB, p *streampoller.Poller) {
+	tb.Helper()
+	for {
+		n, err := p.Poll(context.Background())
+		if err != nil {
+			tb.Fatalf("drain the stream: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }

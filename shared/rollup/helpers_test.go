@@ -16,6 +16,7 @@ import (
 
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/streampoller"
+	"github.com/accrue/accrue/internal/streamtest"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rollup"
@@ -87,15 +88,7 @@ func (e *env) drain() {
 	e.t.Helper()
 	e.drainMu.Lock()
 	defer e.drainMu.Unlock()
-	for {
-		n, err := e.poller.Poll(context.Background())
-		if err != nil {
-			e.t.Fatalf("drain the stream: %v", err)
-		}
-		if n == 0 {
-			return
-		}
-	}
+	streamtest.Drain(e.t, e.poller)
 }
 
 // storeOn is a store of the env's table through db (a wrapper of the client).
@@ -144,15 +137,8 @@ func (e *env) records() []events.DynamoDBEventRecord {
 		return events.DynamoDBEventResponse{}, nil
 	})
 	p.Log = logger(e.t)
-	for {
-		n, err := p.Poll(context.Background())
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if n == 0 {
-			return out
-		}
-	}
+	streamtest.Drain(e.t, p)
+	return out
 }
 
 // deliver hands one batch of shard to c as the event source does, and
