@@ -74,6 +74,12 @@ type StreamTrigger struct {
 	// ParallelizationFactor: concurrent batches per shard (1 keeps every
 	// item's changes in order).
 	ParallelizationFactor int
+	// TumblingWindow, when set (up to 15 minutes), gives the mapping a
+	// tumbling window: Lambda then names the shard in every batch
+	// (DynamoDBTimeWindowEvent.ShardID) and wants a state in the response.
+	// The stats consumer needs the shard id: its items are keyed by shard so
+	// that each has one writer, which takes ParallelizationFactor 1 too.
+	TumblingWindow time.Duration
 }
 
 func (QueueTrigger) trigger()    {}
@@ -99,8 +105,9 @@ const (
 	PaymentsDLQ Resource = "payments-dlq"
 	// TableStream is the table's DynamoDB stream (its ARN).
 	TableStream Resource = "table-stream"
-	// EventsDLQ is the on-failure destination of the stream consumers: what
-	// the stream event source gave up on (a record's shard, sequence numbers).
+	// EventsDLQ is the on-failure destination of the stream consumers (events
+	// and stats): what the stream event source gave up on (the function, a
+	// record's shard, sequence numbers).
 	EventsDLQ Resource = "events-dlq"
 )
 
@@ -235,25 +242,59 @@ var Functions = []Function{
 		},
 	},
 	{
+		// The stats consumer (package rollup, Consumer): sums ledger entries
+		// and members' new activity days from the table's stream into partial
+		// figures per partner, local day and shard. Its items are keyed by
+		// shard, so each must have one writer: one batch per shard at a time
+		// (ParallelizationFactor 1), and the shard id, which Lambda sends
+		// only to a mapping with a tumbling window (the longest: fewer empty
+		// end-of-window calls; the consumer keeps no state in the window).
+		// Batches of up to 1,000 records gathered for up to 5 s: one
+		// transaction per partner and batch, whatever the batch holds.
+		Name:        "stats",
+		Description: "Sums the table's stream into the partial figures of the stats roll-up",
+		MemoryMB:    256,
+		Timeout:     time.Minute,
+		Trigger:     StreamTrigger{BatchSize: 1000, MaxBatchingWindow: 5 * time.Second, ParallelizationFactor: 1, TumblingWindow: 15 * time.Minute},
+		Access: map[Resource][]string{
+			// Reads: a program, a shard's progress, the seal, a late partial
+			// (GetItem). Writes: one TransactWriteItems per partner and batch
+			// (Updates of the shard's progress and the day partials), late
+			// marks (PutItem).
+			Table: {
+				"dynamodb:GetItem",
+				"dynamodb:PutItem",
+				"dynamodb:UpdateItem",
+			},
+			TableKey: TableKeyActions,
+		},
+	},
+	{
 		// The stats roll-up (package rollup): every 15 minutes, per partner,
 		// closes the days that ended (15 minutes of grace) and writes today's
-		// figures so far, from the day index. Each day closes 15 to 30 minutes
-		// after midnight in the program's time zone.
+		// figures so far, from the partial figures of the stats consumer.
+		// Each day closes 15 to 30 minutes after midnight in the program's
+		// time zone.
 		Name:        "rollup",
 		Description: "Writes the per-partner daily figures of GET /v1/stats",
 		MemoryMB:    256,
 		Timeout:     5 * time.Minute,
 		Trigger:     ScheduleTrigger{Expression: "rate(15 minutes)"},
 		Access: map[Resource][]string{
-			// Reads: the partner registry and the day index (Query), a
-			// program and the roll-up state (GetItem). Writes: a day's
-			// figures with the state's advance in one TransactWriteItems
-			// (Puts, and a ConditionCheck on the state for figures so far).
+			// Reads: the partner registry, a day's partials and the late
+			// marks (Query), a program, the roll-up state and a late
+			// partial (GetItem). Writes: the seal and a partial taken
+			// (UpdateItem); a day's figures with the state's advance in one
+			// TransactWriteItems (Puts, Updates of late partials folded in,
+			// Deletes of their marks, and a ConditionCheck on the state for
+			// figures so far).
 			Table: {
 				"dynamodb:ConditionCheckItem",
+				"dynamodb:DeleteItem",
 				"dynamodb:GetItem",
 				"dynamodb:PutItem",
 				"dynamodb:Query",
+				"dynamodb:UpdateItem",
 			},
 			TableKey: TableKeyActions,
 		},

@@ -54,7 +54,7 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 		r.payments.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
 		th.PaymentsQueueAge.Seconds(), th.EvaluationPeriods)
 	alarm("EventsDLQNotEmptyAlarm", "events-dlq-not-empty",
-		"The events function failed to publish table stream records for a day: their domain events are not on the bus. Each message names the shard and sequence numbers; find the cause in the events function's logs.",
+		"A stream consumer gave up on table stream records after a day of failures: the events function's domain events are not on the bus, or the stats function's figures miss them. Each message names the function, the shard and the sequence numbers; find the cause in that function's logs.",
 		r.eventsDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
 		1, 1)
 
@@ -70,7 +70,7 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 			th.FunctionThrottles, th.EvaluationPeriods)
 		if _, ok := f.Trigger.(StreamTrigger); ok {
 			alarm(id+"IteratorAgeAlarm", f.Name+"-iterator-age",
-				"The "+f.Name+" function is behind the table's stream: domain events are late (failing records are retried, see its errors and logs).",
+				"The "+f.Name+" function is behind the table's stream: what it makes of the stream (domain events, the stats' figures) is late. Failing records are retried, see its errors and logs.",
 				iteratorAge(fn, &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
 				float64(th.StreamIteratorAge.Milliseconds()), th.EvaluationPeriods)
 		}
@@ -145,7 +145,7 @@ func newDashboard(stack awscdk.Stack, stage Stage, r resources, specs []Function
 	}
 	if len(iterators) > 0 {
 		rows = append(rows, []awscloudwatch.IWidget{
-			graph("Domain events: table stream", iterators, []awscloudwatch.IMetric{
+			graph("Table stream consumers (domain events, stats)", iterators, []awscloudwatch.IMetric{
 				r.eventsDLQ.MetricApproximateNumberOfMessagesVisible(stat("events DLQ depth", "Maximum")),
 			}),
 		})

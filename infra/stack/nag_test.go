@@ -130,7 +130,7 @@ func nagSuppressionsOf(t cfnTemplate) []nagSuppression {
 // Every cdk-nag suppression is on the one resource it concerns, with its
 // reason, and for IAM5 on the one finding: APIG4 (no API Gateway authorizer)
 // on the API's routes, IAM5 for the "*" resource on the X-Ray statements of
-// the functions' default policies and on the stream consumer's
+// the functions' default policies and on the stream consumers'
 // dynamodb:ListStreams, SQS3 on the events DLQ (an event source mapping's
 // on-failure destination). None is stack-wide, and there are no others.
 func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
@@ -139,8 +139,13 @@ func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
 			t.Errorf("stack-wide cdk-nag suppressions: %s", jsonString(s.json.Metadata["cdk_nag"]))
 		}
 		eventsDLQ := onFailureQueue(t, s.json)
-		eventsFn, _ := s.json.function(t, "events")
-		eventsRole := referencedID(s.json.Resources[eventsFn].Properties["Role"])
+		consumerRoles := map[string]bool{} // the stream consumers' roles
+		for _, f := range Functions {
+			if _, ok := f.Trigger.(StreamTrigger); ok {
+				id, _ := s.json.function(t, f.Name)
+				consumerRoles[referencedID(s.json.Resources[id].Properties["Role"])] = true
+			}
+		}
 		count := map[string]int{}
 		for _, ns := range nagSuppressionsOf(s.json) {
 			r := s.json.Resources[ns.resource]
@@ -152,7 +157,7 @@ func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
 			case ns.rule == "AwsSolutions-APIG4" && r.Type == "AWS::ApiGatewayV2::Route" && ns.appliesTo == nil:
 				count["route"]++
 			case ns.rule == "AwsSolutions-IAM5" && slices.Equal(ns.appliesTo, []string{"Resource::*"}) &&
-				(r.Type == "AWS::IAM::Policy" || ns.resource == eventsRole):
+				(r.Type == "AWS::IAM::Policy" || consumerRoles[ns.resource]):
 				// The statements on "*" are exactly X-Ray's, or ListStreams.
 				var onAll []string
 				for _, st := range policyStatements(t, s.json, ns.resource) {
@@ -178,7 +183,7 @@ func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
 		want := map[string]int{
 			"route":            len(Routes) + 1, // and $default
 			"AWS::IAM::Policy": len(Functions),
-			"AWS::IAM::Role":   1, // the events function's
+			"AWS::IAM::Role":   len(consumerRoles), // the stream consumers' (events, stats)
 			"events DLQ":       1,
 		}
 		if !reflect.DeepEqual(count, want) {

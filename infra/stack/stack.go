@@ -217,7 +217,7 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	out("PaymentsQueueUrl", *r.payments.QueueUrl(), "Billing systems send payment events here")
 	out("PaymentsQueueArn", *r.payments.QueueArn(), "For the billing systems' sqs:SendMessage policies")
 	out("PaymentsDLQUrl", *r.dlq.QueueUrl(), "Payment events that failed 5 times")
-	out("EventsDLQUrl", *r.eventsDLQ.QueueUrl(), "Table stream records the events function failed to publish for a day")
+	out("EventsDLQUrl", *r.eventsDLQ.QueueUrl(), "Table stream records a stream consumer (events, stats) gave up on after a day")
 	out("EventBusName", *r.bus.EventBusName(), "Domain events (points.earned, ...) for partner rules")
 	out("TableName", *r.table.TableName(), "The DynamoDB table (for the operator CLI: ACCRUE_TABLE)")
 	out("AlarmTopicArn", *topic.TopicArn(), "Subscribe on-call here")
@@ -232,7 +232,7 @@ const StreamRetryAttempts = -1
 // addStreamSource makes fn consume the table's stream as t and the stack's
 // stream policy say (see StreamTrigger).
 func (r resources) addStreamSource(fn awslambda.Function, t StreamTrigger) {
-	esm := fn.AddEventSourceMapping(jsii.String("TableStream"), &awslambda.EventSourceMappingOptions{
+	opts := &awslambda.EventSourceMappingOptions{
 		EventSourceArn:          r.table.TableStreamArn(),
 		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
 		BatchSize:               jsii.Number(float64(t.BatchSize)),
@@ -242,7 +242,11 @@ func (r resources) addStreamSource(fn awslambda.Function, t StreamTrigger) {
 		ReportBatchItemFailures: jsii.Bool(true),
 		RetryAttempts:           jsii.Number(StreamRetryAttempts),
 		// MaxRecordAge unset: -1, no limit (CDK accepts 60s..7d only).
-	})
+	}
+	if t.TumblingWindow > 0 {
+		opts.TumblingWindow = duration(t.TumblingWindow)
+	}
+	esm := fn.AddEventSourceMapping(jsii.String("TableStream"), opts)
 	// The on-failure destination is set on the CloudFormation resource rather
 	// than with OnFailure (awslambdaeventsources.NewSqsDlq): that would also
 	// grant the role sqs:GetQueueAttributes and sqs:GetQueueUrl in a policy of
@@ -423,9 +427,12 @@ func ValidateFunctions(fns []Function, assetDir string) error {
 			httpHandlers++
 		case StreamTrigger:
 			if t.BatchSize < 1 || t.BatchSize > 10000 || t.ParallelizationFactor < 1 || t.ParallelizationFactor > 10 ||
-				t.MaxBatchingWindow < 0 || t.MaxBatchingWindow > 5*time.Minute {
-				return fmt.Errorf("function %s: stream BatchSize (%d), ParallelizationFactor (%d) or MaxBatchingWindow (%s) out of Lambda's limits",
-					f.Name, t.BatchSize, t.ParallelizationFactor, t.MaxBatchingWindow)
+				t.MaxBatchingWindow < 0 || t.MaxBatchingWindow > 5*time.Minute || t.TumblingWindow < 0 || t.TumblingWindow > 15*time.Minute {
+				return fmt.Errorf("function %s: stream BatchSize (%d), ParallelizationFactor (%d), MaxBatchingWindow (%s) or TumblingWindow (%s) out of Lambda's limits",
+					f.Name, t.BatchSize, t.ParallelizationFactor, t.MaxBatchingWindow, t.TumblingWindow)
+			}
+			if t.TumblingWindow > 0 && t.ParallelizationFactor != 1 {
+				return fmt.Errorf("function %s: a windowed stream consumer keys its items by shard, one writer each: ParallelizationFactor must be 1", f.Name)
 			}
 		case ScheduleTrigger:
 			if !strings.HasPrefix(t.Expression, "rate(") && !strings.HasPrefix(t.Expression, "cron(") {

@@ -42,8 +42,8 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 			streamConsumers++
 		}
 	}
-	if queueConsumers != 1 || streamConsumers != 1 {
-		t.Errorf("%d queue and %d stream consumers, want ingest and events", queueConsumers, streamConsumers)
+	if queueConsumers != 1 || streamConsumers != 2 {
+		t.Errorf("%d queue and %d stream consumers, want ingest; events and stats", queueConsumers, streamConsumers)
 	}
 	want := map[string]int{
 		"AWS::DynamoDB::Table":            1,
@@ -284,12 +284,26 @@ func TestIngestConsumesThePaymentsQueue(t *testing.T) {
 	})
 }
 
-// events consumes the table's stream from its oldest record, in order (one
-// batch per shard at a time), with partial batch responses and bisection,
-// retried until the stream drops a record, which then goes to the events DLQ.
-func TestEventsConsumesTheTableStream(t *testing.T) {
+// events and stats consume the table's stream from its oldest record, in
+// order (one batch per shard at a time), with partial batch responses and
+// bisection, retried until the stream drops a record, which then goes to the
+// events DLQ. stats' mapping has a tumbling window, so that its batches name
+// their shard (the stats consumer's items are keyed by it).
+func TestStreamConsumersOfTheTableStream(t *testing.T) {
+	for _, tc := range []struct {
+		fn                    string
+		batch, window, tumble any
+	}{
+		{"events", float64(100), float64(1), nil},
+		{"stats", float64(1000), float64(5), float64(900)},
+	} {
+		t.Run(tc.fn, func(t *testing.T) { streamConsumer(t, tc.fn, tc.batch, tc.window, tc.tumble) })
+	}
+}
+
+func streamConsumer(t *testing.T, fn string, batch, window, tumble any) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
-		fnID, _ := s.json.function(t, "events")
+		fnID, _ := s.json.function(t, fn)
 		tableID := s.json.ofType("AWS::DynamoDB::Table")[0]
 		p := s.json.eventSourceMapping(t, fnID).Properties
 		if want := getAtt(tableID, "StreamArn"); !reflect.DeepEqual(p["EventSourceArn"], want) {
@@ -297,8 +311,9 @@ func TestEventsConsumesTheTableStream(t *testing.T) {
 		}
 		for k, want := range map[string]any{
 			"StartingPosition":               "TRIM_HORIZON",
-			"BatchSize":                      float64(100),
-			"MaximumBatchingWindowInSeconds": float64(1),
+			"BatchSize":                      batch,
+			"MaximumBatchingWindowInSeconds": window,
+			"TumblingWindowInSeconds":        tumble,
 			"ParallelizationFactor":          float64(1),
 			"BisectBatchOnFunctionError":     true,
 			"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
@@ -651,7 +666,7 @@ func TestDomainEventsBusIsArchived(t *testing.T) {
 }
 
 // Alarms: the DLQs not empty, payments queue age, each function's errors and
-// throttles, the events function's iterator age, API 5xx; all notify the
+// throttles, the stream consumers' iterator age, API 5xx; all notify the
 // alarm topic.
 func TestAlarmsCoverFailuresAndNotifyTheTopic(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
@@ -690,10 +705,12 @@ func TestAlarmsCoverFailuresAndNotifyTheTopic(t *testing.T) {
 			want("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, 1)
 		}
 		want("AWS/SQS", "ApproximateAgeOfOldestMessage", payments, stage.Alarms.PaymentsQueueAge.Seconds())
-		eventsID, _ := s.json.function(t, "events")
-		want("AWS/Lambda", "IteratorAge", eventsID, 5*60*1000) // 5 minutes, in ms
-		if p := have[key{"AWS/Lambda", "IteratorAge", eventsID}]; p != nil && p["Statistic"] != "Maximum" {
-			t.Errorf("iterator age alarm on the %v, want the Maximum", p["Statistic"])
+		for _, consumer := range []string{"events", "stats"} {
+			id, _ := s.json.function(t, consumer)
+			want("AWS/Lambda", "IteratorAge", id, 5*60*1000) // 5 minutes, in ms
+			if p := have[key{"AWS/Lambda", "IteratorAge", id}]; p != nil && p["Statistic"] != "Maximum" {
+				t.Errorf("%s's iterator age alarm on the %v, want the Maximum", consumer, p["Statistic"])
+			}
 		}
 		for _, f := range Functions {
 			id, _ := s.json.function(t, f.Name)

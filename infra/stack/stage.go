@@ -85,7 +85,7 @@ type AlarmThresholds struct {
 	EvaluationPeriods int
 	// PaymentsQueueAge: age of the oldest message of the payments queue.
 	PaymentsQueueAge time.Duration
-	// StreamIteratorAge: how far a stream consumer (the events function) is
+	// StreamIteratorAge: how far a stream consumer (events, stats) is
 	// behind the table's stream, the age of the last record it read
 	// (IteratorAge, Maximum).
 	StreamIteratorAge time.Duration
@@ -108,10 +108,10 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 7 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 50, BurstLimit: 100},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 10, BurstLimit: 20},
-		// Dev sees test traffic: 37 in all, so dev and prod together fit in
+		// Dev sees test traffic: 42 in all, so dev and prod together fit in
 		// one account of the default quota.
 		Concurrency: Concurrency{
-			Reserved: map[string]int{"api": 20, "ingest": 10, "events": 5, "jobs": 1, "rollup": 1},
+			Reserved: map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1},
 			QueueMax: 10,
 			Account:  1000,
 		},
@@ -134,7 +134,7 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 90 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 1000, BurstLimit: 2000},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 100, BurstLimit: 200},
-		// Sized for the default quota of 1000: 454 reserved, 546 left for
+		// Sized for the default quota of 1000: 504 reserved, 496 left for
 		// anything else in the account.
 		//   api 300: the stage lets 1000 requests/s through; at a p99
 		//     latency of ~100 ms that is ~100 at once; 300 leaves room for a
@@ -144,13 +144,13 @@ var Stages = map[string]Stage{
 		//     payments/s, a partner's billing-day peak; at ~7 WRU each,
 		//     ~28,000 WRU/s, under the table's default quota of 40,000. Above
 		//     that the queue holds the payments (its age is alarmed).
-		//   events 50: a stream consumer runs one batch per shard at a time
-		//     (ParallelizationFactor 1), and the stream has a shard per table
-		//     partition: ~30 partitions at that write rate.
+		//   events 50, stats 50: a stream consumer runs one batch per shard at
+		//     a time (ParallelizationFactor 1), and the stream has a shard per
+		//     table partition: ~30 partitions at that write rate.
 		//   jobs 2, rollup 2: one run per schedule, and an operator's manual
 		//     run beside it.
 		Concurrency: Concurrency{
-			Reserved: map[string]int{"api": 300, "ingest": 100, "events": 50, "jobs": 2, "rollup": 2},
+			Reserved: map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2},
 			QueueMax: 100,
 			Account:  1000,
 		},

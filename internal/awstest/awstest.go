@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -152,6 +153,17 @@ func EventBridgeClient(t testing.TB) *eventbridge.Client {
 	})
 	ebClients[ep] = c
 	return c
+}
+
+// StreamsClient returns a DynamoDB Streams client for DynamoDB Local's
+// streams (internal/streampoller reads them). The test fails when DynamoDB
+// Local is not running.
+func StreamsClient(t testing.TB) *dynamodbstreams.Client {
+	t.Helper()
+	ep := Endpoint(t)
+	return dynamodbstreams.NewFromConfig(AWSConfig(), func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(ep)
+	})
 }
 
 // NewTable creates a table with a unique name derived from the test's name,

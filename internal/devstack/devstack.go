@@ -2,7 +2,8 @@
 // DynamoDB Local and moto, the table and queues from the same definitions as
 // the CDK stack, a seeded demo partner, the API on a local address, the
 // payments queue consumed with Lambda's batch semantics, the table's stream
-// published to a local event bus as domain events, and the schedules.
+// published to a local event bus as domain events and summed by the stats
+// consumer, and the schedules.
 package devstack
 
 import (
@@ -187,13 +188,21 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	poller := &sqspoller.Poller{Client: sq, QueueURL: qs.URL, Handler: proc.HandleSQS, Log: cfg.Log, BatchSize: queue.BatchSize, WaitSeconds: 1}
 	pollDone := make(chan struct{})
 	go func() { defer close(pollDone); _ = poller.Run(runCtx) }()
-	// Domain events: the table's stream → EventBridge, as the events function does in AWS.
+	// The table's stream, read twice as two event source mappings do in AWS:
+	// domain events → EventBridge (the events function), and the stats
+	// consumer's partial figures (the stats function; its batches carry the
+	// shard id, as a tumbling window's do).
+	streams := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) })
 	pub := domainevents.NewPublisher(eb, cfg.Bus, domainevents.WithLogger(cfg.Log))
-	sp := streampoller.NewPoller(dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint()) }),
-		streamARN, pub.HandleStream)
-	sp.Log = cfg.Log
+	sp := streampoller.NewPoller(streams, streamARN, pub.HandleStream)
+	statsPoller := streampoller.NewWindowPoller(streams, streamARN, rollup.NewConsumer(st, cfg.Log).Handle)
 	streamDone := make(chan struct{})
-	go func() { defer close(streamDone); _ = sp.Run(runCtx) }()
+	var streamWG sync.WaitGroup
+	for _, p := range []*streampoller.Poller{sp, statsPoller} {
+		p.Log = cfg.Log
+		streamWG.Go(func() { _ = p.Run(runCtx) })
+	}
+	go func() { defer close(streamDone); streamWG.Wait() }()
 	// The scheduled jobs, as their EventBridge schedules fire them in AWS.
 	jobsRunner := memberjobs.New(st, memberjobs.WithLogger(cfg.Log))
 	statsJob := rollup.New(st, cfg.Log)

@@ -36,6 +36,7 @@ func Handlers(db *dynamodb.Client, table string, eb *eventbridge.Client, bus str
 		"api":    lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext),
 		"jobs":   lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
 		"rollup": lambda.NewHandler(rollup.Wire(db, table, log).Handle),
+		"stats":  lambda.NewHandler(rollup.WireConsumer(db, table, log).Handle),
 	}
 }
 

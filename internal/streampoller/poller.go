@@ -1,7 +1,8 @@
 // Package streampoller reads a DynamoDB table's stream the way the Lambda event
 // source does and hands the records to a stream handler (such as
-// domainevents.Publisher.HandleStream): for the local stack and the tests,
-// where no Lambda service polls DynamoDB Local's stream.
+// domainevents.Publisher.HandleStream, or with the shard id the stats
+// consumer rollup.Consumer.Handle): for the local stack and the tests, where
+// no Lambda service polls DynamoDB Local's stream.
 //
 // Semantics kept from Lambda (ReportBatchItemFailures): records of a shard are
 // handed over in order, at most BatchSize at a time; when the handler returns
@@ -45,11 +46,19 @@ type API interface {
 // ReportBatchItemFailures does.
 type Handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
+// WindowHandler handles a batch as a Lambda function whose event source
+// mapping has a tumbling window does: the event names its shard (the stats
+// consumer keys its items by it).
+type WindowHandler func(context.Context, events.DynamoDBTimeWindowEvent) (events.DynamoDBTimeWindowEventResponse, error)
+
+// batchHandler is either kind of handler, given the batch's shard.
+type batchHandler func(ctx context.Context, shard string, recs []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error)
+
 // Poller reads one stream and hands its records to a handler.
 type Poller struct {
 	client  API
 	arn     string
-	handler Handler
+	handler batchHandler
 
 	// BatchSize: records per handler call (GetRecords limit), default 100.
 	BatchSize int32
@@ -82,7 +91,25 @@ type shard struct {
 
 // NewPoller returns a poller of the stream arn.
 func NewPoller(client API, arn string, h Handler) *Poller {
-	return &Poller{client: client, arn: arn, handler: h, shards: map[string]*shard{}}
+	return &Poller{client: client, arn: arn, shards: map[string]*shard{},
+		handler: func(ctx context.Context, _ string, recs []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+			return h(ctx, events.DynamoDBEvent{Records: recs})
+		}}
+}
+
+// NewWindowPoller returns a poller of the stream arn for a handler of
+// windowed batches. Each batch carries its shard id and the stream's ARN;
+// the windows themselves are not emulated (every batch starts a window with
+// an empty state, and no empty final call closes it): the handlers here keep
+// no state in them.
+func NewWindowPoller(client API, arn string, h WindowHandler) *Poller {
+	return &Poller{client: client, arn: arn, shards: map[string]*shard{},
+		handler: func(ctx context.Context, shard string, recs []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+			ev := events.DynamoDBTimeWindowEvent{DynamoDBEvent: events.DynamoDBEvent{Records: recs}}
+			ev.ShardID, ev.EventSourceARN, ev.State = shard, arn, map[string]string{}
+			resp, err := h(ctx, ev)
+			return events.DynamoDBEventResponse{BatchItemFailures: resp.BatchItemFailures}, err
+		}}
 }
 
 // StreamARN returns the latest stream of a table.
@@ -264,7 +291,7 @@ func (p *Poller) deliver(ctx context.Context, s *shard, recs []events.DynamoDBEv
 	left := recs
 	backoff := p.MinBackoff
 	for attempt := 1; ; attempt++ {
-		resp, err := p.handler(ctx, events.DynamoDBEvent{Records: left})
+		resp, err := p.handler(ctx, s.id, left)
 		from := 0
 		switch {
 		case err != nil:

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/internal/streampoller"
+	"github.com/accrue/accrue/internal/streamtest"
 	"github.com/accrue/accrue/shared/rollup"
 )
 
@@ -17,7 +20,17 @@ func TestStatsFromRollup(t *testing.T) {
 	h := newHarness(t)
 	h.seed("s1", 100000, 250000) // 10 + 25 points, 2026-11-05 15:00 Moscow time
 	later := now.Add(48 * time.Hour)
-	job := rollup.New(h.st, slog.New(slog.NewJSONHandler(io.Discard, nil)), rollup.WithClock(func() time.Time { return later }))
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	// The stats consumer sums the table's stream first (the stats function
+	// does, all along, in AWS).
+	arn, err := streampoller.StreamARN(context.Background(), h.db, h.table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := streampoller.NewWindowPoller(awstest.StreamsClient(t), arn, rollup.NewConsumer(h.st, log).Handle)
+	p.Log, p.MaxRetries = log, 1
+	streamtest.Drain(t, p)
+	job := rollup.New(h.st, log, rollup.WithClock(func() time.Time { return later }))
 	if _, err := job.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,36 +3,17 @@ package domainevents_test
 import (
 	"encoding/json"
 	"fmt"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/internal/streamtest"
 )
 
 var t0 = time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
 
 // image marshals v as the store does and adds its keys and extra attributes.
-func image(t testing.TB, v any, pk, sk string, extra map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	t.Helper()
-	m, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m["pk"] = &types.AttributeValueMemberS{Value: pk}
-	m["sk"] = &types.AttributeValueMemberS{Value: sk}
-	for k, v := range extra {
-		m[k] = v
-	}
-	img, err := domainevents.LambdaImage(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+var image = streamtest.Image
 
 var seqCounter int
 

@@ -90,6 +90,10 @@ type Member struct {
 	// release: a pending lot whose time has come counts as available, and
 	// the member's next write books its release (see ReleaseDue).
 	ReleaseAt int64 `dynamodbav:"rel,omitempty" json:"-"`
+	// ActiveDays are the local days (yyyy-mm-dd, program time zone) of the
+	// member's latest activity, oldest first (MarkActive): the stats roll-up
+	// counts the member active on a day when the day appears here.
+	ActiveDays []string `dynamodbav:"adays,omitempty" json:"-"`
 }
 
 // ReleaseDue reports whether a pending lot of m has come to its release

@@ -35,20 +35,6 @@ func (d day) start(loc *time.Location) time.Time {
 	return time.Date(y, m, dd, 0, 0, 0, 0, loc).UTC()
 }
 
-// utcDays lists the UTC calendar days (yyyy-mm-dd) the window [start, end)
-// overlaps; none when it is empty.
-func utcDays(start, end time.Time) []string {
-	if !end.After(start) {
-		return nil
-	}
-	var out []string
-	last := dayOf(end.Add(-time.Nanosecond), time.UTC)
-	for d := dayOf(start, time.UTC); !last.before(d); d = d.next() {
-		out = append(out, d.String())
-	}
-	return out
-}
-
 func laterOf(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

@@ -1,19 +1,32 @@
-// Package rollup is the stats roll-up job: it writes, per partner and per day,
-// the figures GET /v1/stats returns (store.DayStats under
-// P#{partner}#STATS | {yyyy-mm-dd}). An EventBridge schedule runs it
-// (functions/rollup, Job.Handle); it reads ledger entries from the day index
-// only, so its cost grows with the entries of the days it rolls up, not with
-// the number of members.
+// Package rollup is the stats roll-up: per partner and per day, the figures
+// GET /v1/stats returns (store.DayStats under P#{partner}#STATS |
+// {yyyy-mm-dd}). It has two parts:
+//
+//   - the stats consumer (Consumer, functions/stats): the handler of the
+//     table's DynamoDB stream that sums each new ledger entry, and each
+//     member's first activity of a day, into partial figures per partner,
+//     local day and stream shard (store.Partial);
+//   - the roll-up job (Job, functions/rollup, on an EventBridge schedule):
+//     closes each day from its partial figures — a few per day and partner,
+//     one per stream shard that carried its records, however many entries
+//     the day had — and writes the figures so far of the days not closed.
+//
+// The cost of a day is one small write per stream batch and partner (the
+// consumer) plus reads of the day's partials (the job): it follows the
+// stream's batches, not the day's entries or the number of members. Ledger
+// entries carry no index attribute for it.
 //
 // # Days
 //
-// A day is a calendar day in the program's time zone (program.Location) at
-// roll-up time; an entry belongs to the day its time (Entry.At) falls in,
-// start inclusive, end exclusive: an entry at 23:59:59.999 local time is the
-// day's, one at 00:00:00 the next day's. Days are 23 or 25 hours long across
-// a DST change. A partner's first day is the day its registry entry was
-// created (store.PartnerRecord.CreatedAt; PutProgram creates it with the
-// partner, before any entry can exist).
+// A day is a calendar day in the program's time zone (program.Location); an
+// entry belongs to the day its time (Entry.At) falls in, start inclusive,
+// end exclusive: an entry at 23:59:59.999 local time is the day's, one at
+// 00:00:00 the next day's. Days are 23 or 25 hours long across a DST change.
+// The consumer puts an entry in its day with the program it reads (through
+// the store's 30-second cache) when the record arrives. A partner's first
+// day is the day its registry entry was created (store.PartnerRecord.
+// CreatedAt; PutProgram creates it with the partner, before any entry can
+// exist).
 //
 // # Figures of a day
 //
@@ -50,61 +63,127 @@
 //   - active_members = distinct members with an earn or bonus entry or a
 //     redemption (a redeem entry with points ≤ 0: a hold, an immediate or a
 //     later capture) that day. The return of held points (a cancel or a hold
-//     released by the stale-holds job) is not activity: the index cannot tell
-//     the member's cancel from the job's release.
+//     released by the stale-holds job) is not activity: the two are the same
+//     entry.
 //
 // The flows account for every point: each entry's Δ(Available+Pending+Held)
 // equals its issued − reversed − redeemed − expired − debited (checked per
-// entry and per day: an entry that breaks it is a bug in the code that booked
-// it, and stops the partner's roll-up with ErrUnbalanced, which alarms), so
+// entry by the consumer and per day by the job: an entry that breaks it is a
+// bug in the code that booked it; the consumer logs it and counts it as
+// Unbalanced, and the partner's roll-up stops at that day with
+// ErrUnbalanced, which alarms), so
 //
 //	outstanding(D) − outstanding(D−1) = issued − reversed − redeemed − expired − debited
 //
 // exactly, and outstanding(D) is computed as outstanding(D−1) plus the day's
 // net. Likewise debt(D) − debt(D−1) = Σ Delta.Debt of the day.
 //
+// # Active members, incrementally
+//
+// Distinct members cannot be summed record by record, so the member item
+// carries the answer: the transaction that books a member's first activity
+// of a day adds the day to the member's ActiveDays (ledger.MarkActive, called
+// where the store books entries; it keeps the last two days, so a write taken
+// just before midnight that commits after one taken just after still finds
+// its day). Every write of a member is conditional on its version, so the
+// stream holds each of its images once and in order, and the consumer counts
+// the member once on each day that appears in an image (INSERT or MODIFY)
+// and was not in the one before (ledger.NewActiveDays).
+//
+// # The consumer: exact and idempotent per record
+//
+// Each stream shard is read by one invocation at a time (the mapping's
+// parallelization factor is 1), and the consumer learns its shard from the
+// batch (Lambda sends the shard id to a mapping with a tumbling window; the
+// consumer keeps nothing in the window's state). For each partner with
+// records in a batch it sums them by day (Changes, chunks) and writes, in one
+// TransactWriteItems, an ADD to its partial of each day (P#{partner}#STATS#D#
+// {day} | {shard}) and the shard's progress (P#{partner}#STATS#S | {shard}:
+// the last sequence number applied, zero-padded to 40 digits so that strings
+// compare as the numbers do), on condition that the progress is before the
+// chunk's first record. Invariant: the records of (partner, shard) applied
+// are exactly those up to the progress. A batch delivered again, whole or in
+// part, fails the condition; the consumer reads the progress and applies only
+// the records after it. So interrupted, duplicated and overlapping batches
+// change nothing, whichever day a record's figures go to. The first record
+// not applied (unreadable, or its partner's write failed) is reported as the
+// batch item failure; the event source delivers the batch again from it.
+// Partials have one writer (their shard's invocation), so nothing conflicts
+// but the job's own writes to them.
+//
+// Entries are append-only: only their INSERT counts (a MODIFY changes lot
+// fields). A GDPR erase copies a member's entries to the anonymous member and
+// deletes the originals; the copies carry store.AttrMoved and the anonymous
+// member's INSERT (status erased) counts no activity, so nothing is counted
+// twice, whether the erase is finished at once or later.
+//
 // # Closing days: exact, idempotent, resumable
 //
 // Per partner, a roll-up state (store.RollupState) records the last closed
 // day, the instant its window ends ("through") and the outstanding points and
-// debt at that instant. A run closes the days after it in order: day D+1
-// covers the entries in [through, end of D+1), and closes once its end plus
-// the grace period (DefaultGrace, 15 minutes) has passed — time for ledger
-// transactions that took their time to commit and for the day index (a
-// global secondary index, eventually consistent) to catch up. Each closed day
-// is written with the state's advance in one transaction conditional on the
-// state version the computation started from: two runs at once, or the same
-// run twice, close each day once with the same figures; a run stopped at any
-// point (its deadline, a crash) leaves the state at its last closed day and
-// the next run goes on from there. Days without entries are closed like any
-// other (zero flows, outstanding carried forward). Because every window starts
-// where the previous one ended, every entry is counted in exactly one day even
-// if the program's time zone changes (the first day after the change is then
-// shorter or longer).
+// debt at that instant. A run closes the days after it in order: a day
+// closes once its end plus the grace period (DefaultGrace, 15 minutes) has
+// passed — time for ledger transactions that took their time and for the
+// consumer, normally a second or so behind the table. To close day D a run:
+//
+//  1. seals D (P#{partner}#STATS#L | SEAL = D) before reading anything;
+//  2. reads D's partials (consistently) and takes each once (Taken = its
+//     figures at its last record, set only if not set: concurrent runs take
+//     the same figures);
+//  3. folds in the late partials (below);
+//  4. writes D's final figures with the state's advance, and the folds, in
+//     one transaction conditional on the state version the computation
+//     started from.
+//
+// Two runs at once, or the same run twice, close each day once with the same
+// figures; a run stopped at any point (its deadline, a crash) leaves the
+// state at its last closed day and the next run goes on from there. Days
+// without partials are closed like any other (zero flows, outstanding
+// carried forward).
+//
+// Late records. The consumer, after each write, reads the seal; for every
+// day it wrote at or before the sealed day it writes a late mark (P#{partner}
+// #STATS#L | LATE#{day}#{shard}, with the partial's last record). A write
+// either comes before the run's read of the partial (the take includes it),
+// or after the seal (the consumer sees the seal and marks the partial):
+// nothing falls between. At each close the run reads the late marks and adds
+// what each marked partial received since it was taken (Figures − Taken) to
+// the day it closes, and in the same transaction sets Taken to what it read
+// and deletes the mark — on condition that the mark still holds the record
+// it read (a later write re-marks it, and the run starts over). So a record
+// the consumer applies after its day closed (it lagged or failed over
+// midnight) is counted exactly once, in the first day closed after it, and
+// outstanding stays exact; the closed day itself is never rewritten.
 //
 // After closing what it can, a run writes the figures so far (final = false,
-// as_of = the instant they were computed at) of the days after the last closed
-// one up to now: today, and yesterday during its grace period. Those writes are
-// conditional too (the state unchanged, the item not final, no figures of a
-// later instant), so a slow run never overwrites newer figures.
-//
-// A day's entries are read from the day index: the UTC days its window
-// overlaps (two for most time zones, sometimes three) × store.DayBuckets
-// buckets, queried in parallel per bucket, every page, and filtered to the
-// window by their time. Distinct members are counted per bucket (a member's
-// entries are all in one bucket).
+// as_of = the instant they were computed at) of the days after the last
+// closed one up to now: today, and yesterday during its grace period — their
+// partials as they are, and for the first of them the late remainders it will
+// fold in. Those writes are conditional too (the state unchanged, the item not
+// final, no figures of a later instant), so a slow run never overwrites
+// newer figures.
 //
 // # Limits
 //
-//   - An entry that reaches the day index only after its day closed (its
-//     transaction committed more than the grace period after its time) is in
-//     no day's figures; with the ledger's transaction times this does not
-//     happen in practice.
-//   - A GDPR erase copies a member's entries to an anonymous member and then
-//     deletes the originals: if it runs while a day holding those entries is
-//     being read, that day may count some of them twice or not at all (erase
-//     is rare, and closed days are read minutes after midnight).
+//   - A record the consumer applies after its day closed counts in the next
+//     day closed, not its own (active members too); with the consumer's
+//     normal lag this does not happen. The consumer alarms on its iterator
+//     age (5 minutes).
+//   - A record the event source gives up on (after the stream's 24 hours of
+//     retries, to the events DLQ, alarmed) is in no figures.
+//   - The program's time zone is read when the record arrives: if it changes
+//     while records are in flight, some entries go to the day of the new
+//     zone. Every entry is still counted exactly once.
+//   - An activity committed more than a day after a later activity of the
+//     same member (two writers' clocks that far apart) is not counted.
+//   - Partials expire 35 days after their day (store.PartialTTL): a roll-up
+//     stopped longer than that loses the days it has not closed.
+//   - Upgrading from the day-index roll-up: the consumer starts at the
+//     stream's oldest record (up to 24 hours back); the first day it closes
+//     is its PartialsFrom, and late marks of earlier days (closed from the
+//     day index) are dropped. Entries of that first day written before the
+//     stream's oldest record (a deploy more than 24 hours into the day) are
+//     missing from it.
 //   - Partners that existed before the partner registry (store.PartnerRecord
-//     Preexisting) start at the day they were registered, from zero: entries
-//     written before the day index existed are not in it.
+//     Preexisting) start at the day they were registered, from zero.
 package rollup

@@ -18,26 +18,14 @@ import (
 // booked the entry; the partner's roll-up stops at that day.
 var ErrUnbalanced = errors.New("flows do not account for the change of outstanding points")
 
-// ErrForeignEntry: the day index returned an entry of another partner for a
-// partner's key (never expected: the key names the partner).
-var ErrForeignEntry = errors.New("entry of another partner in the partner's day index")
-
-// Figures are the sums over a set of entries (see the package doc).
-type Figures struct {
-	Issued   int64 `json:"issued"`
-	Reversed int64 `json:"reversed"`
-	Redeemed int64 `json:"redeemed"`
-	Expired  int64 `json:"expired"`
-	Debited  int64 `json:"debited"`
-	// Net is Σ Δ(Available+Pending+Held): the change of outstanding points.
-	Net int64 `json:"net"`
-	// DebtChange is Σ Δ Debt.
-	DebtChange int64 `json:"debt_change"`
-}
+// Figures are the sums over a set of entries (see the package doc); the store
+// keeps them in partial items (store.Partial) and they add up.
+type Figures = store.Figures
 
 // Of returns the figures of one entry, checking that its flows account for
-// its change of outstanding points (ErrUnbalanced otherwise).
-func Of(e store.DayEntry) (Figures, error) {
+// its change of outstanding points (ErrUnbalanced otherwise: the figures are
+// returned all the same, with Unbalanced 1).
+func Of(e ledger.Entry) (Figures, error) {
 	d := e.Delta
 	f := Figures{Net: d.Available + d.Pending + d.Held, DebtChange: d.Debt}
 	switch {
@@ -56,44 +44,32 @@ func Of(e store.DayEntry) (Figures, error) {
 			f.Debited = -(d.Available + d.Pending + d.Held)
 		}
 	}
-	if err := f.Check(); err != nil {
+	if err := Check(f); err != nil {
+		f.Unbalanced = 1
 		return f, fmt.Errorf("%s entry of member %s at %s (%d points, delta %+v): %w",
 			e.Kind, e.MemberID, e.At.UTC().Format(time.RFC3339Nano), e.Points, d, err)
 	}
 	return f, nil
 }
 
-// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited.
-func (f Figures) Check() error {
+// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited, and
+// that no entry summed into f was unbalanced on its own.
+func Check(f Figures) error {
 	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited; flows != f.Net {
 		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d = %d, outstanding changed by %d",
 			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, flows, f.Net)
 	}
+	if f.Unbalanced != 0 {
+		return fmt.Errorf("%w: %d entries whose own flows do not (the stats consumer logged each)", ErrUnbalanced, f.Unbalanced)
+	}
 	return nil
 }
 
-// Add adds g to f.
-func (f *Figures) Add(g Figures) {
-	f.Issued += g.Issued
-	f.Reversed += g.Reversed
-	f.Redeemed += g.Redeemed
-	f.Expired += g.Expired
-	f.Debited += g.Debited
-	f.Net += g.Net
-	f.DebtChange += g.DebtChange
-}
-
 // Active reports whether an entry makes its member active that day: earn,
-// bonus, and redemptions (a hold or a capture; not the return of held points).
-func Active(e store.DayEntry) bool {
-	switch e.Kind {
-	case ledger.KindEarn, ledger.KindBonus:
-		return true
-	case ledger.KindRedeem:
-		return e.Points <= 0
-	}
-	return false
-}
+// bonus, and redemptions (a hold or a capture; not the return of held
+// points). The member item records it (ledger.MarkActive), and the consumer
+// counts the member from there.
+func Active(e ledger.Entry) bool { return ledger.IsActivity(&e) }
 
 // Liability is outstanding points × the program's point value, as an exact
 // decimal string in minor units: what the roll-up stores, so that no

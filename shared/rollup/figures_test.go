@@ -8,7 +8,6 @@ import (
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/rollup"
-	"github.com/accrue/accrue/shared/store"
 )
 
 // Each kind of entry the ledger books, with the delta it books (see
@@ -46,7 +45,7 @@ func TestFiguresOfEntries(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := store.DayEntry{PartnerID: "p", MemberID: "m", Kind: tc.kind, Points: tc.points, Delta: tc.delta}
+			e := ledger.Entry{PartnerID: "p", MemberID: "m", Kind: tc.kind, Points: tc.points, Delta: tc.delta}
 			got, err := rollup.Of(e)
 			if err != nil || got != tc.want {
 				t.Fatalf("Of = %+v, %v; want %+v", got, err, tc.want)
@@ -56,7 +55,7 @@ func TestFiguresOfEntries(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []store.DayEntry{
+	for _, bad := range []ledger.Entry{
 		{Kind: ledger.KindBonus, Delta: ledger.Balances{Pending: 3}},                               // no lifetime
 		{Kind: ledger.KindRedeem, Points: -5, Delta: ledger.Balances{Pending: -5}},                 // pending spent
 		{Kind: ledger.KindExpire, Delta: ledger.Balances{Held: -5}},                                // held expired

@@ -19,15 +19,18 @@ type Store interface {
 	Partners(ctx context.Context) ([]store.PartnerRecord, error)
 	Program(ctx context.Context, partner string) (*program.Program, error)
 	RollupState(ctx context.Context, partner string) (store.RollupState, bool, error)
-	DayEntries(ctx context.Context, partner, utcDay string, bucket int, fn func([]store.DayEntry) error) error
-	CloseDay(ctx context.Context, partner string, prevVersion int64, day store.DayStats, next store.RollupState) error
+	SealDay(ctx context.Context, partner, day string) error
+	DayPartials(ctx context.Context, partner, day string) ([]store.Partial, error)
+	TakePartial(ctx context.Context, partner string, p store.Partial) (store.Partial, error)
+	LatePartials(ctx context.Context, partner string, limit int) ([]store.Late, error)
+	CloseDay(ctx context.Context, partner string, prevVersion int64, day store.DayStats, next store.RollupState, folds []store.Fold) error
 	PutDayStats(ctx context.Context, partner string, stateVersion int64, day store.DayStats) error
 }
 
 // Defaults of the job's settings.
 const (
-	// DefaultGrace: a day closes this long after it ends (late commits, index
-	// propagation; see the package doc).
+	// DefaultGrace: a day closes this long after it ends (late commits, the
+	// stats consumer's lag; see the package doc).
 	DefaultGrace = 15 * time.Minute
 	// DefaultMargin: a run stops this long before its context's deadline
 	// (the Lambda's), so that it ends, and logs, before being cut off.
@@ -247,11 +250,11 @@ func (j *Job) RunPartner(ctx context.Context, rec store.PartnerRecord, now time.
 		if now.Before(end.Add(j.grace)) {
 			break
 		}
-		ds, next, err := j.figures(ctx, partner, p, st, d, end, true)
+		ds, next, folds, err := j.closing(ctx, partner, p, st, d, end)
 		if err != nil {
 			return pr, err
 		}
-		err = j.store.CloseDay(ctx, partner, st.Version, ds, next)
+		err = j.store.CloseDay(ctx, partner, st.Version, ds, next, folds)
 		if errors.Is(err, store.ErrRollupMoved) {
 			if moves++; moves > maxMoves {
 				pr.Yielded = true
@@ -275,7 +278,7 @@ func (j *Job) RunPartner(ctx context.Context, rec store.PartnerRecord, now time.
 	}
 
 	// The figures so far of the days after the last closed one.
-	for cur := st; ; {
+	for cur, first := st, true; ; first = false {
 		last, err := parseDay(cur.Closed)
 		if err != nil {
 			return pr, err
@@ -286,7 +289,11 @@ func (j *Job) RunPartner(ctx context.Context, rec store.PartnerRecord, now time.
 			break
 		}
 		end := laterOf(earlierOf(d.next().start(loc), now), start)
-		ds, next, err := j.figures(ctx, partner, p, cur, d, end, false)
+		f, err := j.soFar(ctx, partner, cur, d, first)
+		if err != nil {
+			return pr, err
+		}
+		ds, next, err := dayFigures(partner, p, cur, d, end, f, false)
 		if err != nil {
 			return pr, err
 		}
@@ -317,91 +324,125 @@ func (j *Job) state(ctx context.Context, rec store.PartnerRecord, loc *time.Loca
 	}
 	first := dayOf(rec.CreatedAt, loc)
 	if rec.Preexisting {
-		j.log.WarnContext(ctx, "partner existed before the day index: its figures start at its registration, from zero",
+		j.log.WarnContext(ctx, "partner existed before the partner registry: its figures start at its registration, from zero",
 			"partner", rec.PartnerID, "first_day", first.String())
 	}
 	return store.RollupState{Closed: first.prev().String(), Through: first.start(loc)}, nil
 }
 
-// figures computes day d's figures over the window [from.Through, end) and the
-// state that closing it gives.
-func (j *Job) figures(ctx context.Context, partner string, p *program.Program, from store.RollupState, d day, end time.Time, final bool) (store.DayStats, store.RollupState, error) {
-	f, active, err := j.sum(ctx, partner, from.Through, end)
-	if err != nil {
-		return store.DayStats{}, store.RollupState{}, fmt.Errorf("roll up %s of %s: %w", d, partner, err)
+// closing seals day d, takes its partials and folds in the late partials
+// (see the package doc): the day's final figures over the window
+// [from.Through, end), the state that closing it gives, and the folds that
+// go with them in CloseDay.
+func (j *Job) closing(ctx context.Context, partner string, p *program.Program, from store.RollupState, d day, end time.Time) (store.DayStats, store.RollupState, []store.Fold, error) {
+	fail := func(err error) (store.DayStats, store.RollupState, []store.Fold, error) {
+		return store.DayStats{}, store.RollupState{}, nil, fmt.Errorf("close %s of %s: %w", d, partner, err)
 	}
-	if err := f.Check(); err != nil {
+	if err := j.store.SealDay(ctx, partner, d.String()); err != nil {
+		return fail(err)
+	}
+	ps, err := j.store.DayPartials(ctx, partner, d.String())
+	if err != nil {
+		return fail(err)
+	}
+	var f Figures
+	for _, pa := range ps {
+		taken, err := j.store.TakePartial(ctx, partner, pa)
+		if err != nil {
+			return fail(err)
+		}
+		if taken.Taken == nil {
+			return fail(fmt.Errorf("partial %s/%s not taken", pa.Day, pa.Shard))
+		}
+		f.Add(*taken.Taken)
+	}
+	lates, err := j.store.LatePartials(ctx, partner, store.MaxFolds)
+	if err != nil {
+		return fail(err)
+	}
+	first := from.PartialsFrom
+	if first == "" {
+		first = d.String()
+	}
+	rem, folds := fold(lates, d.String(), first)
+	f.Add(rem)
+	if len(folds) > 0 {
+		j.log.InfoContext(ctx, "roll-up: late partials folded into the day closed", "partner", partner, "day", d.String(), "late", len(folds))
+	}
+	ds, next, err := dayFigures(partner, p, from, d, end, f, true)
+	if err != nil {
+		return fail(err)
+	}
+	next.PartialsFrom = first
+	return ds, next, folds, nil
+}
+
+// fold is what the late partials add to the day closed (day) and how they
+// are taken: every late partial of a day closed already or of this one,
+// from the first day closed from partials on, adds what it received since it
+// was taken. Marks of earlier days, or of partials expired, are dropped.
+func fold(lates []store.Late, day, first string) (Figures, []store.Fold) {
+	var rem Figures
+	var folds []store.Fold
+	for _, l := range lates {
+		switch {
+		case l.Mark.Day > day:
+			// Not sealed by a close: its own close reads the partial.
+		case !l.Found || l.Mark.Day < first:
+			folds = append(folds, store.Fold{Mark: l.Mark, Drop: true})
+		default:
+			rem.Add(l.Partial.Remainder())
+			folds = append(folds, store.Fold{Mark: l.Mark, Take: l.Partial.Figures, TakeLast: l.Partial.Last})
+		}
+	}
+	return rem, folds
+}
+
+// soFar returns the figures so far of day d (not closed): its partials as
+// they are and, for the first day after the last closed one (first), what
+// late partials of closed days received that the close of d will fold in.
+func (j *Job) soFar(ctx context.Context, partner string, st store.RollupState, d day, first bool) (Figures, error) {
+	ps, err := j.store.DayPartials(ctx, partner, d.String())
+	if err != nil {
+		return Figures{}, fmt.Errorf("figures so far of %s for %s: %w", partner, d, err)
+	}
+	var f Figures
+	for _, pa := range ps {
+		f.Add(pa.Figures)
+	}
+	if !first {
+		return f, nil
+	}
+	lates, err := j.store.LatePartials(ctx, partner, store.MaxFolds)
+	if err != nil {
+		return Figures{}, fmt.Errorf("figures so far of %s for %s: %w", partner, d, err)
+	}
+	from := st.PartialsFrom
+	if from == "" {
+		from = d.String()
+	}
+	for _, l := range lates {
+		// Late partials of d itself (sealed by a close that did not finish)
+		// are in its partials already.
+		if l.Found && l.Mark.Day >= from && l.Mark.Day < d.String() {
+			f.Add(l.Partial.Remainder())
+		}
+	}
+	return f, nil
+}
+
+// dayFigures renders day d's figures f over the window [from.Through, end)
+// and the state that closing it gives.
+func dayFigures(partner string, p *program.Program, from store.RollupState, d day, end time.Time, f Figures, final bool) (store.DayStats, store.RollupState, error) {
+	if err := Check(f); err != nil {
 		return store.DayStats{}, store.RollupState{}, fmt.Errorf("roll up %s of %s: %w", d, partner, err)
 	}
 	out, debt := from.Outstanding+f.Net, from.Debt+f.DebtChange
 	ds := store.DayStats{
 		Day: d.String(), Issued: f.Issued, Reversed: f.Reversed, Redeemed: f.Redeemed, Expired: f.Expired, Debited: f.Debited,
 		Outstanding: out, Debt: debt, Liability: Liability(p, out), Currency: p.PointValue.Currency,
-		ActiveMembers: active, Final: final, AsOf: end.UTC(),
+		ActiveMembers: f.ActiveMembers, Final: final, AsOf: end.UTC(),
 	}
-	next := store.RollupState{Closed: d.String(), Through: end.UTC(), Outstanding: out, Debt: debt, Version: from.Version}
+	next := store.RollupState{Closed: d.String(), Through: end.UTC(), Outstanding: out, Debt: debt, Version: from.Version, PartialsFrom: from.PartialsFrom}
 	return ds, next, nil
-}
-
-// sum adds up partner's entries in [start, end) and counts the active
-// members, reading the UTC days the window overlaps, one goroutine per
-// bucket.
-func (j *Job) sum(parent context.Context, partner string, start, end time.Time) (Figures, int64, error) {
-	days := utcDays(start, end)
-	if len(days) == 0 {
-		return Figures{}, 0, nil
-	}
-	// The first failing bucket stops the others.
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	figs := make([]Figures, store.DayBuckets)
-	active := make([]int, store.DayBuckets)
-	errs := make([]error, store.DayBuckets)
-	var wg sync.WaitGroup
-	for b := range store.DayBuckets {
-		wg.Go(func() {
-			members := map[string]struct{}{}
-			for _, utc := range days {
-				err := j.store.DayEntries(ctx, partner, utc, b, func(es []store.DayEntry) error {
-					for _, e := range es {
-						if e.PartnerID != partner {
-							return fmt.Errorf("%w: %s's key, %s's entry", ErrForeignEntry, partner, e.PartnerID)
-						}
-						if e.At.Before(start) || !e.At.Before(end) {
-							continue
-						}
-						g, err := Of(e)
-						if err != nil {
-							return err
-						}
-						figs[b].Add(g)
-						if Active(e) {
-							members[e.MemberID] = struct{}{}
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					errs[b] = err
-					cancel(err)
-					return
-				}
-			}
-			active[b] = len(members)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if parent.Err() == nil {
-			err = context.Cause(ctx) // the first failure, not the cancellations it caused
-		}
-		return Figures{}, 0, err
-	}
-	var f Figures
-	var n int64
-	for b := range store.DayBuckets {
-		f.Add(figs[b])
-		n += int64(active[b])
-	}
-	return f, n, nil
 }

@@ -105,6 +105,7 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	}
 	entry := ledger.Accrue(&m, prog, pay, res, now)
 	lowerDue(&m, prog, &entry)
+	ledger.MarkActive(&m, prog.Location(), &entry)
 	m.Version++
 
 	t := s.newTxn()

@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ledger"
@@ -83,29 +85,54 @@ func TestWritersLowerDue(t *testing.T) {
 	}
 }
 
-// A table made before the global indexes existed (a kept local database)
-// gets them added by EnsureTable.
-func TestEnsureTableAddsMissingIndexes(t *testing.T) {
+// A table made by an older version (a kept local database) is brought to
+// the schema by EnsureTable: a missing global index added, a retired one (the
+// day index of the old stats roll-up) deleted.
+func TestEnsureTableUpgradesIndexes(t *testing.T) {
 	t.Parallel()
-	c := awstest.Client(t)
-	table := awstest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
-		in := store.CreateTableInput(name)
-		in.GlobalSecondaryIndexes = nil
-		in.AttributeDefinitions = in.AttributeDefinitions[:3] // pk, sk, lsk
-		return in
-	})
-	if created, err := store.EnsureTable(t.Context(), c, table); err != nil || created {
-		t.Fatalf("ensure: created %v, %v", created, err)
+	cases := []struct {
+		name  string
+		older func(in *dynamodb.CreateTableInput)
+	}{
+		{"before the global indexes", func(in *dynamodb.CreateTableInput) {
+			in.GlobalSecondaryIndexes = nil
+			in.AttributeDefinitions = in.AttributeDefinitions[:3] // pk, sk, lsk
+		}},
+		{"with the day index", func(in *dynamodb.CreateTableInput) {
+			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String("dpk"), AttributeType: types.ScalarAttributeTypeS})
+			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+				IndexName: aws.String("day"),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String("dpk"), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(store.AttrLedgerSK), KeyType: types.KeyTypeRange},
+				},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+			})
+		}},
 	}
-	d, err := c.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]bool{}
-	for _, g := range d.Table.GlobalSecondaryIndexes {
-		got[aws.ToString(g.IndexName)] = true
-	}
-	if !got[store.IndexDue] || !got[store.IndexDay] {
-		t.Fatalf("indexes after EnsureTable: %v", got)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := awstest.Client(t)
+			table := awstest.NewTable(t, c, func(name string) *dynamodb.CreateTableInput {
+				in := store.CreateTableInput(name)
+				tc.older(in)
+				return in
+			})
+			if created, err := store.EnsureTable(t.Context(), c, table); err != nil || created {
+				t.Fatalf("ensure: created %v, %v", created, err)
+			}
+			d, err := c.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range d.Table.GlobalSecondaryIndexes {
+				got = append(got, aws.ToString(g.IndexName))
+			}
+			if !reflect.DeepEqual(got, []string{store.IndexDue}) {
+				t.Fatalf("global indexes after EnsureTable: %v", got)
+			}
+		})
 	}
 }

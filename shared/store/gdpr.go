@@ -382,6 +382,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 			if err != nil {
 				return nil, err
 			}
+			put[AttrMoved] = &types.AttributeValueMemberBOOL{Value: true} // not a new entry: the stats roll-up skips it
 			order := orderEntry
 			if k.IsEarn() {
 				order = orderPayment

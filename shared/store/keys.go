@@ -19,7 +19,7 @@ package store
 //	P#{partner}#M#{member}          PAY#{payment}#S|R       earn / reverse entry of a payment (and its lot); the key
 //	                                                        is the deduplication record (put only if absent)
 //	P#{partner}#M#{member}          E#{seq}                 any other ledger entry (activity, adjustment, redemption,
-//	                                                        review, job); every entry is in the day index
+//	                                                        review, job)
 //	P#{partner}#M#{member}          RED#{id}                a redemption (hold / capture / cancel)
 //	P#{partner}#M#{member}          ERASE                   marker of a GDPR erase in progress (its anonymous id)
 //	P#{partner}#ERASED#{sha256(m)}  ERASED                  an erased member id: never used again (erased.go)
@@ -30,13 +30,16 @@ package store
 //	P#{partner}#AUDIT               {at}#{member}#{seq}     admin actions (adjustments, review decisions, erasures)
 //	P#{partner}#STATS               {yyyy-mm-dd}            daily figures of the stats roll-up
 //	P#{partner}#STATS               STATE                   the roll-up's progress: last closed day, outstanding then
+//	P#{partner}#STATS#D#{yyyy-mm-dd} {stream shard id}      a day's figures so far from one stream shard (partials.go)
+//	P#{partner}#STATS#S             {stream shard id}       how far the stats consumer applied a shard's records
+//	P#{partner}#STATS#L             SEAL                    the last day the roll-up sealed (began to close)
+//	P#{partner}#STATS#L             LATE#{day}#{shard}      a partial written after its day was sealed
 //	OPS#PARTNERS                    {partner}               partner registry (PutProgram): the partners jobs walk
 //	OPS#REJ                         {received}#{msg}        rejected event whose partner is unknown or unreadable
 //	KEYHASH#{sha256}                KEY                     API key lookup by hash (package keys)
 //
-// Index keys: lsk = L#{seq} (the ledger LSI and the day GSI's sort key),
-// dpk = P#{partner}#D#{UTC day}#{bucket} (the day GSI), dsh = DUE#{shard}
-// (the due GSI).
+// Index keys: lsk = L#{seq} (the ledger LSI), dsh = DUE#{shard} (the due
+// GSI).
 //
 // Partner ids are [a-z0-9-] (no "#"), so a partition key is parsed from the
 // left: "P#", the partner, then what follows its "#". Member ids may hold any
@@ -65,7 +68,6 @@ const (
 	partBudget   = "BUDGET#"
 	partCampaign = "CAMPAIGN#"
 	partErased   = "ERASED#"
-	partDay      = "D#"
 	partRej      = "REJ"
 	partReview   = "REVIEW"
 	partIdem     = "IDEM"
@@ -77,6 +79,7 @@ const (
 	skErase       = "ERASE"
 	skErased      = "ERASED"
 	skRollupState = "STATE"
+	skSeal        = "SEAL"
 	skAPIKeyHash  = "KEY"
 	skBudgetShard = "BUDGET"
 	skIdem        = "IDEM"
@@ -89,6 +92,12 @@ const (
 	pfxLedger     = "L#"
 	pfxDueShard   = "DUE#"
 	pfxKeyHash    = "KEYHASH#"
+	pfxLate       = "LATE#"
+
+	// Partitions of the stats roll-up's partial figures, under statsPK.
+	partStatsDay    = "#D#"
+	partStatsShards = "#S"
+	partStatsLate   = "#L"
 
 	sfxEarn    = "#S"
 	sfxReverse = "#R"
@@ -137,17 +146,37 @@ func erasedPK(partner, member string) string {
 	return partnerPK(partner) + "#" + partErased + hex.EncodeToString(sum[:])
 }
 
-// DayPartition is the day-index key of partner's entries of one UTC day
-// (yyyy-mm-dd) in one bucket: the key DayKey gives the entries of the members
-// of that bucket.
-func DayPartition(partner, utcDay string, bucket int) string {
-	return fmt.Sprintf("%s#%s%s#%d", partnerPK(partner), partDay, utcDay, bucket)
+// Keys of the stats roll-up's partial figures (partials.go). A partial is
+// keyed by its stream shard: each shard is consumed by one Lambda invocation
+// at a time, so each partial item has one writer.
+
+// partialKey is the key of partner's partial figures of day from one shard.
+func partialKey(partner, day, shard string) (pk, sk string) {
+	return statsPK(partner) + partStatsDay + day, shard
 }
 
-// DayKey is the day-index key of an entry of member (pk) made at at.
-func DayKey(partner, pk string, at time.Time) string {
-	return DayPartition(partner, at.UTC().Format(time.DateOnly), int(bucket(pk, DayBuckets)))
+// partialsPK is the partition of partner's partial figures of day.
+func partialsPK(partner, day string) string { pk, _ := partialKey(partner, day, ""); return pk }
+
+// shardProgressKey is the key of how far the consumer applied partner's
+// records of one shard.
+func shardProgressKey(partner, shard string) (pk, sk string) {
+	return statsPK(partner) + partStatsShards, shard
 }
+
+// sealKey is the key of partner's seal: the last day the roll-up began to
+// close.
+func sealKey(partner string) (pk, sk string) { return statsPK(partner) + partStatsLate, skSeal }
+
+// lateKey is the key of the mark that partner's partial of day from shard
+// was written after the day was sealed; lateSKPrefix starts every such key
+// (in sealKey's partition).
+func lateKey(partner, day, shard string) (pk, sk string) {
+	pk, _ = sealKey(partner)
+	return pk, lateSKPrefix + day + "#" + shard
+}
+
+const lateSKPrefix = pfxLate
 
 // DueShard is the due-index shard of the member item with key pk.
 func DueShard(pk string) string { return dueShardKey(int(bucket(pk, DueShards))) }

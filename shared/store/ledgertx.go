@@ -92,6 +92,9 @@ func (tx *LedgerTx) commit() error {
 	if len(tx.entries) == 0 && tx.t.empty() && len(tx.changed) == 0 && tx.Member.Due == dueBefore {
 		return nil
 	}
+	if err := tx.markActive(); err != nil {
+		return err
+	}
 	tx.Member.Version = tx.prevVersion + 1
 	t := tx.s.newTxn()
 	if err := t.putMember(&tx.Member, tx.prevVersion, false); err != nil {

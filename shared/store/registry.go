@@ -23,15 +23,15 @@ type PartnerRecord struct {
 	// CreatedAt is when the partner was created — or, when Preexisting, when
 	// a PutProgram first found it without a registry entry.
 	CreatedAt time.Time `dynamodbav:"created" json:"created_at"`
-	// Preexisting: the partner existed before the registry (and the day
-	// index) did. Its ledger entries from before CreatedAt may be missing from
-	// the day index, so its roll-up starts at CreatedAt's day, from zero.
+	// Preexisting: the partner existed before the registry did. The roll-up
+	// counts only the entries of CreatedAt's day on (it never read older
+	// ones), so it starts at that day, from zero.
 	Preexisting bool `dynamodbav:"preexisting,omitempty" json:"preexisting,omitempty"`
 }
 
 // RegisterPartner adds an existing partner to the registry unless it is there
 // already: a partner created before the registry existed is rolled up from
-// now on (its older entries are not in the day index). PutProgram does it too.
+// now on, from zero (its older entries are in no figures). PutProgram does it too.
 func (s *Store) RegisterPartner(ctx context.Context, partner string) error {
 	return s.registerPartner(ctx, partner, s.now())
 }

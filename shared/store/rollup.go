@@ -1,7 +1,7 @@
 package store
 
 // The items of the stats roll-up (package rollup computes the figures; this
-// file reads and writes them):
+// file reads and writes them; partials.go holds what the roll-up sums):
 //
 //	OPS#PARTNERS       | {partner}     the partner registry: every partner and when it was registered
 //	                                   (written by PutProgram), so that jobs enumerate partners without a Scan
@@ -10,10 +10,11 @@ package store
 //	P#{partner}#STATS  | {yyyy-mm-dd}  one day's figures (DayStats, stats.go): final once the day is closed,
 //	                                   "so far" (final = false) for the days after the last closed one
 //
-// A closed day is written in one transaction with the state's advance,
-// conditional on the state's version the computation started from; "so far"
-// figures are written conditional on that version too, so that nothing a slow
-// or concurrent run computed from an older state lands after a newer one.
+// A closed day is written in one transaction with the state's advance (and
+// the late partials it folds in), conditional on the state's version the
+// computation started from; "so far" figures are written conditional on that
+// version too, so that nothing a slow or concurrent run computed from an
+// older state lands after a newer one.
 
 import (
 	"context"
@@ -22,12 +23,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/accrue/accrue/shared/ledger"
 )
 
 // RollupState is how far a partner's stats roll-up has got.
@@ -42,6 +39,10 @@ type RollupState struct {
 	Debt        int64 `dynamodbav:"debt" json:"debt"`
 	// Version counts the closed days; 0 = no state yet.
 	Version int64 `dynamodbav:"ver" json:"version"`
+	// PartialsFrom is the first day closed from the stream's partial figures
+	// (partials.go): late partials of earlier days (closed before the stats
+	// consumer existed, from an index that no longer exists) count nowhere.
+	PartialsFrom string `dynamodbav:"pfrom,omitempty" json:"partials_from,omitempty"`
 }
 
 // ErrRollupMoved: the roll-up state is no longer at the version the caller
@@ -65,8 +66,9 @@ func stateCondition(v int64) (string, map[string]types.AttributeValue) {
 
 // CloseDay writes a closed day's final figures and advances the state to next
 // (its Version is set to prevVersion+1) in one transaction, on condition that
-// the state is still at prevVersion (ErrRollupMoved otherwise).
-func (s *Store) CloseDay(ctx context.Context, partner string, prevVersion int64, day DayStats, next RollupState) error {
+// the state is still at prevVersion, with the folds of the late partials the
+// figures count (see Fold; ErrRollupMoved when a condition fails).
+func (s *Store) CloseDay(ctx context.Context, partner string, prevVersion int64, day DayStats, next RollupState, folds []Fold) error {
 	if !day.Final || day.Day != next.Closed {
 		return fmt.Errorf("close day %s of %s: figures must be final and for the day closed (%s)", day.Day, partner, next.Closed)
 	}
@@ -79,11 +81,15 @@ func (s *Store) CloseDay(ctx context.Context, partner string, prevVersion int64,
 	if err != nil {
 		return err
 	}
+	fits, err := s.foldItems(partner, folds)
+	if err != nil {
+		return err
+	}
 	cond, vals := stateCondition(prevVersion)
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: sit, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: dit}},
-	}})
+	}, fits...)})
 	if isConditionFailure(err) {
 		return fmt.Errorf("close day %s of %s: %w", day.Day, partner, ErrRollupMoved)
 	}
@@ -134,54 +140,3 @@ func (s *Store) PutDayStats(ctx context.Context, partner string, stateVersion in
 // attrAsOfNanos: DayStats.AsOf in unix nanoseconds, for the condition of
 // PutDayStats (RFC 3339 strings do not compare in time order).
 const attrAsOfNanos = "asn"
-
-// DayEntry is what the day index holds of a ledger entry
-// (DayIndexAttributes).
-type DayEntry struct {
-	PartnerID string          `dynamodbav:"partner"`
-	MemberID  string          `dynamodbav:"member"`
-	Kind      ledger.Kind     `dynamodbav:"kind"`
-	At        time.Time       `dynamodbav:"at"`
-	Points    int64           `dynamodbav:"pts"`
-	Delta     ledger.Balances `dynamodbav:"d"`
-}
-
-// DayBucket is the day-index bucket of a member's entries.
-func DayBucket(partner, member string) int {
-	return int(bucket(memberPK(partner, member), DayBuckets))
-}
-
-// DayEntries reads partner's entries of one UTC day (yyyy-mm-dd) in one bucket
-// from the day index, page by page, passing each page to fn. The index is
-// eventually consistent: an entry committed a moment ago may be missing.
-func (s *Store) DayEntries(ctx context.Context, partner, utcDay string, bucket int, fn func([]DayEntry) error) error {
-	if bucket < 0 || bucket >= DayBuckets {
-		return fmt.Errorf("day bucket %d out of 0..%d", bucket, DayBuckets-1)
-	}
-	kc := expression.Key(AttrDayKey).Equal(expression.Value(DayPartition(partner, utcDay, bucket)))
-	proj := expression.NamesList(expression.Name("partner"), expression.Name("member"), expression.Name("kind"),
-		expression.Name("at"), expression.Name("pts"), expression.Name("d"))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).WithProjection(proj).Build()
-	if err != nil {
-		return fmt.Errorf("build day query: %w", err)
-	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(IndexDay),
-		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("query day %s/%d of %s: %w", utcDay, bucket, partner, err)
-		}
-		var es []DayEntry
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
-			return fmt.Errorf("unmarshal day entries: %w", err)
-		}
-		if err := fn(es); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -12,13 +12,15 @@
 // kind of item: program.go, registry.go (partner registry), members.go,
 // accrual.go, refund.go, redemptions.go, review.go, audit.go, rejected.go,
 // idempotency.go, gdpr.go and erased.go, due.go (due index), rollup.go and
-// stats.go (stats roll-up state and figures).
+// stats.go (stats roll-up state and figures), partials.go (the partial
+// figures the stats consumer sums from the table's stream).
 package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,26 +55,21 @@ const (
 	// not all members.
 	IndexDue = "due"
 
-	// AttrDayKey puts a ledger entry in the day index: "P#{partner}#D#{UTC
-	// yyyy-mm-dd}#{bucket}", the bucket (0..DayBuckets-1) from a hash of the
-	// member's key. Set when the entry is written and never changed.
-	AttrDayKey = "dpk"
-	// IndexDay is a global secondary index (dpk, lsk) over ledger entries with
-	// the attributes the stats roll-up sums: a partner's entries of one UTC
-	// day in DayBuckets queries, however many members the partner has.
-	IndexDay = "day"
+	// AttrMoved marks the copy of a ledger entry that a GDPR erase made
+	// under the anonymous member (gdpr.go): the same entry again, not a new
+	// one, which the stats roll-up must not count twice.
+	AttrMoved = "mv"
 )
 
-// DueShards is the number of partitions of the due index; DayBuckets the
-// number of partitions of one partner's day in the day index. Both spread the
+// DueShards is the number of partitions of the due index: it spreads the
 // index writes of a busy table over several partition keys.
-const (
-	DueShards  = 16
-	DayBuckets = 8
-)
+const DueShards = 16
 
-// DayIndexAttributes are the entry attributes the day index projects.
-var DayIndexAttributes = []string{"partner", "member", "kind", "at", "pts", "d"}
+// retiredIndexes are global indexes older versions created and this one no
+// longer has: EnsureTable deletes them from a kept local table. ("day" listed
+// ledger entries by UTC day for the stats roll-up, which now aggregates the
+// table's stream instead.)
+var retiredIndexes = []string{"day"}
 
 // KeySchema returns the table's primary key.
 func KeySchema() []types.KeySchemaElement {
@@ -90,12 +87,11 @@ func AttributeDefinitions() []types.AttributeDefinition {
 		{AttributeName: aws.String(AttrLedgerSK), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrDueShard), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrDue), AttributeType: types.ScalarAttributeTypeN},
-		{AttributeName: aws.String(AttrDayKey), AttributeType: types.ScalarAttributeTypeS},
 	}
 }
 
-// GlobalSecondaryIndexes returns the table's GSIs (both sparse: only items
-// with their key attributes are in them).
+// GlobalSecondaryIndexes returns the table's GSIs (sparse: only items with
+// their key attributes are in them).
 func GlobalSecondaryIndexes() []types.GlobalSecondaryIndex {
 	return []types.GlobalSecondaryIndex{
 		{
@@ -105,14 +101,6 @@ func GlobalSecondaryIndexes() []types.GlobalSecondaryIndex {
 				{AttributeName: aws.String(AttrDue), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		},
-		{
-			IndexName: aws.String(IndexDay),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrDayKey), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(AttrLedgerSK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: DayIndexAttributes},
 		},
 	}
 }
@@ -144,7 +132,9 @@ func LocalSecondaryIndexes() []types.LocalSecondaryIndex {
 
 // StreamViewType is the view of the table's DynamoDB stream: the domain-event
 // publisher (package domainevents) compares the old and new images of an item
-// (a tier change, a lot warned, a redemption captured), so it needs both.
+// (a tier change, a lot warned, a redemption captured), and the stats
+// roll-up's consumer those of a member (a new activity day), so both need
+// both.
 const StreamViewType = types.StreamViewTypeNewAndOldImages
 
 // CreateTableInput is the table as the local stack and tests create it
@@ -173,16 +163,19 @@ type TableAPI interface {
 }
 
 // EnsureTable creates the table from CreateTableInput unless it exists, and
-// waits until it is active. It reports whether it created it. A table that
-// exists but lacks a global index of the schema (made by an older version:
-// a kept local database) gets it added; items written before are not in the
-// new index. (The local stack and the operator CLI use it; in AWS the CDK
-// stack owns the table.)
+// waits until it is active. It reports whether it created it. A table made by
+// an older version (a kept local database) is brought to the schema: a global
+// index it lacks is added (items written before are not in it), and a retired
+// one is deleted. (The local stack and the operator CLI use it; in AWS the
+// CDK stack owns the table.)
 func EnsureTable(ctx context.Context, db TableAPI, name string) (bool, error) {
 	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	var nf *types.ResourceNotFoundException
 	switch {
 	case err == nil:
+		if err := dropRetiredIndexes(ctx, db, name, desc.Table); err != nil {
+			return false, err
+		}
 		return false, addMissingIndexes(ctx, db, name, desc.Table)
 	case !errors.As(err, &nf):
 		return false, fmt.Errorf("describe table %s: %w", name, err)
@@ -235,20 +228,59 @@ func addMissingIndexes(ctx context.Context, db TableAPI, name string, t *types.T
 	return nil
 }
 
+// dropRetiredIndexes deletes the retired global indexes the table still has,
+// one UpdateTable each, and waits until they are gone.
+func dropRetiredIndexes(ctx context.Context, db TableAPI, name string, t *types.TableDescription) error {
+	if t == nil {
+		return nil
+	}
+	for _, g := range t.GlobalSecondaryIndexes {
+		index := aws.ToString(g.IndexName)
+		if !slices.Contains(retiredIndexes, index) {
+			continue
+		}
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName:                   aws.String(name),
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Delete: &types.DeleteGlobalSecondaryIndexAction{IndexName: g.IndexName}}},
+		})
+		if err != nil {
+			return fmt.Errorf("delete retired index %s of table %s: %w", index, name, err)
+		}
+		if err := waitIndex(ctx, db, name, index, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func waitIndexActive(ctx context.Context, db TableAPI, table, index string) error {
+	return waitIndex(ctx, db, table, index, true)
+}
+
+// waitIndex waits until the table's global index is active (active true) or
+// gone (false).
+func waitIndex(ctx context.Context, db TableAPI, table, index string, active bool) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 		if err != nil {
 			return fmt.Errorf("describe table %s: %w", table, err)
 		}
+		present := false
 		for _, g := range d.Table.GlobalSecondaryIndexes {
-			if aws.ToString(g.IndexName) == index && g.IndexStatus == types.IndexStatusActive {
+			if aws.ToString(g.IndexName) != index {
+				continue
+			}
+			present = true
+			if active && g.IndexStatus == types.IndexStatusActive {
 				return nil
 			}
 		}
+		if !active && !present {
+			return nil
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("index %s of table %s did not become active", index, table)
+			return fmt.Errorf("index %s of table %s did not become %s", index, table, map[bool]string{true: "active", false: "deleted"}[active])
 		}
 		if err := smithytime.SleepWithContext(ctx, 200*time.Millisecond); err != nil {
 			return err

@@ -118,7 +118,6 @@ func entryItem(e *ledger.Entry, sk string) (map[string]types.AttributeValue, err
 		return nil, err
 	}
 	it[AttrLedgerSK] = &types.AttributeValueMemberS{Value: ledgerSK(e.Seq)}
-	it[AttrDayKey] = &types.AttributeValueMemberS{Value: DayKey(e.PartnerID, pk, e.At)}
 	return it, nil
 }
 
