@@ -22,10 +22,9 @@ func dayOf(t time.Time, loc *time.Location) day {
 	return day{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
 }
 
-func (d day) String() string    { return d.t.Format(time.DateOnly) }
-func (d day) next() day         { return day{d.t.AddDate(0, 0, 1)} }
-func (d day) prev() day         { return day{d.t.AddDate(0, 0, -1)} }
-func (d day) before(e day) bool { return d.t.Before(e.t) }
+func (d day) String() string { return d.t.Format(time.DateOnly) }
+func (d day) next() day      { return day{d.t.AddDate(0, 0, 1)} }
+func (d day) prev() day      { return day{d.t.AddDate(0, 0, -1)} }
 
 // start is the instant the day starts in loc: its midnight (where a DST change
 // skips midnight, the instant time.Date normalizes it to; windows still tile,
