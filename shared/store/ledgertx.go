@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,7 +31,7 @@ type LedgerTx struct {
 
 	prevVersion int64
 	lotKeys     map[*ledger.Entry]string
-	available   []*ledger.Entry // AvailableLots, once loaded
+	lots        []*ledger.Entry // allLots, once loaded
 	loaded      bool
 	changed     map[*ledger.Entry]bool
 	entries     []*ledger.Entry
@@ -70,7 +69,7 @@ func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn fun
 		}
 		if err := fn(tx); err != nil {
 			out = m
-			return err
+			return tx.refusal(err)
 		}
 		if err := tx.commit(); err != nil {
 			out = m
@@ -133,14 +132,31 @@ func (tx *LedgerTx) bookReleases() error {
 	if err != nil {
 		return err
 	}
-	pl, lots, keys, err := tx.s.releasesDue(tx.ctx, &tx.Member, p, tx.Now)
+	lots, err := tx.allLots()
 	if err != nil {
 		return err
 	}
-	tx.known(lots, keys)
+	pl := jobs.ReleasePending(&tx.Member, lots, p, tx.Now)
 	pl.Apply(&tx.Member, tx.Book, tx.Changed)
 	nextRelease(&tx.Member, pl, lots, tx.Now)
 	return nil
+}
+
+// refusal returns fn's error, unless the member changed since it was read:
+// the member and its lots are read one after the other, so a decision that
+// refuses (not enough points, say) may have seen lots a concurrent write
+// already changed beside a member from before it; a commit is fenced by the
+// member's version, a refusal only by this re-read (errConflict: decide
+// again on fresh data).
+func (tx *LedgerTx) refusal(err error) error {
+	if errors.Is(err, errConflict) {
+		return err
+	}
+	now, rerr := tx.s.Member(tx.ctx, tx.Member.PartnerID, tx.Member.ID)
+	if rerr == nil && now.Version != tx.prevVersion {
+		return errConflict
+	}
+	return err
 }
 
 // Released is how many points the transaction released before its
@@ -220,32 +236,36 @@ func (tx *LedgerTx) settled(r *ledger.Redemption) error {
 	return nil
 }
 
-// AvailableLots returns the member's lots with available points (loaded on first
-// use, read consistently), in key order.
+// AvailableLots returns the member's lots with available points, in key
+// order: those of the lots this transaction loaded (allLots), which include
+// the lots it released itself (still pending in the table).
 func (tx *LedgerTx) AvailableLots() ([]*ledger.Entry, error) {
-	if tx.loaded {
-		return tx.available, nil
-	}
-	lots, keys, err := tx.s.lots(tx.ctx, tx.Member.PartnerID, tx.Member.ID, "ls", string(ledger.LotAvailable))
+	all, err := tx.allLots()
 	if err != nil {
 		return nil, err
 	}
-	tx.available, tx.loaded = tx.known(lots, keys), true
-	// Lots this transaction made available (bookReleases) are still pending
-	// in the table, so the query did not return them.
-	have := make(map[*ledger.Entry]bool, len(tx.available))
-	for _, l := range tx.available {
-		have[l] = true
-	}
-	var released []*ledger.Entry
-	for l := range tx.changed {
-		if !have[l] && l.State == ledger.LotAvailable && l.Remaining > 0 {
-			released = append(released, l)
+	var out []*ledger.Entry
+	for _, l := range all {
+		if l.State == ledger.LotAvailable && l.Remaining > 0 {
+			out = append(out, l)
 		}
 	}
-	sort.Slice(released, func(i, j int) bool { return tx.lotKeys[released[i]] < tx.lotKeys[released[j]] })
-	tx.available = append(tx.available, released...)
-	return tx.available, nil
+	return out, nil
+}
+
+// allLots loads the member's lots with points left, in any state, once per
+// transaction (read consistently, in key order): one query of the member's
+// partition, whatever the transaction asks of its lots afterwards.
+func (tx *LedgerTx) allLots() ([]*ledger.Entry, error) {
+	if tx.loaded {
+		return tx.lots, nil
+	}
+	lots, keys, err := tx.s.lots(tx.ctx, tx.Member.PartnerID, tx.Member.ID, "", "")
+	if err != nil {
+		return nil, err
+	}
+	tx.lots, tx.loaded = tx.known(lots, keys), true
+	return tx.lots, nil
 }
 
 // known replaces lots already loaded in the transaction (by key) by the
@@ -307,13 +327,7 @@ func (tx *LedgerTx) lotsByKey(takes []ledger.LotTake) (map[string]*ledger.Entry,
 // on first use, read consistently). Together with AvailableLots it shares one
 // set of loaded lots: a lot is one *ledger.Entry in a transaction, whichever
 // call returned it.
-func (tx *LedgerTx) Lots() ([]*ledger.Entry, error) {
-	lots, keys, err := tx.s.lots(tx.ctx, tx.Member.PartnerID, tx.Member.ID, "", "")
-	if err != nil {
-		return nil, err
-	}
-	return tx.known(lots, keys), nil
-}
+func (tx *LedgerTx) Lots() ([]*ledger.Entry, error) { return tx.allLots() }
 
 // Holds returns the member's open redemption holds, read consistently.
 func (tx *LedgerTx) Holds() ([]ledger.Redemption, error) {
