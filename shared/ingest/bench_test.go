@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +23,7 @@ import (
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/ddbsim"
 	"github.com/accrue/accrue/shared/ingest"
+	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -86,7 +87,10 @@ func BenchmarkIngest(b *testing.B) {
 			}
 		}
 	}))
-	proc := ingest.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	// The log lines the handler writes (Lambda's log group ingests them: the
+	// cost model prices them), counted; Lambda's JSON log format at INFO.
+	var logged countingWriter
+	proc := ingest.New(st, slog.New(slog.NewJSONHandler(&logged, nil)), metrics.New(&logged))
 	// Warm up: members exist, as in steady state.
 	for i := range benchMembers {
 		if _, err := proc.Process(context.Background(), ingest.Message{ID: "w", Body: benchBody(-1 - i)}); err != nil {
@@ -96,6 +100,7 @@ func BenchmarkIngest(b *testing.B) {
 	mu.Lock()
 	tableWRU, index, gsi, txs = 0, 0, 0, 0
 	mu.Unlock()
+	warmLogged := logged.n.Load()
 	var seq atomic.Int64
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -121,6 +126,10 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	// Each of the RunParallel goroutines is one concurrent Lambda
+	// invocation: the time a message spends in the handler.
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000*float64(runtime.GOMAXPROCS(0))/float64(b.N), "handler-ms/event")
+	b.ReportMetric(float64(logged.n.Load()-warmLogged)/float64(b.N), "log-bytes/event")
 	member, entry := itemSizes(b, client, table)
 	b.ReportMetric(float64(member), "member-item-bytes")
 	b.ReportMetric(float64(entry), "entry-item-bytes")
@@ -159,7 +168,10 @@ func BenchmarkBareTransaction(b *testing.B) {
 	var table, index, gsi atomicFloat
 	st, c, name := benchStore(b)
 	// Real items of a steady-state accrual, to copy their shape and size.
-	proc := ingest.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	// The log lines the handler writes (Lambda's log group ingests them: the
+	// cost model prices them), counted; Lambda's JSON log format at INFO.
+	var logged countingWriter
+	proc := ingest.New(st, slog.New(slog.NewJSONHandler(&logged, nil)), metrics.New(&logged))
 	for i := range 2 {
 		if _, err := proc.Process(context.Background(), ingest.Message{ID: "w", Body: benchBody(i * benchMembers)}); err != nil {
 			b.Fatal(err)
@@ -225,3 +237,11 @@ type atomicFloat struct {
 
 func (f *atomicFloat) add(x float64) { f.mu.Lock(); f.v += x; f.mu.Unlock() }
 func (f *atomicFloat) get() float64  { f.mu.Lock(); defer f.mu.Unlock(); return f.v }
+
+// countingWriter counts the bytes written to it.
+type countingWriter struct{ n atomic.Int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return len(p), nil
+}
