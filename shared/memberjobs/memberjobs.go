@@ -48,7 +48,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -89,9 +88,6 @@ type Runner struct {
 	Margin time.Duration
 	// Workers: members handled at once (DefaultWorkers).
 	Workers int
-	// load counts the members handled at once (shared by the copies
-	// withLogger makes).
-	load    *load
 	metrics Counter
 	// visited, when set, is called after each member (tests interrupt runs
 	// with it).
@@ -115,7 +111,7 @@ func WithVisited(f func(store.DueMember)) Option { return func(r *Runner) { r.vi
 
 // New returns a Runner on st.
 func New(st Store, opts ...Option) *Runner {
-	r := &Runner{store: st, log: slog.Default(), now: time.Now, Margin: 10 * time.Second, Workers: DefaultWorkers, load: &load{}}
+	r := &Runner{store: st, log: slog.Default(), now: time.Now, Margin: 10 * time.Second, Workers: DefaultWorkers}
 	for _, o := range opts {
 		o(r)
 	}
@@ -233,9 +229,7 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 					stop() // leave it due: the next run takes it
 					continue
 				}
-				r.active(+1)
 				o, err := r.member(ctx, dm.PartnerID, dm.MemberID, now)
-				r.active(-1)
 				mu.Lock()
 				switch {
 				case err != nil && ctx.Err() != nil:
@@ -264,23 +258,6 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 	}
 	return rep, nil
 }
-
-type load struct{ busy, peak atomic.Int64 }
-
-// active counts the members being handled at once (the benchmarks read the
-// peak through Peak).
-func (r *Runner) active(d int64) {
-	n := r.load.busy.Add(d)
-	for {
-		p := r.load.peak.Load()
-		if n <= p || r.load.peak.CompareAndSwap(p, n) {
-			return
-		}
-	}
-}
-
-// Peak is the most members any run of r has handled at once.
-func (r *Runner) Peak() int64 { return r.load.peak.Load() }
 
 func (r *Runner) outOfTime(ctx context.Context) bool {
 	if ctx.Err() != nil {
