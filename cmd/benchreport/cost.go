@@ -8,15 +8,15 @@ package main
 
 // Prices, in USD.
 const (
-	priceWRU          = 0.625 / 1e6      // DynamoDB on-demand write request unit (standard table class)
-	priceRRU          = 0.125 / 1e6      // DynamoDB on-demand read request unit
-	priceLambdaGBs    = 0.0000133334     // Lambda arm64, per GB-second
-	priceLambdaReq    = 0.20 / 1e6       // Lambda, per request
-	priceSQSReq       = 0.40 / 1e6       // SQS standard queue, per request (64 KB chunk)
-	priceEvent        = 1.00 / 1e6       // EventBridge custom event published (64 KB chunk)
-	priceLogGB        = 0.50             // CloudWatch Logs ingestion, per GB
-	streamReadsByLamb = 0.0              // DynamoDB Streams GetRecords from Lambda triggers: free
-	lambdaReportBytes = 350.0            // START/END/REPORT lines Lambda writes per invocation
+	priceWRU          = 0.625 / 1e6  // DynamoDB on-demand write request unit (standard table class)
+	priceRRU          = 0.125 / 1e6  // DynamoDB on-demand read request unit
+	priceLambdaGBs    = 0.0000133334 // Lambda arm64, per GB-second
+	priceLambdaReq    = 0.20 / 1e6   // Lambda, per request
+	priceSQSReq       = 0.40 / 1e6   // SQS standard queue, per request (64 KB chunk)
+	priceEvent        = 1.00 / 1e6   // EventBridge custom event published (64 KB chunk)
+	priceLogGB        = 0.50         // CloudWatch Logs ingestion, per GB
+	streamReadsByLamb = 0.0          // DynamoDB Streams GetRecords from Lambda triggers: free
+	lambdaReportBytes = 350.0        // START/END/REPORT lines Lambda writes per invocation
 	gb                = 1024 * 1024 * 1024.0
 )
 

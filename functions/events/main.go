@@ -4,23 +4,8 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-
-	"github.com/accrue/accrue/shared/awsclient"
 	"github.com/accrue/accrue/shared/domainevents"
 	"github.com/accrue/accrue/shared/startup"
 )
 
-func main() {
-	startup.Config(func(cfg aws.Config, log *slog.Logger) (any, error) {
-		bus, err := awsclient.Env("ACCRUE_EVENT_BUS")
-		if err != nil {
-			return nil, err
-		}
-		client := eventbridge.NewFromConfig(cfg)
-		return domainevents.NewPublisher(client, bus, domainevents.WithLogger(log)).HandleStream, nil
-	})
-}
+func main() { startup.Config(domainevents.Lambda) }

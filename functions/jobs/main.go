@@ -6,16 +6,8 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/startup"
 )
 
-func main() {
-	startup.Table(func(db *dynamodb.Client, table string, log *slog.Logger) any {
-		return memberjobs.Wire(db, table, log).HandleSchedule
-	})
-}
+func main() { startup.Table(memberjobs.Lambda) }

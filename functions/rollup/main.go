@@ -4,16 +4,8 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/startup"
 )
 
-func main() {
-	startup.Table(func(db *dynamodb.Client, table string, log *slog.Logger) any {
-		return rollup.Wire(db, table, log).Handle
-	})
-}
+func main() { startup.Table(rollup.Lambda) }

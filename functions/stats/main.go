@@ -5,16 +5,8 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/startup"
 )
 
-func main() {
-	startup.Table(func(db *dynamodb.Client, table string, log *slog.Logger) any {
-		return rollup.WireConsumer(db, table, log).Handle
-	})
-}
+func main() { startup.Table(rollup.ConsumerLambda) }

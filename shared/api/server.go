@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
@@ -66,6 +67,12 @@ func Wire(db *dynamodb.Client, table string, log *slog.Logger) http.Handler {
 	st := store.New(db, table)
 	proc := ingest.New(st, log, metrics.New(os.Stdout))
 	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Log: log})
+}
+
+// Lambda is the api function's handler (functions/api): Wire's handler
+// behind API Gateway's HTTP API (payload format 2.0) adapter.
+func Lambda(db *dynamodb.Client, table string, log *slog.Logger) any {
+	return httpadapter.NewV2(Wire(db, table, log)).ProxyWithContext
 }
 
 type server struct {

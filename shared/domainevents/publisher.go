@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	smithytime "github.com/aws/smithy-go/time"
+
+	"github.com/accrue/accrue/shared/awsclient"
 )
 
 // EventBridge is the part of the EventBridge client the publisher uses.
@@ -44,6 +46,16 @@ func WithLogger(l *slog.Logger) PublisherOption { return func(p *Publisher) { p.
 // (doubled each time). Default: 4 attempts, 100ms.
 func WithRetries(attempts int, backoff time.Duration) PublisherOption {
 	return func(p *Publisher) { p.attempts, p.backoff = max(attempts, 1), backoff }
+}
+
+// Lambda is the events function's handler (functions/events): the stream
+// handler publishing to the bus named by ACCRUE_EVENT_BUS.
+func Lambda(cfg aws.Config, log *slog.Logger) (any, error) {
+	bus, err := awsclient.Env("ACCRUE_EVENT_BUS")
+	if err != nil {
+		return nil, err
+	}
+	return NewPublisher(eventbridge.NewFromConfig(cfg), bus, WithLogger(log)).HandleStream, nil
 }
 
 // NewPublisher returns a publisher to bus (a name or ARN).

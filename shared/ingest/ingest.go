@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/payment"
@@ -266,4 +268,10 @@ func (r Result) String() string {
 // stdout, where Lambda turns EMF lines into CloudWatch metrics.
 func Wire(db store.DynamoDB, table string, log *slog.Logger) *Processor {
 	return New(store.New(db, table), log, metrics.New(os.Stdout))
+}
+
+// Lambda is the ingest function's handler (functions/ingest): the SQS batch
+// handler with partial batch responses.
+func Lambda(db *dynamodb.Client, table string, log *slog.Logger) any {
+	return Wire(db, table, log).HandleSQS
 }

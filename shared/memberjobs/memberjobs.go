@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
@@ -496,4 +497,10 @@ func stillHeld(holds, released []ledger.Redemption) []ledger.Redemption {
 // metrics as EMF lines on stdout.
 func Wire(db store.DynamoDB, table string, log *slog.Logger) *Runner {
 	return New(store.New(db, table), WithLogger(log), WithMetrics(metrics.New(os.Stdout)))
+}
+
+// Lambda is the jobs function's handler (functions/jobs): one run per
+// scheduled event.
+func Lambda(db *dynamodb.Client, table string, log *slog.Logger) any {
+	return Wire(db, table, log).HandleSchedule
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -40,6 +41,12 @@ func NewConsumer(st ConsumerStore, log *slog.Logger) *Consumer {
 // WireConsumer builds the consumer of the stats function on table.
 func WireConsumer(db store.DynamoDB, table string, log *slog.Logger) *Consumer {
 	return NewConsumer(store.New(db, table), log)
+}
+
+// ConsumerLambda is the stats function's handler (functions/stats): the
+// stream consumer with partial batch responses.
+func ConsumerLambda(db *dynamodb.Client, table string, log *slog.Logger) any {
+	return WireConsumer(db, table, log).Handle
 }
 
 // ErrNoShard: a batch without its shard id. The stream event source sends it

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
@@ -87,6 +88,12 @@ func New(st Store, log *slog.Logger, opts ...Option) *Job {
 // Wire builds the job of the rollup function on table.
 func Wire(db store.DynamoDB, table string, log *slog.Logger) *Job {
 	return New(store.New(db, table), log)
+}
+
+// Lambda is the rollup function's handler (functions/rollup): one run per
+// scheduled event.
+func Lambda(db *dynamodb.Client, table string, log *slog.Logger) any {
+	return Wire(db, table, log).Handle
 }
 
 // Report says what a run did.
