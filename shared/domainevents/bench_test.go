@@ -29,7 +29,9 @@ func BenchmarkPublisher(b *testing.B) {
 	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _, _ = eb.DeleteEventBus(context.Background(), &eventbridge.DeleteEventBusInput{Name: aws.String(bus)}) })
+	b.Cleanup(func() {
+		_, _ = eb.DeleteEventBus(context.Background(), &eventbridge.DeleteEventBusInput{Name: aws.String(bus)})
+	})
 	pub := domainevents.NewPublisher(eb, bus, domainevents.WithLogger(quiet()))
 	const batch = 100
 	var ev events.DynamoDBEvent
