@@ -110,7 +110,7 @@ func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
 			wantLSIs = append(wantLSIs, map[string]any{
 				"IndexName":  aws.ToString(lsi.IndexName),
 				"KeySchema":  keySchemaJSON(lsi.KeySchema),
-				"Projection": map[string]any{"ProjectionType": string(lsi.Projection.ProjectionType)},
+				"Projection": projectionJSON(lsi.Projection),
 			})
 		}
 		if got := list(p["LocalSecondaryIndexes"]); !reflect.DeepEqual(got, wantLSIs) {
@@ -118,16 +118,8 @@ func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
 		}
 		var wantGSIs []any
 		for _, g := range store.GlobalSecondaryIndexes() {
-			proj := map[string]any{"ProjectionType": string(g.Projection.ProjectionType)}
-			if len(g.Projection.NonKeyAttributes) > 0 {
-				var attrs []any
-				for _, a := range g.Projection.NonKeyAttributes {
-					attrs = append(attrs, a)
-				}
-				proj["NonKeyAttributes"] = attrs
-			}
 			wantGSIs = append(wantGSIs, map[string]any{
-				"IndexName": aws.ToString(g.IndexName), "KeySchema": keySchemaJSON(g.KeySchema), "Projection": proj,
+				"IndexName": aws.ToString(g.IndexName), "KeySchema": keySchemaJSON(g.KeySchema), "Projection": projectionJSON(g.Projection),
 			})
 		}
 		if got := list(p["GlobalSecondaryIndexes"]); !reflect.DeepEqual(got, wantGSIs) {
@@ -1007,4 +999,17 @@ func TestDefaultRouteRequestsGetTheLocalAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// projectionJSON is an index projection as the template has it.
+func projectionJSON(p *types.Projection) map[string]any {
+	out := map[string]any{"ProjectionType": string(p.ProjectionType)}
+	if len(p.NonKeyAttributes) > 0 {
+		attrs := make([]any, len(p.NonKeyAttributes))
+		for i, a := range p.NonKeyAttributes {
+			attrs[i] = a
+		}
+		out["NonKeyAttributes"] = attrs
+	}
+	return out
 }
