@@ -127,6 +127,15 @@ diff: build cdk-cli ## Show what cdk deploy would change in your AWS account: ST
 deploy: build cdk-cli ## Deploy the stack with your AWS credentials: STAGE=dev|prod [ALARM_EMAIL=...]
 	$(CDK) deploy -c stage=$(STAGE) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL),)
 
+# make generate: what is made from the sources of truth: the Go client from
+# shared/api/openapi.json (oapi-codegen, pinned by go.mod's tool directive,
+# through cmd/openapi30's OpenAPI 3.0 view) and docs/problems.md from the
+# problem table of shared/api/problem.go. Tests fail while either is stale.
+.PHONY: generate
+generate: check-go ## Regenerate shared/client/client.gen.go and docs/problems.md
+	$(GO) generate ./shared/client
+	$(GO) test ./shared/api -run '^TestProblemsDoc$$' -count=1 -args -update
+
 .PHONY: fmt
 fmt: ## Format the Go code (gofmt -s -w)
 	@gofmt -s -w $(GO_FILES)

@@ -50,6 +50,8 @@ var Routes = []Route{
 	{"GET", "/v1/rejected-events"},
 	{"POST", "/v1/events"},
 	{"GET", "/v1/openapi.json"},
+	{"GET", "/problems"},
+	{"GET", "/problems/{slug}"},
 }
 
 // accessLogFormat is the JSON line API Gateway writes per request.

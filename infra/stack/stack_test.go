@@ -558,6 +558,7 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"GET /v1/rejected-events",
 		"POST /v1/events",
 		"GET /v1/openapi.json",
+		"GET /problems", "GET /problems/{slug}", // the problem types' pages
 		"$default", // what none of them matches: the api function answers 404 or 405
 	}
 	sort.Strings(spec)
@@ -1011,4 +1012,17 @@ func TestDefaultRouteRequestsGetTheLocalAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// projectionJSON is an index projection as the template has it.
+func projectionJSON(p *types.Projection) map[string]any {
+	out := map[string]any{"ProjectionType": string(p.ProjectionType)}
+	if len(p.NonKeyAttributes) > 0 {
+		attrs := make([]any, len(p.NonKeyAttributes))
+		for i, a := range p.NonKeyAttributes {
+			attrs[i] = a
+		}
+		out["NonKeyAttributes"] = attrs
+	}
+	return out
 }

@@ -1,118 +1,262 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/accrue/accrue/internal/awstest"
+	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/client"
 )
 
-// A partner app's journey: enroll, payments, balance with tier progress and
-// expiring points, ledger pages with breakdowns, an activity, hold → capture,
-// hold → cancel, reward catalog and a reward redemption, adjustments.
+// A partner app's journey, on the Go client (shared/client): so a change of
+// the API that breaks the client fails here. Enroll, payments, balance with
+// tier progress and expiring points, the ledger page by page with breakdowns,
+// an activity, hold → capture, hold → cancel, a bill credit, the reward
+// catalog and a reward redemption, adjustments, a suspension. Every
+// state-changing POST carries the client's own Idempotency-Key.
 func TestMemberJourney(t *testing.T) {
 	h := newHarness(t)
-	h.seed("cust-42", 129900, 600000) // 12 + 120 (band: 2 per 100.00 from 5000.00)
-	m := h.call("GET", "/v1/members/cust-42", "telco/app", nil).expect(t, 200, "")
-	if got := num(t, m.Body, "balances", "available"); got != 132 {
-		t.Fatalf("available %d, want 132: %s", got, m.Raw)
+	ctx := context.Background()
+	app, admin := h.client(t, "telco/app", client.Config{}), h.client(t, "telco/admin", client.Config{})
+	must(app.EnrollMemberWithResponse(ctx, nil, client.EnrollRequest{MemberId: "cust-42", Tags: &[]string{"vip"}}))(t, 201, "")
+	for i, amount := range []int64{129900, 600000} { // 12 + 120 (band: 2 per 100.00 from 5000.00)
+		ev := must(app.PostEventWithResponse(ctx, nil, paymentEvent("telco", "cust-42", fmt.Sprintf("cust-42-p%d", i), amount)))(t, 201, "")
+		if ev.JSON201.Status != client.EventResultStatusApplied {
+			t.Fatalf("event %d: %s", i, ev.Body)
+		}
 	}
-	if str(m.Body, "tier", "name") != "base" || num(t, m.Body, "tier", "next", "points_needed") != 5000-132 {
-		t.Fatalf("tier progress: %s", m.Raw)
+	m := must(app.GetMemberWithResponse(ctx, "cust-42"))(t, 200, "")
+	if m.JSON200.Balances.Available != 132 {
+		t.Fatalf("available %d, want 132: %s", m.JSON200.Balances.Available, m.Body)
 	}
-	if num(t, m.Body, "expiring", "points") != 0 {
-		t.Fatalf("nothing expires within 30 days of a 365-day expiry: %s", m.Raw)
+	if tier := m.JSON200.Tier; tier == nil || tier.Name != "base" || tier.Next == nil || tier.Next.PointsNeeded != 5000-132 {
+		t.Fatalf("tier progress: %s", m.Body)
 	}
-
-	led := h.call("GET", "/v1/members/cust-42/ledger?limit=1", "telco/app", nil).expect(t, 200, "")
-	data := led.Body["data"].([]any)
-	if len(data) != 1 || num(t, data[0], "seq") != 2 || led.Body["next_cursor"] == nil {
-		t.Fatalf("ledger page 1: %s", led.Raw)
-	}
-	bd := data[0].(map[string]any)["breakdown"].([]any)
-	if len(bd) == 0 || str(bd[0], "kind") != "earn" {
-		t.Fatalf("breakdown: %s", led.Raw)
-	}
-	led2 := h.call("GET", "/v1/members/cust-42/ledger?limit=1&cursor="+str(led.Body, "next_cursor"), "telco/app", nil).expect(t, 200, "")
-	if d := led2.Body["data"].([]any); len(d) != 1 || num(t, d[0], "seq") != 1 {
-		t.Fatalf("ledger page 2: %s", led2.Raw)
+	if m.JSON200.Expiring.Points != 0 {
+		t.Fatalf("nothing expires within 30 days of a 365-day expiry: %s", m.Body)
 	}
 
-	h.call("POST", "/v1/members/cust-42/activities", "telco/app", map[string]any{"name": "autopay_enabled"}).expect(t, 201, "")
-	h.call("POST", "/v1/members/cust-42/activities", "telco/app", map[string]any{"name": "autopay_enabled"}).expect(t, 409, "conflict")
-
-	hold := h.call("POST", "/v1/members/cust-42/redemptions", "telco/app", map[string]any{"points": 100}).expect(t, 201, "")
-	if num(t, hold.Body, "balances", "held") != 100 || str(hold.Body, "redemption", "status") != "held" {
-		t.Fatalf("hold: %s", hold.Raw)
+	// The ledger one entry a page: the paging helper follows next_cursor.
+	var seqs []int64
+	for e, err := range app.LedgerEntries(ctx, "cust-42", client.GetLedgerParams{Limit: client.Ptr(1)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Breakdown) == 0 || e.Breakdown[0].Kind != client.BreakdownLineKindEarn {
+			t.Fatalf("entry %d's breakdown: %+v", e.Seq, e.Breakdown)
+		}
+		seqs = append(seqs, e.Seq)
 	}
-	rid := str(hold.Body, "redemption", "id")
-	h.call("POST", "/v1/members/cust-42/redemptions/"+rid+"/capture", "telco/app", nil).expect(t, 200, "")
-	h.call("POST", "/v1/members/cust-42/redemptions/"+rid+"/cancel", "telco/app", nil).expect(t, 409, "conflict")
-
-	credit := h.call("POST", "/v1/members/cust-42/redemptions", "telco/app", map[string]any{"points": 50, "as": "bill_credit"}).expect(t, 201, "")
-	if num(t, credit.Body, "redemption", "value", "amount_minor") != 500 { // 50 points × 10 minor
-		t.Fatalf("bill credit value: %s", credit.Raw)
+	if !slices.Equal(seqs, []int64{2, 1}) {
+		t.Fatalf("ledger entries %v, want 2, 1 (newest first)", seqs)
 	}
-	h.call("POST", "/v1/members/cust-42/redemptions/"+str(credit.Body, "redemption", "id")+"/cancel", "telco/app", nil).expect(t, 200, "")
 
-	h.call("PUT", "/v1/rewards", "telco/admin", map[string]any{"rewards": []any{
-		map[string]any{"id": "sim-upgrade", "name": "Free month", "cost": 300, "stock": 1},
-	}}).expect(t, 200, "")
-	rw := h.call("POST", "/v1/members/cust-42/redemptions", "telco/app", map[string]any{"reward_id": "sim-upgrade", "capture": true}).expect(t, 201, "")
-	if num(t, rw.Body, "balances", "available") != 132+300-100-300 {
-		t.Fatalf("after the reward: %s", rw.Raw)
-	}
-	h.call("POST", "/v1/members/cust-42/redemptions", "telco/app", map[string]any{"reward_id": "sim-upgrade"}).expect(t, 409, "out-of-stock")
+	must(app.PostActivityWithResponse(ctx, "cust-42", nil, client.ActivityRequest{Name: "autopay_enabled"}))(t, 201, "")
+	must(app.PostActivityWithResponse(ctx, "cust-42", nil, client.ActivityRequest{Name: "autopay_enabled"}))(t, 409, "conflict")
 
-	adj := h.call("POST", "/v1/members/cust-42/adjustments", "telco/admin", map[string]any{"points": -30, "reason": "duplicate bonus"}).expect(t, 201, "")
-	if num(t, adj.Body, "balances", "available") != 2 || str(adj.Body, "entry", "reason") != "duplicate bonus" {
-		t.Fatalf("adjustment: %s", adj.Raw)
+	hold := must(app.RedeemWithResponse(ctx, "cust-42", nil, client.RedemptionRequest{Points: client.Ptr[int64](100)}))(t, 201, "").JSON201
+	if hold.Balances.Held != 100 || hold.Redemption.Status != client.RedemptionStatusHeld {
+		t.Fatalf("hold: %+v", hold)
 	}
-	h.call("POST", "/v1/members/cust-42/adjustments", "telco/admin", map[string]any{"points": -3, "reason": "x"}).expect(t, 422, "insufficient-points")
+	rid := hold.Redemption.Id
+	must(app.CaptureRedemptionWithResponse(ctx, "cust-42", rid, nil, client.EmptyObject{}))(t, 200, "")
+	must(app.CancelRedemptionWithResponse(ctx, "cust-42", rid, nil, client.EmptyObject{}))(t, 409, "conflict")
 
-	p := h.call("PATCH", "/v1/members/cust-42", "telco/app", map[string]any{"status": "suspended"}).expect(t, 200, "")
-	if str(p.Body, "status") != "suspended" {
-		t.Fatalf("patch: %s", p.Raw)
+	credit := must(app.RedeemWithResponse(ctx, "cust-42", nil, client.RedemptionRequest{Points: client.Ptr[int64](50), As: client.Ptr(client.RedemptionRequestAsBillCredit)}))(t, 201, "").JSON201
+	if v := credit.Redemption.Value; v == nil || v.AmountMinor != 500 { // 50 points × 10 minor
+		t.Fatalf("bill credit value: %+v", credit.Redemption)
 	}
-	h.call("POST", "/v1/members/cust-42/redemptions", "telco/app", map[string]any{"points": 1}).expect(t, 409, "member-inactive")
-	if err := h.st.Audit(context.Background(), "telco", "cust-42"); err != nil {
+	must(app.CancelRedemptionWithResponse(ctx, "cust-42", credit.Redemption.Id, nil, client.EmptyObject{}))(t, 200, "")
+
+	must(admin.PutRewardsWithResponse(ctx, client.RewardsRequest{Rewards: []client.Reward{
+		{Id: "sim-upgrade", Name: "Free month", Cost: 300, Stock: client.Ptr[int64](1)},
+	}}))(t, 200, "")
+	rw := must(app.RedeemWithResponse(ctx, "cust-42", nil, client.RedemptionRequest{RewardId: client.Ptr("sim-upgrade"), Capture: client.Ptr(true)}))(t, 201, "").JSON201
+	if rw.Balances.Available != 132+300-100-300 {
+		t.Fatalf("after the reward: %+v", rw.Balances)
+	}
+	must(app.RedeemWithResponse(ctx, "cust-42", nil, client.RedemptionRequest{RewardId: client.Ptr("sim-upgrade")}))(t, 409, "out-of-stock")
+
+	adj := must(admin.AdjustWithResponse(ctx, "cust-42", nil, client.AdjustmentRequest{Points: -30, Reason: "duplicate bonus"}))(t, 201, "").JSON201
+	if adj.Balances.Available != 2 || adj.Entry.Reason == nil || *adj.Entry.Reason != "duplicate bonus" {
+		t.Fatalf("adjustment: %+v", adj)
+	}
+	must(admin.AdjustWithResponse(ctx, "cust-42", nil, client.AdjustmentRequest{Points: -3, Reason: "x"}))(t, 422, "insufficient-points")
+	must(app.AdjustWithResponse(ctx, "cust-42", nil, client.AdjustmentRequest{Points: 1, Reason: "x"}))(t, 403, "forbidden")
+
+	p := must(app.PatchMemberWithResponse(ctx, "cust-42", client.MemberPatch{Status: client.Ptr(client.MemberPatchStatusSuspended)}))(t, 200, "")
+	if p.JSON200.Status != client.MemberStatusSuspended {
+		t.Fatalf("patch: %s", p.Body)
+	}
+	must(app.RedeemWithResponse(ctx, "cust-42", nil, client.RedemptionRequest{Points: client.Ptr[int64](1)}))(t, 409, "member-inactive")
+	must(app.GetMemberWithResponse(ctx, "nobody"))(t, 404, "not-found")
+	if err := h.st.Audit(ctx, "telco", "cust-42"); err != nil {
+		t.Fatal(err)
+	}
+	// Every POST above that changes state went with an Idempotency-Key.
+	for _, ex := range h.exchanges() {
+		if ex.Method == "POST" && ex.ReqHeader.Get(client.IdempotencyKeyHeader) == "" {
+			t.Errorf("POST %s without an Idempotency-Key", ex.Path)
+		}
+	}
+}
+
+// An admin's journey on the client: the program read, simulated and replaced
+// (its version +1), large payments held for review and decided, a bad event
+// rejected, and the review queue and the rejected events read page by page.
+func TestAdminJourney(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	app, admin := h.client(t, "telco/app", client.Config{}), h.client(t, "telco/admin", client.Config{})
+	must(app.PostEventWithResponse(ctx, nil, paymentEvent("telco", "m1", "small", 100000)))(t, 201, "")
+	v1 := must(app.GetProgramWithResponse(ctx))(t, 200, "").JSON200.Version
+	var doubled client.ProgramInput
+	if err := json.Unmarshal(programJSON(t), &doubled); err != nil {
+		t.Fatal(err)
+	}
+	doubled.Earning[0].Rate = client.RateInput{Points: client.Ptr[int64](2), PerMinor: 10000}
+	sim := must(admin.SimulateProgramWithResponse(ctx, client.SimulationRequest{Program: doubled, MemberId: client.Ptr("m1")}))(t, 200, "").JSON200
+	if sim.CurrentPoints != 10 || sim.ProposedPoints != 20 || sim.LiabilityDelta == nil || sim.LiabilityDelta.AmountMinor != 100 {
+		t.Fatalf("simulate: %+v", sim)
+	}
+	if got := must(app.GetMemberWithResponse(ctx, "m1"))(t, 200, "").JSON200.Balances.Available; got != 10 {
+		t.Fatalf("the simulation changed the balance: %d", got)
+	}
+	if put := must(admin.PutProgramWithResponse(ctx, doubled))(t, 200, "").JSON200; put.Version != v1+1 {
+		t.Fatalf("version after PUT: %d, want %d", put.Version, v1+1)
+	}
+	must(app.PostEventWithResponse(ctx, nil, paymentEvent("telco", "m1", "after", 100000)))(t, 201, "")
+	if got := must(app.GetMemberWithResponse(ctx, "m1"))(t, 200, "").JSON200.Balances.Available; got != 30 {
+		t.Fatalf("after the new program: %d, want 30", got)
+	}
+
+	// Three payments over the large-payment limit wait for review.
+	for _, id := range []string{"big-1", "big-2", "big-3"} {
+		must(app.PostEventWithResponse(ctx, nil, paymentEvent("telco", "m2", id, 60_000_000)))(t, 201, "")
+	}
+	var held []string
+	for item, err := range admin.ReviewItems(ctx, client.ListReviewParams{Limit: client.Ptr(2)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, item.PaymentId)
+	}
+	if !slices.Equal(held, []string{"big-1", "big-2", "big-3"}) {
+		t.Fatalf("review queue %v", held)
+	}
+	for item, err := range admin.ReviewItems(ctx, client.ListReviewParams{Limit: client.Ptr(1)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := must(admin.ApproveReviewWithResponse(ctx, item.Id, nil, client.EmptyObject{}))(t, 200, "").JSON200
+		if d.Decision != client.ReviewDecisionDecisionApproved {
+			t.Fatalf("decision: %+v", d)
+		}
+		break // one approved; the rest stay
+	}
+	for item, err := range admin.ReviewItems(ctx, client.ListReviewParams{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(admin.RejectReviewWithResponse(ctx, item.Id, nil, client.RejectRequest{Reason: client.Ptr("chargeback risk")}))(t, 200, "")
+	}
+	for _, err := range admin.ReviewItems(ctx, client.ListReviewParams{}) {
+		t.Fatalf("the review queue is not empty (%v)", err)
+	}
+	must(app.ListReviewWithResponse(ctx, nil))(t, 403, "forbidden")
+
+	// Rejected events: the API's answer names the reason; the list has them.
+	for i, ccy := range []string{"ZZZ", "XAU", "HRK"} {
+		bad := paymentEvent("telco", "m1", fmt.Sprintf("bad-%d", i), 100000)
+		bad.Data.Currency = ccy
+		rej := must(app.PostEventWithResponse(ctx, nil, bad))(t, 422, "event-rejected")
+		if r := rej.ApplicationproblemJSON422; r == nil || r.Reason == nil || *r.Reason != "unknown_currency" {
+			t.Fatalf("rejection: %s", rej.Body)
+		}
+	}
+	var reasons []string
+	for r, err := range admin.RejectedEvents(ctx, client.ListRejectedEventsParams{Limit: client.Ptr(2)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = append(reasons, r.Reason)
+	}
+	if !slices.Equal(reasons, []string{"unknown_currency", "unknown_currency", "unknown_currency"}) {
+		t.Fatalf("rejected events %v", reasons)
+	}
+}
+
+// A 503 try-again carries Retry-After, and the client waits it out and sends
+// the same request again with the same Idempotency-Key: the redemption is
+// applied once. Transaction conflicts are injected until the store gives up
+// (ErrContention) on the first attempt.
+func TestClientRetriesTryAgain(t *testing.T) {
+	f := &awstest.Faults{Make: awstest.TransactionConflict}
+	h := buildWith(t, harnessOptions{dynamo: []func(*dynamodb.Options){f.Option}})
+	t.Cleanup(func() { checkOpenAPI(t, h.exchanges()) })
+	h.seed("m1", 1000000) // 200 points
+	app := h.client(t, "telco/app", client.Config{})
+	f.Remaining.Store(storeMaxAttempts)
+	start := time.Now()
+	r := must(app.RedeemWithResponse(context.Background(), "m1", nil, client.RedemptionRequest{Points: client.Ptr[int64](10), Capture: client.Ptr(true)}))(t, 201, "")
+	if r.JSON201.Balances.Available != 190 {
+		t.Fatalf("after the retry: %s", r.Body)
+	}
+	var attempts []exchange
+	for _, ex := range h.exchanges() {
+		if ex.Path == "/v1/members/m1/redemptions" {
+			attempts = append(attempts, ex)
+		}
+	}
+	if len(attempts) != 2 || attempts[0].Status != 503 || attempts[1].Status != 201 {
+		t.Fatalf("%d attempts: %v", len(attempts), attempts)
+	}
+	if ra := attempts[0].RespHeader.Get("Retry-After"); ra != strconv.Itoa(api.RetryAfterSeconds) {
+		t.Fatalf("the 503's Retry-After %q", ra)
+	}
+	if !bytes.Contains(attempts[0].RespBody, []byte(api.ProblemBase+"try-again")) {
+		t.Fatalf("the 503: %s", attempts[0].RespBody)
+	}
+	if k0, k1 := attempts[0].ReqHeader.Get(client.IdempotencyKeyHeader), attempts[1].ReqHeader.Get(client.IdempotencyKeyHeader); k0 == "" || k0 != k1 {
+		t.Fatalf("Idempotency-Keys %q, %q: want one key for both attempts", k0, k1)
+	}
+	if took := time.Since(start); took < time.Duration(api.RetryAfterSeconds)*time.Second {
+		t.Fatalf("retried after %v, before Retry-After", took)
+	}
+	if err := h.st.Audit(context.Background(), "telco", "m1"); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestProgramVersionsAndSimulate(t *testing.T) {
-	h := newHarness(t)
-	h.seed("m1", 100000, 100000)
-	v1 := num(t, h.call("GET", "/v1/program", "telco/app", nil).expect(t, 200, "").Body, "version")
-	var doubled map[string]any
-	_ = json.Unmarshal(programJSON(t), &doubled)
-	doubled["earning"].([]any)[0].(map[string]any)["rate"] = map[string]any{"points": 2, "per_minor": 10000}
-	sim := h.call("POST", "/v1/program/simulate", "telco/admin", map[string]any{"program": doubled, "member_id": "m1"}).expect(t, 200, "")
-	if num(t, sim.Body, "current_points") != 20 || num(t, sim.Body, "proposed_points") != 40 {
-		t.Fatalf("simulate: %s", sim.Raw)
-	}
-	if num(t, sim.Body, "liability_delta", "amount_minor") != 200 {
-		t.Fatalf("liability delta: %s", sim.Raw)
-	}
-	// Nothing was written by the simulation.
-	if num(t, h.call("GET", "/v1/members/m1", "telco/app", nil).Body, "balances", "available") != 20 {
-		t.Fatal("simulation changed the balance")
-	}
-	put := h.call("PUT", "/v1/program", "telco/admin", doubled).expect(t, 200, "")
-	if num(t, put.Body, "version") != v1+1 {
-		t.Fatalf("version after PUT: %s", put.Raw)
-	}
-	h.call("POST", "/v1/events", "telco/app", event("telco", "m1", "after", 100000)).expect(t, 201, "")
-	if got := num(t, h.call("GET", "/v1/members/m1", "telco/app", nil).Body, "balances", "available"); got != 40 {
-		t.Fatalf("after the new program: %d, want 40", got)
+// storeMaxAttempts is the store's number of attempts of a write under
+// transaction conflicts before it gives up with ErrContention (store/tx.go).
+const storeMaxAttempts = 60
+
+// paymentEvent is a payment event for POST /v1/events, as the client sends it.
+func paymentEvent(partner, member, paymentID string, amount int64) client.PaymentEvent {
+	return client.PaymentEvent{
+		Specversion: client.PaymentEventSpecversionN10, Id: "evt-" + paymentID, Source: "billing/test", Type: client.PaymentEventTypePaymentSucceeded,
+		Time: time.Date(2026, 11, 5, 10, 0, 0, 0, time.UTC), Datacontenttype: client.Ptr("application/json"),
+		Data: client.PaymentData{PartnerId: partner, MemberId: member, PaymentId: paymentID, AmountMinor: amount,
+			Currency: "RUB", Category: client.PaymentDataCategoryTelecom,
+			Recurring: &client.Recurring{SubscriptionId: "plan-7", Period: "2026-11", DueDate: openapi_types.Date{Time: time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)}}},
 	}
 }
 

@@ -146,6 +146,12 @@ func checkOpenAPI(t *testing.T, exs []exchange) {
 		if bytes.Contains(ex.RespBody, []byte(`"type":"`+api.ProblemBase+`validation-error"`)) && !bytes.Contains(ex.RespBody, []byte(`"errors":[{"field":`)) {
 			fail(ex, "response", "a validation-error without errors[{field,message}]")
 		}
+		// Every 503 and 429 the API answers says when to retry (issue #13).
+		if ex.Status == http.StatusServiceUnavailable || ex.Status == http.StatusTooManyRequests {
+			if n, err := strconv.Atoi(ex.RespHeader.Get("Retry-After")); err != nil || n < 0 {
+				fail(ex, "response", fmt.Sprintf("a %d without Retry-After delay-seconds (%q)", ex.Status, ex.RespHeader.Get("Retry-After")))
+			}
+		}
 		undocumented := false
 		if ex.Status >= 200 && ex.Status < 300 {
 			if ok, errs := v.ValidateHttpRequestSync(ex.request()); !ok {
@@ -451,26 +457,41 @@ func TestOpenAPIRoutesMatchServer(t *testing.T) {
 	}
 }
 
-// Every problem type of problem.go is listed in the document's description
-// and allowed by the problem response of its status.
+// Every problem type of the table in problem.go is in the document: its row
+// of the table in info.description says exactly what the Go table says (slug,
+// status, title, when), the problem response of its status lists it with the
+// same text and allows its URI, and no row is left of a type that is gone.
 func TestOpenAPIProblemTypes(t *testing.T) {
+	types := api.ProblemTypes()
+	if len(types) < 15 {
+		t.Fatalf("only %d problem types", len(types))
+	}
+	// A type declared in problem.go but left out of the list would have no
+	// page and no documentation.
 	src, err := os.ReadFile("problem.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	statusOf := map[string]int{}
-	for code := 100; code < 600; code++ {
-		if text := http.StatusText(code); text != "" {
-			statusOf[strings.NewReplacer(" ", "", "-", "", "'", "").Replace(text)] = code
-		}
-	}
-	kindRE := regexp.MustCompile(`problemKind\{"([a-z-]+)", "[^"]*", http\.Status(\w+)\}`)
-	kinds := kindRE.FindAllStringSubmatch(string(src), -1)
-	if len(kinds) < 15 {
-		t.Fatalf("found only %d problem kinds in problem.go", len(kinds))
+	declared := regexp.MustCompile(`&ProblemType\{Slug: "([a-z-]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(declared) != len(types) {
+		t.Errorf("problem.go declares %d problem types, ProblemTypes() returns %d: add each to problemTypes", len(declared), len(types))
 	}
 	d := readDoc(t)
-	enums := map[int][]string{}
+	type response struct {
+		name, description string
+		enum              []string
+	}
+	byStatus := map[int]response{}
+	var raw struct {
+		Components struct {
+			Responses map[string]struct {
+				Description string `json:"description"`
+			} `json:"responses"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(api.OpenAPI, &raw); err != nil {
+		t.Fatal(err)
+	}
 	for name, r := range d.Components.Responses {
 		c, ok := r.Content["application/problem+json"]
 		if !ok {
@@ -480,19 +501,31 @@ func TestOpenAPIProblemTypes(t *testing.T) {
 		if st == 0 {
 			t.Errorf("components.responses.%s: no status const", name)
 		}
-		enums[st] = append(enums[st], c.Schema.Properties.Type.Enum...)
+		byStatus[st] = response{name: name, description: raw.Components.Responses[name].Description, enum: c.Schema.Properties.Type.Enum}
 	}
-	for _, k := range kinds {
-		slug, status := k[1], statusOf[k[2]]
-		if status == 0 {
-			t.Errorf("problem kind %s: unknown status constant %s", slug, k[2])
-			continue
+	rows := 0
+	for _, line := range strings.Split(d.Info.Description, "\n") {
+		if strings.HasPrefix(line, "| `") {
+			rows++
 		}
-		if !strings.Contains(d.Info.Description, "| `"+slug+"` | "+strconv.Itoa(status)+" |") {
-			t.Errorf("problem type %s (%d) is not in the table of info.description", slug, status)
+	}
+	if rows != len(types) {
+		t.Errorf("info.description's table has %d problem rows, the Go table %d types", rows, len(types))
+	}
+	for _, p := range types {
+		row := fmt.Sprintf("| `%s` | %d | %s | %s |", p.Slug, p.Status, p.Title, p.When)
+		if !strings.Contains(d.Info.Description, row+"\n") {
+			t.Errorf("info.description's problem table lacks, or words otherwise, the row\n%s", row)
 		}
-		if list, ok := enums[status]; ok && !slices.Contains(list, api.ProblemBase+slug) {
-			t.Errorf("problem type %s is not allowed by the %d problem response", slug, status)
+		r, ok := byStatus[p.Status]
+		if !ok {
+			continue // 405: no operation documents it (any route may answer it)
+		}
+		if !slices.Contains(r.enum, p.URI()) {
+			t.Errorf("problem type %s is not allowed by components.responses.%s", p.Slug, r.name)
+		}
+		if line := "- `" + p.Slug + "` — " + p.When; !slices.Contains(strings.Split(r.description, "\n"), line) {
+			t.Errorf("components.responses.%s's description lacks, or words otherwise, the line\n%s", r.name, line)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
@@ -14,8 +15,12 @@ import (
 	"github.com/accrue/accrue/shared/store"
 )
 
-// ProblemBase prefixes every problem type: the type URIs are stable and
-// documented in the OpenAPI document.
+// ProblemBase prefixes every problem type. The type URIs are stable
+// identifiers, the same for every deployment (clients compare them), listed in
+// the OpenAPI document; their path is the path of the page that explains them
+// on every deployed API (GET /problems/{slug}, problempages.go), so
+// https://accrue.dev/problems/ maps onto any deployment's /problems/ by host
+// alone (README, "Problem types").
 const ProblemBase = "https://accrue.dev/problems/"
 
 // Problem is an RFC 9457 problem details object.
@@ -37,36 +42,112 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// problemKind is one stable problem type.
-type problemKind struct {
-	slug   string
-	title  string
-	status int
+// ProblemType is one stable problem type. Its fields are the one table the
+// API's problem responses, its explanation pages (GET /problems/{slug}),
+// docs/problems.md and the OpenAPI document's list of problem types come from
+// (the last two are checked against it by the tests).
+type ProblemType struct {
+	// Slug names the type: its URI is ProblemBase + Slug.
+	Slug string
+	// Title is the problem's constant title.
+	Title string
+	// Status is the HTTP status it is answered with.
+	Status int
+	// When says when the API answers it (markdown: `code` only).
+	When string
+	// Do says what the client should do about it (markdown: `code` only).
+	Do string
 }
 
-// The problem types the API returns.
+// URI is the type's stable URI, the problem's `type`.
+func (p *ProblemType) URI() string { return ProblemBase + p.Slug }
+
+// problemKind is a problem type of the table.
+type problemKind = *ProblemType
+
+// The problem types the API returns, in the order the docs list them.
 var (
-	probValidation   = problemKind{"validation-error", "The request is not valid", http.StatusBadRequest}
-	probMalformed    = problemKind{"malformed-request", "The request body is not valid JSON", http.StatusBadRequest}
-	probTooLarge     = problemKind{"request-too-large", "The request body is too large", http.StatusRequestEntityTooLarge}
-	probUnauth       = problemKind{"unauthenticated", "A valid API key is required", http.StatusUnauthorized}
-	probForbidden    = problemKind{"forbidden", "This API key's role may not do this", http.StatusForbidden}
-	probNotFound     = problemKind{"not-found", "Not found", http.StatusNotFound}
-	probConflict     = problemKind{"conflict", "Conflict with the current state", http.StatusConflict}
-	probInsufficient = problemKind{"insufficient-points", "Not enough available points", http.StatusUnprocessableEntity}
-	probOutOfStock   = problemKind{"out-of-stock", "The reward is out of stock", http.StatusConflict}
-	probTier         = problemKind{"tier-too-low", "The member's tier is below the reward's", http.StatusUnprocessableEntity}
-	probInactive     = problemKind{"member-inactive", "The member is not active", http.StatusConflict}
-	probErased       = problemKind{"member-erased", "The member id was erased and cannot be used again", http.StatusConflict}
-	probExists       = problemKind{"already-exists", "It already exists", http.StatusConflict}
-	probIdemReuse    = problemKind{"idempotency-key-reused", "The Idempotency-Key was used with another request", http.StatusConflict}
-	probIdemBusy     = problemKind{"request-in-progress", "A request with this Idempotency-Key is still in progress", http.StatusConflict}
-	probRejected     = problemKind{"event-rejected", "The event can never be applied", http.StatusUnprocessableEntity}
-	probRetry        = problemKind{"try-again", "Temporarily unable to process; retry with the same Idempotency-Key", http.StatusServiceUnavailable}
-	probInternal     = problemKind{"internal-error", "Internal error", http.StatusInternalServerError}
-	probMethod       = problemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
-	probUnsupported  = problemKind{"unsupported-media-type", "Send application/json", http.StatusUnsupportedMediaType}
+	probValidation = &ProblemType{Slug: "validation-error", Title: "The request is not valid", Status: http.StatusBadRequest,
+		When: "A field, path or query parameter or header is invalid; `errors` names each offending field (a JSON path such as `rewards[0].id`, or `limit`, `id`, `Idempotency-Key`). Also an unknown JSON field (`unknown field`) or a value of the wrong type.",
+		Do:   "Fix each field that `errors` names and send the request again. Sent unchanged, it gets the same answer."}
+	probMalformed = &ProblemType{Slug: "malformed-request", Title: "The request body is not valid JSON", Status: http.StatusBadRequest,
+		When: "The body is missing, is not JSON, or has data after the JSON object.",
+		Do:   "Send exactly one JSON object as the body. Sent unchanged, the request gets the same answer."}
+	probTooLarge = &ProblemType{Slug: "request-too-large", Title: "The request body is too large", Status: http.StatusRequestEntityTooLarge,
+		When: "The body is larger than 262144 bytes (256 KiB).",
+		Do:   "Send a body of at most 256 KiB: a program document is the largest body the API takes; send a simulation's payments in several requests."}
+	probUnauth = &ProblemType{Slug: "unauthenticated", Title: "A valid API key is required", Status: http.StatusUnauthorized,
+		When: "No `Authorization: Bearer` header, or the key is unknown or revoked.",
+		Do:   "Send `Authorization: Bearer <api key>` with a key that is not revoked. A key is shown once, when it is created: ask the partner's operator for a new one if it was lost."}
+	probForbidden = &ProblemType{Slug: "forbidden", Title: "This API key's role may not do this", Status: http.StatusForbidden,
+		When: "An `app` key on a route that needs an `admin` key.",
+		Do:   "Call the route with an `admin` key (keep admin keys in back-office systems, not in apps)."}
+	probNotFound = &ProblemType{Slug: "not-found", Title: "Not found", Status: http.StatusNotFound,
+		When: "The member, redemption, reward, review item or route does not exist for this partner (another partner's data is never visible: it is not found).",
+		Do:   "Check the id, the path and that the API key is the partner's that owns the data. A member must be enrolled (`POST /v1/members`) or have paid before it can be read."}
+	probConflict = &ProblemType{Slug: "conflict", Title: "Conflict with the current state", Status: http.StatusConflict,
+		When: "The operation does not fit the current state: a once-only activity already rewarded, a redemption that is not an open hold, a hold that has expired, a member whose data was erased.",
+		Do:   "Read the current state (the member, its ledger) and decide again. Sent unchanged, the request gets the same answer."}
+	probInsufficient = &ProblemType{Slug: "insufficient-points", Title: "Not enough available points", Status: http.StatusUnprocessableEntity,
+		When: "A redemption or a debit adjustment asks for more than the member's available points.",
+		Do:   "Read the member's `balances.available` (`GET /v1/members/{id}`) and ask for at most that many points."}
+	probOutOfStock = &ProblemType{Slug: "out-of-stock", Title: "The reward is out of stock", Status: http.StatusConflict,
+		When: "The reward's stock is used up.",
+		Do:   "Offer another reward (`GET /v1/rewards` shows each one's `stock`), or restock it with `PUT /v1/rewards` (admin)."}
+	probTier = &ProblemType{Slug: "tier-too-low", Title: "The member's tier is below the reward's", Status: http.StatusUnprocessableEntity,
+		When: "The reward has a `min_tier` above the member's tier.",
+		Do:   "Offer rewards the member's tier allows; `GET /v1/members/{id}` shows the tier and the points needed for the next one."}
+	probInactive = &ProblemType{Slug: "member-inactive", Title: "The member is not active", Status: http.StatusConflict,
+		When: "The member is suspended (or being erased): points cannot change.",
+		Do:   "Reactivate the member (`PATCH /v1/members/{id}` with `{\"status\":\"active\"}`) if it should be active; otherwise leave its points alone."}
+	probErased = &ProblemType{Slug: "member-erased", Title: "The member id was erased and cannot be used again", Status: http.StatusConflict,
+		When: "POST /v1/members with an id whose data was erased (GDPR): an erased id never comes back; enroll the person under a new id.",
+		Do:   "Enroll the person under a new member id; the erased one stays unusable."}
+	probExists = &ProblemType{Slug: "already-exists", Title: "It already exists", Status: http.StatusConflict,
+		When: "The member id is already enrolled.",
+		Do:   "Nothing, if the member was meant to be enrolled: read it with `GET /v1/members/{id}`. To retry an enrolment whose answer was lost, send the same `Idempotency-Key`: the first answer is replayed."}
+	probIdemReuse = &ProblemType{Slug: "idempotency-key-reused", Title: "The Idempotency-Key was used with another request", Status: http.StatusConflict,
+		When: "The same Idempotency-Key was sent in the last 24 hours with another method, path or body.",
+		Do:   "Use a new `Idempotency-Key` for every new request, and the same key only to retry the very same request (same method, path and body)."}
+	probIdemBusy = &ProblemType{Slug: "request-in-progress", Title: "A request with this Idempotency-Key is still in progress", Status: http.StatusConflict,
+		When: "A request with the same Idempotency-Key has not finished yet: retry later.",
+		Do:   "Wait the `Retry-After` seconds and retry with the same `Idempotency-Key`: the retry gets the first request's answer, or runs if the first request died before changing anything."}
+	probRejected = &ProblemType{Slug: "event-rejected", Title: "The event can never be applied", Status: http.StatusUnprocessableEntity,
+		When: "POST /v1/events: the payment event is invalid or refers to something that does not exist; it is recorded as rejected (see GET /v1/rejected-events) and `reason` gives the stable rejection reason.",
+		Do:   "Fix what `reason` names (the recorded copy is in `GET /v1/rejected-events`) and send the corrected event; sent unchanged it is rejected again. Retrying does not help."}
+	probRetry = &ProblemType{Slug: "try-again", Title: "Temporarily unable to process; retry with the same Idempotency-Key", Status: http.StatusServiceUnavailable,
+		When: "Too much write contention, or a transient failure while applying an event. Nothing was applied: retry, with the same Idempotency-Key.",
+		Do:   "Wait the `Retry-After` seconds (every 503 carries it) and send the same request again with the same `Idempotency-Key`. The Go client (`shared/client`) does this itself."}
+	probInternal = &ProblemType{Slug: "internal-error", Title: "Internal error", Status: http.StatusInternalServerError,
+		When: "An unexpected error; it has been logged with the request id (`X-Request-Id`).",
+		Do:   "Retry later with the same `Idempotency-Key` (a request with a key is never applied twice). If it persists, report the `X-Request-Id` to the operator."}
+	probMethod = &ProblemType{Slug: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+		When: "A method the path does not have (such as `DELETE /v1/program`); the `Allow` header lists the methods it has. A path the API does not have is 404 `not-found`.",
+		Do:   "Use one of the methods the `Allow` header lists."}
+	probUnsupported = &ProblemType{Slug: "unsupported-media-type", Title: "Send application/json", Status: http.StatusUnsupportedMediaType,
+		When: "A request body with a Content-Type other than `application/json` or `application/*+json`.",
+		Do:   "Send the body as JSON with `Content-Type: application/json`."}
 )
+
+// problemTypes is every problem type, in the order the docs list them.
+var problemTypes = []*ProblemType{
+	probValidation, probMalformed, probTooLarge, probUnauth, probForbidden, probNotFound, probConflict,
+	probInsufficient, probOutOfStock, probTier, probInactive, probErased, probExists, probIdemReuse,
+	probIdemBusy, probRejected, probRetry, probInternal, probMethod, probUnsupported,
+}
+
+// ProblemTypes returns every problem type the API answers with (copies).
+func ProblemTypes() []ProblemType {
+	out := make([]ProblemType, len(problemTypes))
+	for i, p := range problemTypes {
+		out[i] = *p
+	}
+	return out
+}
+
+// RetryAfterSeconds is the Retry-After of every 503 try-again: contention and
+// transient failures clear within moments.
+const RetryAfterSeconds = 1
 
 // apiError carries a problem through handlers.
 type apiError struct {
@@ -79,9 +160,9 @@ type apiError struct {
 
 func (e *apiError) Error() string {
 	if e.err != nil {
-		return e.kind.slug + ": " + e.detail + ": " + e.err.Error()
+		return e.kind.Slug + ": " + e.detail + ": " + e.err.Error()
 	}
-	return e.kind.slug + ": " + e.detail
+	return e.kind.Slug + ": " + e.detail
 }
 func (e *apiError) Unwrap() error { return e.err }
 
@@ -162,7 +243,7 @@ func toProblem(err error) (Problem, error) {
 	if ae.kind == probInternal {
 		detail = "an internal error occurred; it has been logged"
 	}
-	return Problem{Type: ProblemBase + ae.kind.slug, Title: ae.kind.title, Status: ae.kind.status,
+	return Problem{Type: ae.kind.URI(), Title: ae.kind.Title, Status: ae.kind.Status,
 		Detail: detail, Errors: ae.fields, Reason: ae.reason}, ae
 }
 
@@ -175,6 +256,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		level = slog.LevelError
 	}
 	log.Log(r.Context(), level, "request failed", "status", p.Status, "type", p.Type, "error", cause)
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
 	writeJSON(w, p.Status, "application/problem+json", p)
 }
 

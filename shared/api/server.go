@@ -97,6 +97,8 @@ func New(d Deps) http.Handler {
 	}
 	const app, admin = keys.RoleApp, keys.RoleAdmin
 	mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
+	mux.HandleFunc("GET /problems", s.serveProblems)
+	mux.HandleFunc("GET /problems/{slug}", s.serveProblems)
 
 	route("GET /v1/program", app, false, s.getProgram)
 	route("PUT /v1/program", admin, false, s.putProgram)
