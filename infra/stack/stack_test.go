@@ -138,19 +138,6 @@ func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
 	})
 }
 
-// projectionJSON is an index projection as CloudFormation spells it.
-func projectionJSON(p *types.Projection) map[string]any {
-	proj := map[string]any{"ProjectionType": string(p.ProjectionType)}
-	if len(p.NonKeyAttributes) > 0 {
-		var attrs []any
-		for _, a := range p.NonKeyAttributes {
-			attrs = append(attrs, a)
-		}
-		proj["NonKeyAttributes"] = attrs
-	}
-	return proj
-}
-
 // On-demand, point-in-time recovery, encrypted with the stack's own rotating
 // customer-managed key, TTL on store's ttl attribute; a stream of new and old
 // images (the events function compares them).
