@@ -13,6 +13,7 @@ import (
 
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/ddbsim"
+	"github.com/accrue/accrue/internal/profiles"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/payment"
@@ -24,21 +25,10 @@ import (
 // to release and a lot to expire), against DynamoDB Local, beside 4×b.N
 // members that are not due. Reports the cost of one due member.
 func BenchmarkMemberJobs(b *testing.B) {
-	db := awstest.Client(b)
-	table := awstest.NewTable(b, db, awstest.NoStream(store.CreateTableInput))
-	var clock atomic.Int64
-	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	t0 := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
-	clock.Store(t0.UnixNano())
-	st := store.New(db, table, store.WithClock(now))
-	p, err := program.Parse([]byte(jobsProgram))
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, clock := benchStore(b, jobsProgram, t0)
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	ctx := b.Context()
-	if _, err := st.PutProgram(ctx, "acme", p); err != nil {
-		b.Fatal(err)
-	}
 	pay := func(member string, i int) {
 		if _, err := st.Apply(ctx, payment.Payment{
 			EventID: fmt.Sprint("e", i), Source: "bench", Type: payment.TypeSucceeded, Time: now(),
@@ -76,20 +66,6 @@ func BenchmarkMemberJobs(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "members/s")
 }
 
-// lifecycleProgram is issue #11's telco profile: a 14-day pending period,
-// rolling expiry after 365 days warned 30 days before, a monthly program
-// budget and a budgeted campaign that the telecom half of the payments hit.
-const lifecycleProgram = `{
-  "name": "Telco", "auto_enroll": true, "timezone": "Europe/Moscow",
-  "earning": [{"id": "base", "rate": {"points": 1, "per_minor": 10000}}],
-  "pending_days": 14,
-  "expiry": {"rolling_days": 365, "warn_days": 30},
-  "caps": {"program_monthly": 1000000000000},
-  "campaigns": [{"id": "autumn", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z",
-                 "multiplier": 2, "categories": ["telecom"], "budget": 1000000000000}],
-  "point_value": {"minor": "0.5", "currency": "RUB"}
-}`
-
 // BenchmarkPointLifecycle: the billed write units of a point's whole life in
 // the telco profile, amortised per accrual: members pay monthly for two
 // years; the member jobs run whenever one of them is due (as the 5-minute
@@ -111,7 +87,7 @@ func BenchmarkPointLifecycle(b *testing.B) {
 	start := time.Date(2027, 1, 3, 9, 0, 0, 0, time.UTC)
 	clock.Store(start.UnixNano())
 	st := store.New(dynamodb.New(db.Options(), meter.Option), table, store.WithClock(now), store.WithProgramCacheTTL(0))
-	p, err := program.Parse([]byte(lifecycleProgram))
+	p, err := program.Parse([]byte(profiles.Telco))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -228,20 +204,9 @@ var errStopWalk = errors.New("stop")
 // flight together, counted around the store).
 func BenchmarkMemberJobsParallelism(b *testing.B) {
 	const backlog = 128
-	db := awstest.Client(b)
-	table := awstest.NewTable(b, db, awstest.NoStream(store.CreateTableInput))
-	var clock atomic.Int64
+	st, clock := benchStore(b, jobsProgram, time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	clock.Store(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC).UnixNano())
-	st := store.New(db, table, store.WithClock(now))
-	p, err := program.Parse([]byte(jobsProgram))
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := b.Context()
-	if _, err := st.PutProgram(ctx, "acme", p); err != nil {
-		b.Fatal(err)
-	}
 	counted := &inFlight{Store: st}
 	r := memberjobs.New(counted, memberjobs.WithClock(now), memberjobs.WithLogger(quiet()))
 	shards := map[int]bool{}
@@ -282,4 +247,22 @@ func (c *inFlight) UpdateLedger(ctx context.Context, partner, member string, fn 
 	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
 	}
 	return c.Store.UpdateLedger(ctx, partner, member, fn)
+}
+
+// benchStore is a store on a new table (no stream) whose clock starts at
+// start, with partner acme's program.
+func benchStore(b *testing.B, prog string, start time.Time, opts ...func(*dynamodb.Options)) (*store.Store, *atomic.Int64) {
+	db := awstest.Client(b)
+	table := awstest.NewTable(b, db, awstest.NoStream(store.CreateTableInput))
+	clock := new(atomic.Int64)
+	clock.Store(start.UnixNano())
+	st := store.New(dynamodb.New(db.Options(), opts...), table, store.WithClock(func() time.Time { return time.Unix(0, clock.Load()).UTC() }), store.WithProgramCacheTTL(0))
+	p, err := program.Parse([]byte(prog))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.PutProgram(b.Context(), "acme", p); err != nil {
+		b.Fatal(err)
+	}
+	return st, clock
 }

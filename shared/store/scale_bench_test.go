@@ -20,27 +20,19 @@ import (
 
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/ddbsim"
+	"github.com/accrue/accrue/internal/profiles"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
 )
 
-// The two profiles of issue #11. lean: 1 point per 100.00, nothing else.
-// telco: a 14-day pending period, rolling expiry after 365 days warned 30
-// days before, a monthly program budget and one budgeted campaign that the
-// telecom half of the payments hit (budgets large enough never to run out).
+// The two profiles of issue #11 (internal/profiles): lean, and telco — a
+// 14-day pending period, rolling expiry after 365 days warned 30 days
+// before, a monthly program budget and one budgeted campaign that the
+// telecom half of the payments hit.
 const (
-	leanProgram  = testProgram
-	telcoProgram = `{
-	  "name": "Telco", "auto_enroll": true, "timezone": "Europe/Moscow",
-	  "earning": [{"id": "base", "rate": {"points": 1, "per_minor": 10000}}],
-	  "pending_days": 14,
-	  "expiry": {"rolling_days": 365, "warn_days": 30},
-	  "caps": {"program_monthly": 1000000000000},
-	  "campaigns": [{"id": "autumn", "starts_at": "2026-09-01T00:00:00Z", "ends_at": "2027-09-01T00:00:00Z",
-	                 "multiplier": 2, "categories": ["telecom"], "budget": 1000000000000}],
-	  "point_value": {"minor": "0.5", "currency": "RUB"}
-	}`
+	leanProgram  = profiles.Lean
+	telcoProgram = profiles.Telco
 )
 
 // benchEnv is a table on DynamoDB Local (no stream: see BENCHMARKS.md) with
