@@ -108,6 +108,7 @@ type CopyAPI interface {
 // idempotent) but never loses one. It returns how many it moved.
 func Redrive(ctx context.Context, c CopyAPI, from, to string) (int, error) {
 	moved := 0
+	sent := map[string]bool{}
 	for {
 		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(from), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
@@ -120,9 +121,16 @@ func Redrive(ctx context.Context, c CopyAPI, from, to string) (int, error) {
 			return moved, nil
 		}
 		var del []types.DeleteMessageBatchRequestEntry
+		fresh := 0
 		for i, m := range out.Messages {
-			if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(to), MessageBody: m.Body, MessageAttributes: m.MessageAttributes}); err != nil {
-				return moved, fmt.Errorf("send back to the queue: %w", err)
+			// A message received again (its delete not yet seen by the
+			// queue) was sent already: only delete it.
+			if id := aws.ToString(m.MessageId); !sent[id] {
+				if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(to), MessageBody: m.Body, MessageAttributes: m.MessageAttributes}); err != nil {
+					return moved, fmt.Errorf("send back to the queue: %w", err)
+				}
+				sent[id] = true
+				fresh++
 			}
 			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 		}
@@ -131,8 +139,8 @@ func Redrive(ctx context.Context, c CopyAPI, from, to string) (int, error) {
 			return moved, fmt.Errorf("delete from DLQ: %w", err)
 		}
 		if len(res.Failed) > 0 {
-			return moved + len(res.Successful), errors.New("some moved messages could not be deleted from the DLQ; they may be moved twice (ingestion is idempotent)")
+			return moved + fresh, errors.New("some moved messages could not be deleted from the DLQ; they may be moved twice (ingestion is idempotent)")
 		}
-		moved += len(del)
+		moved += fresh
 	}
 }
