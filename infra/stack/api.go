@@ -49,6 +49,9 @@ var Routes = []Route{
 	{"POST", "/v1/review/{id}/reject"},
 	{"GET", "/v1/rejected-events"},
 	{"POST", "/v1/events"},
+	{"GET", "/v1/event-types"},
+	{"GET", "/v1/event-types/{type}"},
+	{"GET", "/v1/event-types/{type}/versions/{version}"},
 	{"GET", "/v1/openapi.json"},
 }
 
