@@ -91,6 +91,10 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 # Offline synth: no version check, telemetry or EC2 metadata lookups.
 CDK_OFFLINE := CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
+# Partners' own event buses their events are forwarded to (README, "Events for
+# partners"): PARTNER_BUSES='{"telco":"arn:aws:events:REGION:ACCOUNT:event-bus/NAME"}'.
+PARTNER_BUSES ?=
+CDK_CONTEXT = -c stage=$(STAGE) $(if $(PARTNER_BUSES),-c partnerBuses='$(PARTNER_BUSES)',)
 
 .PHONY: build
 build: check-go ## Build the Lambda binaries into bin/lambda/<function>/bootstrap (linux/arm64)
@@ -111,8 +115,8 @@ $(CDK): infra/package.json infra/package-lock.json
 cdk-cli: $(CDK) ## Install the pinned AWS CDK CLI into .local/node_modules (once; npm registry)
 
 .PHONY: synth
-synth: build cdk-cli ## Synthesize the stack into cdk.out/ (offline): STAGE=dev|prod
-	$(CDK_OFFLINE) $(CDK) synth --quiet --no-notices -c stage=$(STAGE)
+synth: build cdk-cli ## Synthesize the stack into cdk.out/ (offline): STAGE=dev|prod [PARTNER_BUSES=...]
+	$(CDK_OFFLINE) $(CDK) synth --quiet --no-notices $(CDK_CONTEXT)
 	@echo "cdk.out/accrue-$(STAGE).template.json"
 
 .PHONY: cdk-test
@@ -121,11 +125,11 @@ cdk-test: check-go ## Run the infra tests only (CDK assertions, cfn-lint; no emu
 
 .PHONY: diff
 diff: build cdk-cli ## Show what cdk deploy would change in your AWS account: STAGE=dev|prod
-	$(CDK) diff -c stage=$(STAGE)
+	$(CDK) diff $(CDK_CONTEXT)
 
 .PHONY: deploy
-deploy: build cdk-cli ## Deploy the stack with your AWS credentials: STAGE=dev|prod [ALARM_EMAIL=...]
-	$(CDK) deploy -c stage=$(STAGE) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL),)
+deploy: build cdk-cli ## Deploy the stack with your AWS credentials: STAGE=dev|prod [ALARM_EMAIL=...] [PARTNER_BUSES=...]
+	$(CDK) deploy $(CDK_CONTEXT) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL),)
 
 # make generate: what is made from the sources of truth: the Go client from
 # shared/api/openapi.json (oapi-codegen, pinned by go.mod's tool directive,

@@ -28,6 +28,11 @@ func main() {
 	if assetDir == "" {
 		assetDir = stack.DefaultAssetDir
 	}
+	partnerBuses, err := stack.ParsePartnerBuses(app.Node().TryGetContext(jsii.String(stack.PartnerBusesContext)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(2)
+	}
 	if err := stack.ValidateFunctions(stack.Functions, assetDir); err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
@@ -37,10 +42,11 @@ func main() {
 		os.Exit(1)
 	}
 	stack.NewAccrueStack(app, "accrue-"+stage.Name, &stack.AccrueStackProps{
-		StackProps: awscdk.StackProps{Env: env()},
-		Stage:      stage,
-		AlarmEmail: alarmEmail,
-		AssetDir:   assetDir,
+		StackProps:   awscdk.StackProps{Env: env()},
+		Stage:        stage,
+		AlarmEmail:   alarmEmail,
+		AssetDir:     assetDir,
+		PartnerBuses: partnerBuses,
 	})
 	// cdk-nag's AwsSolutions rules: a finding fails the synthesis (errors)
 	// or is printed (warnings); the stack's suppressions carry their reasons.

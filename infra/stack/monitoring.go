@@ -58,6 +58,13 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 		r.eventsDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
 		1, 1)
 
+	if r.partnerDLQ != nil {
+		alarm("PartnerEventsDLQNotEmptyAlarm", "partner-events-dlq-not-empty",
+			"EventBridge could not put events on a partner's own event bus (its resource policy does not allow the forwarding role, or the bus is gone), or gave up after a day of retries. Each message carries the event and the error; fix the partner's side, then put the events again.",
+			r.partnerDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+			1, 1)
+	}
+
 	// Functions.
 	for _, f := range specs {
 		fn := fns[f.Name]

@@ -49,6 +49,9 @@ const (
 	nagEventsDLQ = "This queue is a dead-letter queue: the on-failure destination of the events function's " +
 		"stream event source mapping (DestinationConfig), which cdk-nag does not recognise as one, only redrive " +
 		"policies. Its messages are alarmed when visible."
+	nagPartnerEventsDLQ = "This queue is a dead-letter queue: the DeadLetterConfig of the partner forwarding rules' " +
+		"targets (partners' event buses), which cdk-nag does not recognise as one, only redrive policies. Its " +
+		"messages are alarmed when visible."
 )
 
 // suppressXRay suppresses, on fn's role's default policy (where CDK puts the

@@ -51,6 +51,9 @@ type AccrueStackProps struct {
 	Schema *TableSchema
 	// AlarmEmail, when set, is subscribed to the alarm topic.
 	AlarmEmail string
+	// PartnerBuses are partners' own event buses their events are forwarded
+	// to (CDK context partnerBuses; see PartnerBus). None by default.
+	PartnerBuses []PartnerBus
 }
 
 // resources are the stack's resources functions are granted access to.
@@ -65,6 +68,10 @@ type resources struct {
 	dlq      awssqs.Queue
 	// eventsDLQ: the on-failure destination of the stream consumers.
 	eventsDLQ awssqs.Queue
+	// partnerDLQ: what the partner forwarding rules could not deliver (nil
+	// without PartnerBuses); partnerRoles: the role of each partner's rule.
+	partnerDLQ   awssqs.Queue
+	partnerRoles []partnerRole
 }
 
 // NewAccrueStack defines the whole Accrue stack for props.Stage.
@@ -87,6 +94,9 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 		panic(err)
 	}
 	if err := p.Stage.ValidateConcurrency(p.Functions); err != nil {
+		panic(err)
+	}
+	if err := ValidatePartnerBuses(p.PartnerBuses); err != nil {
 		panic(err)
 	}
 	for _, f := range p.Functions {
@@ -171,6 +181,10 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 		EventPattern: &awsevents.EventPattern{Account: jsii.Strings(*stack.Account())},
 		Retention:    duration(stage.EventArchiveRetention),
 	})
+	// Their schemas, in an EventBridge schema registry; partners' own buses
+	// that receive their events.
+	registry := newSchemaRegistry(stack, stage)
+	r.newPartnerForwarding(p.PartnerBuses, registry)
 
 	// Functions.
 	fns := map[string]awslambda.Function{}
@@ -221,6 +235,14 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	out("EventBusName", *r.bus.EventBusName(), "Domain events (points.earned, ...) for partner rules")
 	out("TableName", *r.table.TableName(), "The DynamoDB table (for the operator CLI: ACCRUE_TABLE)")
 	out("AlarmTopicArn", *topic.TopicArn(), "Subscribe on-call here")
+	out("EventSchemaRegistryName", *registry.AttrRegistryName(), "The schemas of the domain events (accrue@<type>-v<N>)")
+	if r.partnerDLQ != nil {
+		out("PartnerEventsDLQUrl", *r.partnerDLQ.QueueUrl(), "Partner events EventBridge could not put on a partner's bus")
+	}
+	for _, pr := range r.partnerRoles {
+		out("PartnerBusRole"+constructID(pr.partner), *pr.role.RoleArn(),
+			"Partner "+pr.partner+"'s bus policy must allow this role events:PutEvents")
+	}
 	return stack
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/eventschema"
 	"github.com/accrue/accrue/shared/store"
 )
 
@@ -58,6 +59,8 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 		"AWS::ApiGatewayV2::Route":        len(Routes) + 1, // and $default
 		"AWS::Events::EventBus":           1,
 		"AWS::Events::Archive":            1,
+		"AWS::EventSchemas::Registry":     1,
+		"AWS::EventSchemas::Schema":       len(eventschema.All()),
 		"AWS::Events::Rule":               schedules,
 		"AWS::SNS::Topic":                 1,
 		"AWS::CloudWatch::Dashboard":      1,
@@ -544,6 +547,7 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"GET /v1/review", "POST /v1/review/{id}/approve", "POST /v1/review/{id}/reject",
 		"GET /v1/rejected-events",
 		"POST /v1/events",
+		"GET /v1/event-types", "GET /v1/event-types/{type}", "GET /v1/event-types/{type}/versions/{version}",
 		"GET /v1/openapi.json",
 		"GET /problems", "GET /problems/{slug}", // the problem types' pages
 		"$default", // what none of them matches: the api function answers 404 or 405
@@ -654,6 +658,48 @@ func TestDomainEventsBusIsArchived(t *testing.T) {
 		days := stage.EventArchiveRetention.Hours() / 24
 		if archive.Properties["RetentionDays"] != days {
 			t.Errorf("archive retention %v days, want %v", archive.Properties["RetentionDays"], days)
+		}
+	})
+}
+
+// The event catalogue is registered in a schema registry accrue-<stage>: one
+// schema per version of each event type, named accrue@<type>-v<N>, whose
+// content is the catalogue's schema converted to draft 4 (the EventBridge
+// event around its detail), from the same embedded files the API serves.
+func TestEventSchemasAreRegistered(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		regID, reg := s.json.only(t, "AWS::EventSchemas::Registry")
+		if reg.Properties["RegistryName"] != "accrue-"+stage.Name {
+			t.Errorf("registry name %v, want accrue-%s", reg.Properties["RegistryName"], stage.Name)
+		}
+		byName := map[string]map[string]any{}
+		for _, id := range s.json.ofType("AWS::EventSchemas::Schema") {
+			p := s.json.Resources[id].Properties
+			byName[fmt.Sprint(p["SchemaName"])] = p
+			if !refersTo(p["RegistryName"], regID) {
+				t.Errorf("schema %v is not in the registry: %s", p["SchemaName"], jsonString(p["RegistryName"]))
+			}
+		}
+		for _, sch := range eventschema.All() {
+			name := fmt.Sprintf("accrue@%s-v%d", sch.Type, sch.Version)
+			p, ok := byName[name]
+			if !ok {
+				t.Errorf("no schema %s in the registry", name)
+				continue
+			}
+			want, err := sch.EventBridgeDraft4()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p["Type"] != "JSONSchemaDraft4" || p["Content"] != string(want) {
+				t.Errorf("schema %s: type %v, content %.200v…, want JSONSchemaDraft4 and the catalogue's draft 4 document", name, p["Type"], p["Content"])
+			}
+			if len(want) > 100_000 {
+				t.Errorf("schema %s: %d bytes of content", name, len(want))
+			}
+		}
+		if len(byName) != len(eventschema.All()) {
+			t.Errorf("%d schemas registered, the catalogue has %d", len(byName), len(eventschema.All()))
 		}
 	})
 }

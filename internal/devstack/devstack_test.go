@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/accrue/accrue/internal/devstack"
+	"github.com/accrue/accrue/shared/eventschema/eventschematest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -128,6 +129,14 @@ func TestClientJourney(t *testing.T) {
 			}
 			if json.Unmarshal([]byte(m.Body), &ev) == nil && ev.Detail.MemberID == "cust-42" {
 				seen[ev.DetailType] = true
+				// Each is what the event catalogue describes.
+				var raw struct {
+					Detail json.RawMessage `json:"detail"`
+				}
+				_ = json.Unmarshal([]byte(m.Body), &raw)
+				if err := eventschematest.Check(raw.Detail); err != nil {
+					t.Error(err)
+				}
 			}
 		}
 	}

@@ -25,6 +25,10 @@ var (
 	idReview = idKind{"a review item id from GET /v1/review", validReviewID}
 	// idCatalog names a reward (lower-case letters, digits, _ and -).
 	idCatalog = idKind{"lower-case letters, digits, _ and -, 1 to 63 characters", validID}
+	// idEventType names a domain event type (points.earned).
+	idEventType = idKind{"an event type such as points.earned (GET /v1/event-types lists them)", validEventType}
+	// idSchemaVersion is a version of an event type's schema.
+	idSchemaVersion = idKind{"a schema version: an integer from 1 to 9999", validSchemaVersion}
 )
 
 // MaxReviewIDLen bounds a review item id (base64url of a key of at most a few

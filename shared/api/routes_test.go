@@ -41,6 +41,9 @@ func routes() []route {
 		{"POST", "/v1/review/{review2}/reject", true, map[string]any{"reason": "chargeback risk"}, 200},
 		{"GET", "/v1/rejected-events", true, nil, 200},
 		{"POST", "/v1/events", false, "EVENT", 201},
+		{"GET", "/v1/event-types", false, nil, 200},
+		{"GET", "/v1/event-types/points.earned", false, nil, 200},
+		{"GET", "/v1/event-types/points.earned/versions/1", false, nil, 200},
 	}
 }
 
@@ -200,6 +203,14 @@ func TestValidationAndNotFound(t *testing.T) {
 		{"GET", "/v1/rejected-events?limit=x", "telco/admin", nil, 400, "validation-error", "limit"},
 		{"POST", "/v1/events", "telco/app", `{"specversion":"1.0"}`, 422, "event-rejected", ""},
 		{"GET", "/v1/nothing", "telco/app", nil, 404, "not-found", ""},
+		{"GET", "/v1/event-types/Points.Earned", "telco/app", nil, 400, "validation-error", "type"},
+		{"GET", "/v1/event-types/points", "telco/app", nil, 400, "validation-error", "type"},
+		{"GET", "/v1/event-types/points.spent", "telco/app", nil, 404, "not-found", ""},
+		{"GET", "/v1/event-types/points.earned/versions/0", "telco/app", nil, 400, "validation-error", "version"},
+		{"GET", "/v1/event-types/points.earned/versions/v1", "telco/app", nil, 400, "validation-error", "version"},
+		{"GET", "/v1/event-types/points.earned/versions/01", "telco/app", nil, 400, "validation-error", "version"},
+		{"GET", "/v1/event-types/points.earned/versions/99", "telco/app", nil, 404, "not-found", ""},
+		{"GET", "/v1/event-types/points.spent/versions/1", "telco/app", nil, 404, "not-found", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

@@ -125,6 +125,10 @@ func New(d Deps) http.Handler {
 	route("GET /v1/rejected-events", admin, false, s.listRejected)
 	route("POST /v1/events", app, true, s.postEvent)
 
+	route("GET /v1/event-types", app, false, s.listEventTypes)
+	route("GET /v1/event-types/{type}", app, false, s.getEventType)
+	route("GET /v1/event-types/{type}/versions/{version}", app, false, s.getEventTypeVersion)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

@@ -1038,6 +1038,312 @@ func (e GetProblemType404ApplicationProblemPlusJSONResponseBodyType) Valid() boo
 	}
 }
 
+// Defines values for ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatusN401 ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEventTypes401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListEventTypes401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated ListEventTypes401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the ListEventTypes401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListEventTypes401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListEventTypes401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatusN500 ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEventTypes500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListEventTypes500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError ListEventTypes500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the ListEventTypes500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListEventTypes500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListEventTypes500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventType400ApplicationProblemPlusJSONResponseBodyStatusN400 GetEventType400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the GetEventType400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventType400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventType400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventType400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest GetEventType400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	GetEventType400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  GetEventType400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the GetEventType400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventType400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventType400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case GetEventType400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventType401ApplicationProblemPlusJSONResponseBodyStatusN401 GetEventType401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the GetEventType401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventType401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventType401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventType401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated GetEventType401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the GetEventType401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventType401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventType401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventType404ApplicationProblemPlusJSONResponseBodyStatusN404 GetEventType404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the GetEventType404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventType404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventType404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventType404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound GetEventType404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the GetEventType404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventType404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventType404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventType500ApplicationProblemPlusJSONResponseBodyStatusN500 GetEventType500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the GetEventType500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventType500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventType500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventType500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventType500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError GetEventType500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the GetEventType500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventType500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventType500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatusN400 GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatusN401 GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatusN404 GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatusN500 GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PostEvent400ApplicationProblemPlusJSONResponseBodyStatus.
 const (
 	PostEvent400ApplicationProblemPlusJSONResponseBodyStatusN400 PostEvent400ApplicationProblemPlusJSONResponseBodyStatus = 400
@@ -5811,6 +6117,31 @@ type EventResult struct {
 // EventResultStatus `applied` (201) or `duplicate` (200: the event was applied before; nothing changed).
 type EventResultStatus string
 
+// EventType One domain event type of the catalogue.
+type EventType struct {
+	// Dataschema That version's schema URI, which every such event carries as `dataschema` (GET /v1/event-types/{type}/versions/{version} serves the document).
+	Dataschema string `json:"dataschema"`
+
+	// Description When the event is sent.
+	Description string `json:"description"`
+
+	// Type The event type: the event's `type`, the EventBridge `detail-type` and the CloudEvent `type`.
+	//
+	// Example: points.earned
+	Type string `json:"type"`
+
+	// Version The schema version events of this type follow now.
+	Version int `json:"version"`
+
+	// Versions Every version still published, oldest first.
+	Versions []int `json:"versions"`
+}
+
+// EventTypeList The event catalogue, ordered by type (never paginated: no `next_cursor`).
+type EventTypeList struct {
+	Data []EventType `json:"data"`
+}
+
 // Expiring Points expiring soon.
 type Expiring struct {
 	// Lots The expiring lots, earliest first.
@@ -5948,6 +6279,14 @@ type FrequencyRuleInput struct {
 
 // FrequencyRuleInputCategories Payment category (spec §3).
 type FrequencyRuleInputCategories string
+
+// JSONSchema A JSON Schema document (draft 2020-12) of an event type's version, with its `$id` (the events' `dataschema`), `title` (the type) and `description`.
+type JSONSchema struct {
+	Id          string      `json:"$id"`
+	Schema      interface{} `json:"$schema"`
+	Description *string     `json:"description,omitempty"`
+	Title       string      `json:"title"`
+}
 
 // Lot The points an earning entry carries until they are spent or expire.
 type Lot struct {
@@ -6786,6 +7125,9 @@ type TierView struct {
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// EventTypeName defines model for EventTypeName.
+type EventTypeName = string
+
 // From defines model for From.
 type From = openapi_types.Date
 
@@ -6803,6 +7145,9 @@ type RedemptionId = string
 
 // ReviewId defines model for ReviewId.
 type ReviewId = string
+
+// SchemaVersion defines model for SchemaVersion.
+type SchemaVersion = string
 
 // To defines model for To.
 type To = openapi_types.Date
@@ -7074,6 +7419,66 @@ type GetProblemType404ApplicationProblemPlusJSONResponseBodyStatus int
 
 // GetProblemType404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetProblemType.
 type GetProblemType404ApplicationProblemPlusJSONResponseBodyType string
+
+// ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListEventTypes.
+type ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListEventTypes401ApplicationProblemPlusJSONResponseBodyType defines parameters for ListEventTypes.
+type ListEventTypes401ApplicationProblemPlusJSONResponseBodyType string
+
+// ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListEventTypes.
+type ListEventTypes500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListEventTypes500ApplicationProblemPlusJSONResponseBodyType defines parameters for ListEventTypes.
+type ListEventTypes500ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventType400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventType.
+type GetEventType400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventType400ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventType.
+type GetEventType400ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventType401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventType.
+type GetEventType401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventType401ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventType.
+type GetEventType401ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventType404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventType.
+type GetEventType404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventType404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventType.
+type GetEventType404ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventType500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventType.
+type GetEventType500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventType500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventType.
+type GetEventType500ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion400ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion401ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion404ApplicationProblemPlusJSONResponseBodyType string
+
+// GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetEventTypeVersion.
+type GetEventTypeVersion500ApplicationProblemPlusJSONResponseBodyType string
 
 // PostEventParams defines parameters for PostEvent.
 type PostEventParams struct {
@@ -8386,6 +8791,35 @@ type ClientInterface interface {
 	// Corresponds with GET /problems/{slug} (the `GetProblemType` operationId).
 	GetProblemType(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListEventTypes The event catalogue
+	//
+	// Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
+	//
+	// Versioning: within a version only additive changes are made (a new optional field, a new value of a field documented as open); consumers must ignore fields they do not know. A breaking change is a new version beside the old one.
+	//
+	// Role: **app** (or admin).
+	//
+	// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+	ListEventTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventType An event type's current schema
+	//
+	// The JSON Schema (draft 2020-12) of the version events of the type follow now: the event's JSON, which is the `detail` of the EventBridge event and the `data` of the CloudEvent.
+	//
+	// Role: **app** (or admin).
+	//
+	// Corresponds with GET /v1/event-types/{type} (the `GetEventType` operationId).
+	GetEventType(ctx context.Context, pType EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventTypeVersion One version of an event type's schema
+	//
+	// The JSON Schema (draft 2020-12) of one version of the type: the document whose URI (`$id`) is the `dataschema` of events of that version.
+	//
+	// Role: **app** (or admin).
+	//
+	// Corresponds with GET /v1/event-types/{type}/versions/{version} (the `GetEventTypeVersion` operationId).
+	GetEventTypeVersion(ctx context.Context, pType EventTypeName, version SchemaVersion, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostEventWithBody Ingest a payment event
 	//
 	// Synchronous ingestion of a payment event (spec §3), down the same path as the SQS queue. The event must name the API key's partner. An event that can never be applied is recorded as rejected and answered 422 `event-rejected` with its `reason`; a transient failure is a 503 to retry with the same Idempotency-Key.
@@ -8785,6 +9219,65 @@ func (c *Client) ListProblemTypes(ctx context.Context, reqEditors ...RequestEdit
 // Corresponds with GET /problems/{slug} (the `GetProblemType` operationId).
 func (c *Client) GetProblemType(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetProblemTypeRequest(c.Server, slug)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEventTypes The event catalogue
+//
+// Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
+//
+// Versioning: within a version only additive changes are made (a new optional field, a new value of a field documented as open); consumers must ignore fields they do not know. A breaking change is a new version beside the old one.
+//
+// Role: **app** (or admin).
+//
+// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+func (c *Client) ListEventTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventTypesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventType An event type's current schema
+//
+// The JSON Schema (draft 2020-12) of the version events of the type follow now: the event's JSON, which is the `detail` of the EventBridge event and the `data` of the CloudEvent.
+//
+// Role: **app** (or admin).
+//
+// Corresponds with GET /v1/event-types/{type} (the `GetEventType` operationId).
+func (c *Client) GetEventType(ctx context.Context, pType EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventTypeRequest(c.Server, pType)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventTypeVersion One version of an event type's schema
+//
+// The JSON Schema (draft 2020-12) of one version of the type: the document whose URI (`$id`) is the `dataschema` of events of that version.
+//
+// Role: **app** (or admin).
+//
+// Corresponds with GET /v1/event-types/{type}/versions/{version} (the `GetEventTypeVersion` operationId).
+func (c *Client) GetEventTypeVersion(ctx context.Context, pType EventTypeName, version SchemaVersion, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventTypeVersionRequest(c.Server, pType, version)
 	if err != nil {
 		return nil, err
 	}
@@ -9573,6 +10066,108 @@ func NewGetProblemTypeRequest(server string, slug string) (*http.Request, error)
 	}
 
 	operationPath := fmt.Sprintf("/problems/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEventTypesRequest constructs an http.Request for the ListEventTypes method
+func NewListEventTypesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventTypeRequest constructs an http.Request for the GetEventType method
+func NewGetEventTypeRequest(server string, pType EventTypeName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "type", pType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventTypeVersionRequest constructs an http.Request for the GetEventTypeVersion method
+func NewGetEventTypeVersionRequest(server string, pType EventTypeName, version SchemaVersion) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "type", pType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s/versions/%s", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10823,6 +11418,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /problems/{slug} (the `GetProblemType` operationId).
 	GetProblemTypeWithResponse(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*GetProblemTypeResponse, error)
 
+	// ListEventTypesWithResponse The event catalogue
+	//
+	// Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
+	//
+	// Versioning: within a version only additive changes are made (a new optional field, a new value of a field documented as open); consumers must ignore fields they do not know. A breaking change is a new version beside the old one.
+	//
+	// Role: **app** (or admin).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+	ListEventTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListEventTypesResponse, error)
+
+	// GetEventTypeWithResponse An event type's current schema
+	//
+	// The JSON Schema (draft 2020-12) of the version events of the type follow now: the event's JSON, which is the `detail` of the EventBridge event and the `data` of the CloudEvent.
+	//
+	// Role: **app** (or admin).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{type} (the `GetEventType` operationId).
+	GetEventTypeWithResponse(ctx context.Context, pType EventTypeName, reqEditors ...RequestEditorFn) (*GetEventTypeResponse, error)
+
+	// GetEventTypeVersionWithResponse One version of an event type's schema
+	//
+	// The JSON Schema (draft 2020-12) of one version of the type: the document whose URI (`$id`) is the `dataschema` of events of that version.
+	//
+	// Role: **app** (or admin).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{type}/versions/{version} (the `GetEventTypeVersion` operationId).
+	GetEventTypeVersionWithResponse(ctx context.Context, pType EventTypeName, version SchemaVersion, reqEditors ...RequestEditorFn) (*GetEventTypeVersionResponse, error)
+
 	// PostEventWithBodyWithResponse Ingest a payment event
 	//
 	// Synchronous ingestion of a payment event (spec §3), down the same path as the SQS queue. The event must name the API key's partner. An event that can never be applied is recorded as rejected and answered 422 `event-rejected` with its `reason`; a transient failure is a 503 to retry with the same Idempotency-Key.
@@ -11308,6 +11938,290 @@ func (r GetProblemTypeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetProblemTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEventTypesResponse200Headers the declared response headers of an HTTP 200 response for ListEventTypes
+type ListEventTypesResponse200Headers struct {
+	XRequestId *string
+}
+
+// ListEventTypesResponse401Headers the declared response headers of an HTTP 401 response for ListEventTypes
+type ListEventTypesResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListEventTypesResponse500Headers the declared response headers of an HTTP 500 response for ListEventTypes
+type ListEventTypesResponse500Headers struct {
+	XRequestId *string
+}
+
+type ListEventTypesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventTypeList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListEventTypesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEventTypesResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListEventTypesResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventTypesResponse) GetJSON200() *EventTypeList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEventTypesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListEventTypesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventTypesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventTypesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventTypesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventTypesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventTypeResponse200Headers the declared response headers of an HTTP 200 response for GetEventType
+type GetEventTypeResponse200Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeResponse400Headers the declared response headers of an HTTP 400 response for GetEventType
+type GetEventTypeResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeResponse401Headers the declared response headers of an HTTP 401 response for GetEventType
+type GetEventTypeResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeResponse404Headers the declared response headers of an HTTP 404 response for GetEventType
+type GetEventTypeResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeResponse500Headers the declared response headers of an HTTP 500 response for GetEventType
+type GetEventTypeResponse500Headers struct {
+	XRequestId *string
+}
+
+type GetEventTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationschemaJSON200 the response for an HTTP 200 `application/schema+json` response
+	ApplicationschemaJSON200 *JSONSchema
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetEventTypeResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetEventTypeResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEventTypeResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetEventTypeResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetEventTypeResponse500Headers
+}
+
+// GetApplicationschemaJSON200 returns the response for an HTTP 200 `application/schema+json` response
+func (r GetEventTypeResponse) GetApplicationschemaJSON200() *JSONSchema {
+	return r.ApplicationschemaJSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetEventTypeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEventTypeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEventTypeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetEventTypeResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventTypeVersionResponse200Headers the declared response headers of an HTTP 200 response for GetEventTypeVersion
+type GetEventTypeVersionResponse200Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeVersionResponse400Headers the declared response headers of an HTTP 400 response for GetEventTypeVersion
+type GetEventTypeVersionResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeVersionResponse401Headers the declared response headers of an HTTP 401 response for GetEventTypeVersion
+type GetEventTypeVersionResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeVersionResponse404Headers the declared response headers of an HTTP 404 response for GetEventTypeVersion
+type GetEventTypeVersionResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetEventTypeVersionResponse500Headers the declared response headers of an HTTP 500 response for GetEventTypeVersion
+type GetEventTypeVersionResponse500Headers struct {
+	XRequestId *string
+}
+
+type GetEventTypeVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationschemaJSON200 the response for an HTTP 200 `application/schema+json` response
+	ApplicationschemaJSON200 *JSONSchema
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetEventTypeVersionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetEventTypeVersionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEventTypeVersionResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetEventTypeVersionResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetEventTypeVersionResponse500Headers
+}
+
+// GetApplicationschemaJSON200 returns the response for an HTTP 200 `application/schema+json` response
+func (r GetEventTypeVersionResponse) GetApplicationschemaJSON200() *JSONSchema {
+	return r.ApplicationschemaJSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetEventTypeVersionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEventTypeVersionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEventTypeVersionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetEventTypeVersionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventTypeVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventTypeVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventTypeVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventTypeVersionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14651,6 +15565,59 @@ func (c *ClientWithResponses) GetProblemTypeWithResponse(ctx context.Context, sl
 	return ParseGetProblemTypeResponse(rsp)
 }
 
+// ListEventTypesWithResponse The event catalogue
+//
+// Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
+//
+// Versioning: within a version only additive changes are made (a new optional field, a new value of a field documented as open); consumers must ignore fields they do not know. A breaking change is a new version beside the old one.
+//
+// Role: **app** (or admin).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types (the `ListEventTypes` operationId).
+func (c *ClientWithResponses) ListEventTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListEventTypesResponse, error) {
+	rsp, err := c.ListEventTypes(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventTypesResponse(rsp)
+}
+
+// GetEventTypeWithResponse An event type's current schema
+//
+// The JSON Schema (draft 2020-12) of the version events of the type follow now: the event's JSON, which is the `detail` of the EventBridge event and the `data` of the CloudEvent.
+//
+// Role: **app** (or admin).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{type} (the `GetEventType` operationId).
+func (c *ClientWithResponses) GetEventTypeWithResponse(ctx context.Context, pType EventTypeName, reqEditors ...RequestEditorFn) (*GetEventTypeResponse, error) {
+	rsp, err := c.GetEventType(ctx, pType, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventTypeResponse(rsp)
+}
+
+// GetEventTypeVersionWithResponse One version of an event type's schema
+//
+// The JSON Schema (draft 2020-12) of one version of the type: the document whose URI (`$id`) is the `dataschema` of events of that version.
+//
+// Role: **app** (or admin).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{type}/versions/{version} (the `GetEventTypeVersion` operationId).
+func (c *ClientWithResponses) GetEventTypeVersionWithResponse(ctx context.Context, pType EventTypeName, version SchemaVersion, reqEditors ...RequestEditorFn) (*GetEventTypeVersionResponse, error) {
+	rsp, err := c.GetEventTypeVersion(ctx, pType, version, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventTypeVersionResponse(rsp)
+}
+
 // PostEventWithBodyWithResponse Ingest a payment event
 //
 // Synchronous ingestion of a payment event (spec §3), down the same path as the SQS queue. The event must name the API key's partner. An event that can never be applied is recorded as rejected and answered 422 `event-rejected` with its `reason`; a transient failure is a 503 to retry with the same Idempotency-Key.
@@ -15334,6 +16301,293 @@ func ParseGetProblemTypeResponse(rsp *http.Response) (*GetProblemTypeResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventTypesResponse parses an HTTP response from a ListEventTypesWithResponse call
+func ParseListEventTypesResponse(rsp *http.Response) (*ListEventTypesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventTypesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventTypeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListEventTypesResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListEventTypesResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListEventTypesResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventTypeResponse parses an HTTP response from a GetEventTypeWithResponse call
+func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JSONSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationschemaJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetEventTypeResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetEventTypeResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetEventTypeResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetEventTypeResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetEventTypeResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventTypeVersionResponse parses an HTTP response from a GetEventTypeVersionWithResponse call
+func ParseGetEventTypeVersionResponse(rsp *http.Response) (*GetEventTypeVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventTypeVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JSONSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationschemaJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetEventTypeVersionResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetEventTypeVersionResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetEventTypeVersionResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetEventTypeVersionResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetEventTypeVersionResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
 	}
 
 	return response, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/eventschema/eventschematest"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/program"
@@ -178,7 +179,8 @@ type busMessage struct {
 	DetailType string             `json:"detail-type"`
 	Source     string             `json:"source"`
 	Detail     domainevents.Event `json:"detail"`
-	Raw        map[string]any     `json:"-"`
+	// Raw is the whole EventBridge event as the target received it.
+	Raw []byte `json:"-"`
 }
 
 // receive collects the queue's messages until want have arrived and the
@@ -198,6 +200,7 @@ func (e *e2e) receive(t *testing.T, want int, quiet time.Duration) []busMessage 
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &bm); err != nil {
 				t.Fatalf("message %s: %v", aws.ToString(m.Body), err)
 			}
+			bm.Raw = []byte(aws.ToString(m.Body))
 			got = append(got, bm)
 			_, _ = e.sqs.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queue), ReceiptHandle: m.ReceiptHandle})
 		}
@@ -269,6 +272,10 @@ func (e *e2e) runPoller(t *testing.T, h streampoller.Handler) {
 	})
 }
 
+// checkArrived checks that the events that arrived are want (by id), each
+// exactly as the catalogue describes it: the whole EventBridge event against
+// the registry's schema of its type, its detail against the event's schema,
+// and its CloudEvent (what a webhook will deliver).
 func checkArrived(t *testing.T, got []busMessage, want []domainevents.Event, allowDuplicates bool) {
 	t.Helper()
 	byID := map[string]int{}
@@ -277,6 +284,10 @@ func checkArrived(t *testing.T, got []busMessage, want []domainevents.Event, all
 		if m.Source != "accrue" || m.DetailType != m.Detail.Type {
 			t.Errorf("message source %q detail-type %q for a %s", m.Source, m.DetailType, m.Detail.Type)
 		}
+		if err := eventschematest.CheckEventBridge(withAccount(t, m.Raw)); err != nil {
+			t.Error(err)
+		}
+		checkCloudEvent(t, m.Detail)
 		if m.Detail.PartnerID != "acme" || m.Detail.MemberID == "" {
 			t.Errorf("event %+v without partner or member", m.Detail)
 		}
@@ -304,6 +315,25 @@ func checkArrived(t *testing.T, got []busMessage, want []domainevents.Event, all
 	if g, w := summary(gotEvents), summary(want); fmt.Sprint(g) != fmt.Sprint(w) {
 		t.Errorf("arrived %q\nwant    %q", g, w)
 	}
+}
+
+// withAccount adds the envelope's account where moto leaves it out (AWS
+// always sets it, and the registry's schema requires it).
+func withAccount(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ev["account"]; ok {
+		return raw
+	}
+	ev["account"] = json.RawMessage(`"123456789012"`)
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestEndToEnd(t *testing.T) {

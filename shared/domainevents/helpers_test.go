@@ -3,11 +3,14 @@ package domainevents_test
 import (
 	"encoding/json"
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/accrue/accrue/internal/streamtest"
+	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/eventschema/eventschematest"
 )
 
 var t0 = time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
@@ -34,3 +37,18 @@ func record(name string, pk, sk string, old, new map[string]events.DynamoDBAttri
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// requireSchema checks each event's JSON (its EventBridge detail) against
+// the schema its dataschema names, with no field the schema does not describe
+// (the shared assertion of every test that produces events).
+func requireSchema(t testing.TB, evs ...domainevents.Event) {
+	t.Helper()
+	for _, e := range evs {
+		d, err := e.Detail()
+		if err != nil {
+			t.Errorf("event %+v: %v", e, err)
+			continue
+		}
+		eventschematest.Require(t, []byte(d))
+	}
+}

@@ -130,6 +130,12 @@ func TestJobEvents(t *testing.T) {
 					if d.ExpiresAt == nil || !d.ExpiresAt.Equal(t0.AddDate(0, 0, 30)) {
 						t.Errorf("expiring event %+v", d)
 					}
+					fallthrough
+				case "points.expired":
+					// 1 point = 1.00 RUB: the value is points × 100 kopecks.
+					if d.Value == nil || d.Value.AmountMinor != d.Points*100 || d.Value.Currency != "RUB" {
+						t.Errorf("%s event without the points' value: %+v", d.Type, d)
+					}
 				case "tier.changed":
 					if d.FromTier == "gold" && (d.ToTier != "base" || d.Qualifying == nil || *d.Qualifying != 0) {
 						t.Errorf("downgrade event %+v", d)

@@ -109,7 +109,7 @@ func (c *change) event(typ, partner, member, cause string, at time.Time) Event {
 	if at.IsZero() {
 		at = c.at
 	}
-	return Event{ID: eventID(partner, member, typ, cause), Type: typ, PartnerID: partner, MemberID: member, Time: at.UTC()}
+	return Event{ID: eventID(partner, member, typ, cause), Type: typ, DataSchema: DataSchema(typ), PartnerID: partner, MemberID: member, Time: at.UTC()}
 }
 
 func (c *change) entry() ([]Event, error) {
@@ -161,7 +161,7 @@ func (c *change) entry() ([]Event, error) {
 			return nil, nil
 		}
 		ev := base(TypePointsExpired, -e.Points)
-		ev.Payment = nil
+		ev.Payment, ev.Value = nil, e.Value
 		return []Event{ev}, nil
 	case ledger.KindReverse:
 		if e.Points >= 0 || e.Delta.Lifetime >= 0 {
@@ -197,7 +197,7 @@ func (c *change) warned(e *ledger.Entry, partner, member string) ([]Event, error
 	}
 	ev := c.event(TypePointsExpiring, partner, member, fmt.Sprintf("lot/%s@%d/warned/%s", c.sk, e.At.UnixNano(), nv), time.Time{})
 	ev.EntrySeq, ev.Kind, ev.Points, ev.ExpiresAt = e.Seq, string(e.Kind), e.Remaining, exp
-	ev.State = string(e.State)
+	ev.State, ev.Value = string(e.State), e.WarnedValue
 	return []Event{ev}, nil
 }
 

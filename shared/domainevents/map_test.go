@@ -2,6 +2,7 @@ package domainevents_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/eventschema"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/rules"
 	"github.com/accrue/accrue/shared/store"
@@ -52,12 +54,16 @@ func TestFromRecord(t *testing.T) {
 	redeem := entry(ledger.KindRedeem, 6, -100, ledger.Balances{Available: -100}, ledger.Lot{})
 	redeem.RedemptionID = "rdm_1"
 	expire := entry(ledger.KindExpire, 7, -30, ledger.Balances{Available: -30}, ledger.Lot{})
+	expireValued := expire
+	expireValued.Value = &ledger.Money{AmountMinor: 15, Currency: "EUR"}
 	refund := entry(ledger.KindReverse, 8, -40, ledger.Balances{Available: -40, Lifetime: -40}, ledger.Lot{})
 	refund.PaymentRef = ledger.PaymentRef{PaymentID: "ref-1", AmountMinor: 4000, Currency: "EUR", RefundOf: "pay-1"}
 	rejected := entry(ledger.KindReverse, 9, -900, ledger.Balances{Review: -900}, ledger.Lot{})
 
 	lot := earn
 	lot.Version = 2
+	valued := lot
+	valued.WarnedFor, valued.WarnedValue = &exp, &ledger.Money{AmountMinor: 62, Currency: "EUR"}
 	warnedAt := &types.AttributeValueMemberS{Value: exp.Format(time.RFC3339Nano)}
 	later := exp.AddDate(0, 1, 0)
 	warnedLater := &types.AttributeValueMemberS{Value: later.Format(time.RFC3339Nano)}
@@ -115,6 +121,9 @@ func TestFromRecord(t *testing.T) {
 		{"expire", record("INSERT", mpk, "E#0000000000000007", nil, image(t, expire, mpk, "E#0000000000000007", nil)), []domainevents.Event{{
 			Type: "points.expired", PartnerID: partner, MemberID: member, Time: t0, EntrySeq: 7, Kind: "expire", Points: 30,
 			Breakdown: []domainevents.Line{{Kind: "earn", Rule: "base", Points: -30}}}}},
+		{"expire with its value", record("INSERT", mpk, "E#0000000000000007", nil, image(t, expireValued, mpk, "E#0000000000000007", nil)), []domainevents.Event{{
+			Type: "points.expired", PartnerID: partner, MemberID: member, Time: t0, EntrySeq: 7, Kind: "expire", Points: 30,
+			Breakdown: []domainevents.Line{{Kind: "earn", Rule: "base", Points: -30}}, Value: &ledger.Money{AmountMinor: 15, Currency: "EUR"}}}},
 		{"refund", record("INSERT", mpk, "PAY#ref-1#R", nil, image(t, refund, mpk, "PAY#ref-1#R", nil)), []domainevents.Event{{
 			Type: "points.reversed", PartnerID: partner, MemberID: member, Time: t0, EntrySeq: 8, Kind: "reverse", Points: 40,
 			Breakdown: []domainevents.Line{{Kind: "earn", Rule: "base", Points: -40}},
@@ -125,6 +134,10 @@ func TestFromRecord(t *testing.T) {
 			image(t, lot, mpk, "PAY#pay-1#S", map[string]types.AttributeValue{"warned": warnedAt})), []domainevents.Event{{
 			Type: "points.expiring", PartnerID: partner, MemberID: member, Time: t0.Truncate(time.Second), EntrySeq: 1, Kind: "earn",
 			Points: 123, State: "available", ExpiresAt: &exp}}},
+		{"lot warned with its value", record("MODIFY", mpk, "PAY#pay-1#S", image(t, earn, mpk, "PAY#pay-1#S", nil),
+			image(t, valued, mpk, "PAY#pay-1#S", nil)), []domainevents.Event{{
+			Type: "points.expiring", PartnerID: partner, MemberID: member, Time: t0.Truncate(time.Second), EntrySeq: 1, Kind: "earn",
+			Points: 123, State: "available", ExpiresAt: &exp, Value: &ledger.Money{AmountMinor: 62, Currency: "EUR"}}}},
 		{"lot warned again, same expiry", record("MODIFY", mpk, "PAY#pay-1#S", image(t, earn, mpk, "PAY#pay-1#S", map[string]types.AttributeValue{"warned": warnedAt}),
 			image(t, lot, mpk, "PAY#pay-1#S", map[string]types.AttributeValue{"warned": warnedAt})), nil},
 		{"lot warned for a new deadline", record("MODIFY", mpk, "PAY#pay-1#S", image(t, earn, mpk, "PAY#pay-1#S", map[string]types.AttributeValue{"warned": warnedAt}),
@@ -155,29 +168,44 @@ func TestFromRecord(t *testing.T) {
 		{"budget counter", record("INSERT", "P#acme", "BUDGET#2026-03", nil, image(t, map[string]any{"spent": 5}, "P#acme", "BUDGET#2026-03", nil)), nil},
 		{"audit", record("INSERT", "P#acme#AUDIT", "x", nil, image(t, map[string]any{"member": "m"}, "P#acme#AUDIT", "x", nil)), nil},
 	}
+	emitted := map[string]bool{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := domainevents.FromRecord(tc.rec)
 			if err != nil {
 				t.Fatal(err)
 			}
+			requireSchema(t, got...)
 			for i := range got {
 				if !strings.HasPrefix(got[i].ID, "evt_") || len(got[i].ID) != 36 {
 					t.Errorf("event id %q", got[i].ID)
 				}
-				got[i].ID = ""
+				if want := eventschema.URI(got[i].Type, domainevents.SchemaVersion(got[i].Type)); got[i].DataSchema != want {
+					t.Errorf("dataschema %q, want %q", got[i].DataSchema, want)
+				}
+				emitted[got[i].Type] = true
+				got[i].ID, got[i].DataSchema = "", ""
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got  %s\nwant %s", js(got), js(tc.want))
 			}
 		})
 	}
+	// The cases above make every type the mapper can emit.
+	for _, typ := range domainevents.Types() {
+		if !emitted[typ] {
+			t.Errorf("no case of TestFromRecord emits %s", typ)
+		}
+	}
 }
 
 func js(evs []domainevents.Event) string {
 	var sb strings.Builder
 	for _, e := range evs {
-		d, _ := e.Detail()
+		d, err := e.Detail()
+		if err != nil {
+			d = fmt.Sprintf("%+v (%v)", e, err)
+		}
 		sb.WriteString(d + "\n")
 	}
 	return sb.String()

@@ -71,6 +71,10 @@ type ExpiringLot struct {
 	ExpiresAt time.Time
 	// Reason is ReasonExpiry (the lot's own date) or ReasonInactivity.
 	Reason string
+	// Value (in Plan.Warnings only) is what the lot's remaining points are
+	// worth (ledger.ReportedValue): the caller records it on the lot with the
+	// expiry (ledger.Lot.WarnedValue), and points.expiring carries it.
+	Value *ledger.Money
 }
 
 // ExpiringBy lists m's lots that expire at or before until, earliest first,

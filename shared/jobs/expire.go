@@ -14,9 +14,10 @@ import (
 //
 //	func(l *ledger.Entry, at time.Time) bool { return l.WarnedFor != nil && l.WarnedFor.Equal(at) }
 //
-// and records each of Plan.Warnings as w.Lot.WarnedFor = &w.ExpiresAt (a lot
-// write, counted in MaxChanges already). A nil Warned turns warnings off: a
-// caller that cannot remember them must not announce the same lot every run.
+// and records each of Plan.Warnings as w.Lot.WarnedFor = &w.ExpiresAt, with
+// w.Lot.WarnedValue = w.Value (a lot write, counted in MaxChanges already). A
+// nil Warned turns warnings off: a caller that cannot remember them must not
+// announce the same lot every run.
 type Warned func(lot *ledger.Entry, expiresAt time.Time) bool
 
 type expiring struct {
@@ -67,13 +68,14 @@ func Expire(m *ledger.Member, lots []*ledger.Entry, p *program.Program, now time
 			gone, pl.More = gone[:budget-1], true
 		}
 		budget -= 1 + len(gone)
-		expireLots(&pl, m, gone, now)
+		expireLots(&pl, m, gone, p, now)
 	}
 	if len(soon) > budget {
 		soon, pl.More = soon[:budget], true
 	}
 	for _, s := range soon {
-		pl.Warnings = append(pl.Warnings, ExpiringLot{Lot: s.lot, ExpiresAt: s.at, Reason: s.reason})
+		pl.Warnings = append(pl.Warnings, ExpiringLot{Lot: s.lot, ExpiresAt: s.at, Reason: s.reason,
+			Value: ledger.ReportedValue(p, s.lot.Remaining)})
 	}
 	return pl
 }
@@ -83,8 +85,9 @@ func Expire(m *ledger.Member, lots []*ledger.Entry, p *program.Program, now time
 // still released), so that the partner's liability stays right.
 func warns(m *ledger.Member) bool { return m.Status != ledger.StatusErased }
 
-// expireLots books the expiry of lots (all due) into pl.
-func expireLots(pl *Plan, m *ledger.Member, gone []expiring, now time.Time) {
+// expireLots books the expiry of lots (all due) into pl: one expire entry,
+// with the value of the points it takes (ledger.ReportedValue).
+func expireLots(pl *Plan, m *ledger.Member, gone []expiring, p *program.Program, now time.Time) {
 	s := newScratch()
 	var d ledger.Balances
 	var lines []rules.Line
@@ -102,7 +105,8 @@ func expireLots(pl *Plan, m *ledger.Member, gone []expiring, now time.Time) {
 	}
 	n := -(d.Available + d.Pending)
 	pl.Lots = s.changes()
-	pl.Entries = append(pl.Entries, ledger.Entry{Kind: ledger.KindExpire, At: now, Points: -n, Breakdown: lines, Delta: d})
+	pl.Entries = append(pl.Entries, ledger.Entry{Kind: ledger.KindExpire, At: now, Points: -n, Breakdown: lines, Delta: d,
+		Value: ledger.ReportedValue(p, n)})
 }
 
 func expireDetail(g expiring, m *ledger.Member) string {

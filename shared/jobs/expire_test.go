@@ -397,3 +397,45 @@ func TestExpireCutAtMaxChanges(t *testing.T) {
 		t.Fatalf("%d expire entries with %d lines", len(ex), lines)
 	}
 }
+
+// The expire entry and each warning carry what their points are worth at the
+// program's point value, rounded half to even (a reported figure, like
+// liability): points.expired and points.expiring publish it.
+func TestExpiryCarriesTheValueOfThePoints(t *testing.T) {
+	t0 := utc(2026, 11, 5, 12, 0, 0)
+	at := func(days int) *time.Time { x := t0.AddDate(0, 0, days); return &x }
+	p := prog("UTC") // 1 point = 0.5 RUB (kopecks)
+	p.Expiry = program.Expiry{RollingDays: 365, WarnDays: 7}
+	m := ledger.Member{PartnerID: "p", ID: "m", Status: ledger.StatusActive, CreatedAt: t0, LastActivity: t0, Balances: ledger.Balances{Available: 3 + 5 + 7}}
+	lots := []*ledger.Entry{
+		{Seq: 1, Lot: ledger.Lot{State: ledger.LotAvailable, Remaining: 3, ExpiresAt: at(-1)}}, // expired: 1.5
+		{Seq: 2, Lot: ledger.Lot{State: ledger.LotAvailable, Remaining: 2, ExpiresAt: at(0)}},  // expired: 1
+		{Seq: 3, Lot: ledger.Lot{State: ledger.LotAvailable, Remaining: 5, ExpiresAt: at(3)}},  // warned: 2.5 → 2
+		{Seq: 4, Lot: ledger.Lot{State: ledger.LotAvailable, Remaining: 7, ExpiresAt: at(5)}},  // warned: 3.5 → 4
+	}
+	m.Available = 3 + 2 + 5 + 7
+	pl := jobs.Expire(&m, lots, p, t0, func(*ledger.Entry, time.Time) bool { return false })
+	if len(pl.Entries) != 1 || pl.Entries[0].Points != -5 {
+		t.Fatalf("entries %+v", pl.Entries)
+	}
+	// 5 points × 0.5 = 2.5 kopecks: half to even, 2.
+	if v := pl.Entries[0].Value; v == nil || *v != (ledger.Money{AmountMinor: 2, Currency: "RUB"}) {
+		t.Errorf("expire entry value %+v, want 2 RUB minor", v)
+	}
+	want := map[int64]int64{3: 2, 4: 4} // 2.5 → 2, 3.5 → 4
+	if len(pl.Warnings) != 2 {
+		t.Fatalf("warnings %+v", pl.Warnings)
+	}
+	for _, w := range pl.Warnings {
+		if w.Value == nil || w.Value.AmountMinor != want[w.Lot.Seq] || w.Value.Currency != "RUB" {
+			t.Errorf("warning of lot %d: value %+v, want %d", w.Lot.Seq, w.Value, want[w.Lot.Seq])
+		}
+	}
+	// A program without a point value (never a valid one) states no value.
+	bare := *p
+	bare.PointValue = program.PointValue{}
+	pl = jobs.Expire(&m, lots, &bare, t0, func(*ledger.Entry, time.Time) bool { return false })
+	if pl.Entries[0].Value != nil || pl.Warnings[0].Value != nil {
+		t.Errorf("values without a point value: %+v %+v", pl.Entries[0].Value, pl.Warnings[0].Value)
+	}
+}

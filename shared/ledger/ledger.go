@@ -179,6 +179,10 @@ type Lot struct {
 	// WarnedFor: the expiry announced for this lot by the last points.expiring
 	// event (its date or the member's inactivity deadline); nil = never.
 	WarnedFor *time.Time `dynamodbav:"warned,omitempty" json:"-"`
+	// WarnedValue: what the remaining points were worth when that
+	// announcement was made (ReportedValue), the event's value; nil on lots
+	// announced before Accrue recorded it.
+	WarnedValue *Money `dynamodbav:"wval,omitempty" json:"-"`
 }
 
 // PaymentRef is what an entry made from a payment event remembers of it.
@@ -216,6 +220,11 @@ type Entry struct {
 	RedemptionID string `dynamodbav:"rid,omitempty"`
 	PaymentRef
 	Lot
+	// Value of an expire entry: what its points were worth when they expired
+	// (ReportedValue), published with points.expired; nil on other kinds. Not
+	// among the ledger index's attributes (store.LedgerIndexAttributes, fixed
+	// when the table is created): readers of the index alone do not need it.
+	Value *Money `dynamodbav:"val,omitempty"`
 	// RefundedMinor and Reversed: cumulative refunds against this payment and the
 	// points they reversed (only on the earn entry of a payment).
 	RefundedMinor int64 `dynamodbav:"rfm,omitempty"`

@@ -381,3 +381,21 @@ func BillCreditValue(p *program.Program, points int64) (*Money, error) {
 	}
 	return &Money{AmountMinor: n, Currency: p.PointValue.Currency}, nil
 }
+
+// ReportedValue is what points are worth as a reported figure, not money paid
+// out: points × the program's point value in whole minor units of its
+// currency, rounded half to even (money.HalfEven), as liability is. It is the
+// value points.expired and points.expiring carry. nil when the value does not
+// fit an int64 (an absurd point value): a figure that cannot be stated is left
+// out rather than clipped. nil too for a program without a point value (valid
+// programs have one).
+func ReportedValue(p *program.Program, points int64) *Money {
+	if p == nil || !p.PointValue.Minor.IsSet() || p.PointValue.Currency == "" {
+		return nil
+	}
+	n, err := p.PointValue.Value(points, money.HalfEven)
+	if err != nil {
+		return nil
+	}
+	return &Money{AmountMinor: n, Currency: p.PointValue.Currency}
+}

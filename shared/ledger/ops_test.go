@@ -359,3 +359,25 @@ func TestBillCreditIsWholeMinorUnits(t *testing.T) {
 		})
 	}
 }
+
+// ReportedValue rounds half to even (a reported figure), where a bill credit
+// rounds down (money paid out); beyond int64 it states nothing.
+func TestReportedValue(t *testing.T) {
+	p := &program.Program{PointValue: program.PointValue{Minor: program.MustRatio("0.5"), Currency: "JPY"}}
+	for points, want := range map[int64]int64{0: 0, 1: 0, 3: 2, 5: 2, 7: 4, 100: 50} {
+		v := ReportedValue(p, points)
+		if v == nil || *v != (Money{AmountMinor: want, Currency: "JPY"}) {
+			t.Errorf("%d points: %+v, want %d JPY", points, v, want)
+		}
+		if bc, _ := BillCreditValue(p, points); bc.AmountMinor != points/2 {
+			t.Errorf("%d points: bill credit %d", points, bc.AmountMinor)
+		}
+	}
+	huge := &program.Program{PointValue: program.PointValue{Minor: program.MustRatio("999999999999"), Currency: "JPY"}}
+	if v := ReportedValue(huge, 1<<62); v != nil {
+		t.Errorf("out of range: %+v", v)
+	}
+	if v := ReportedValue(&program.Program{}, 10); v != nil {
+		t.Errorf("no point value: %+v", v)
+	}
+}

@@ -415,7 +415,7 @@ func round(tx *store.LedgerTx, p *program.Program, now time.Time, o *outcome) (m
 		}
 		for _, w := range exp.Warnings {
 			at := w.ExpiresAt
-			w.Lot.WarnedFor = &at
+			w.Lot.WarnedFor, w.Lot.WarnedValue = &at, w.Value
 			tx.Changed(w.Lot)
 		}
 		o.warnings += len(exp.Warnings)

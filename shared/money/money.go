@@ -13,7 +13,8 @@
 //     than the points' value and never less than a minor unit below it.
 //   - HalfEven (to the nearest, ties to the even neighbour: banker's
 //     rounding) for money reported: liability in the stats and in
-//     simulations is the nearest whole amount, and ties do not lean one way
+//     simulations, and the value of expired and expiring points in their
+//     events, is the nearest whole amount, and ties do not lean one way
 //     across many figures.
 //
 // The currencies accepted and their decimals are those of
