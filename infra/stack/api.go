@@ -39,6 +39,7 @@ var Routes = []Route{
 	{"POST", "/v1/members/{id}/redemptions/{rid}/capture"},
 	{"POST", "/v1/members/{id}/redemptions/{rid}/cancel"},
 	{"POST", "/v1/members/{id}/adjustments"},
+	{"POST", "/v1/members/{id}/transfers"},
 	{"GET", "/v1/members/{id}/data"},
 	{"DELETE", "/v1/members/{id}/data"},
 	{"GET", "/v1/rewards"},
@@ -49,6 +50,10 @@ var Routes = []Route{
 	{"POST", "/v1/review/{id}/reject"},
 	{"GET", "/v1/rejected-events"},
 	{"POST", "/v1/events"},
+	{"POST", "/v1/keys"},
+	{"GET", "/v1/keys"},
+	{"DELETE", "/v1/keys/{id}"},
+	{"GET", "/v1/audit"},
 	{"GET", "/v1/openapi.json"},
 }
 

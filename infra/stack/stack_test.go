@@ -546,12 +546,15 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"POST /v1/members/{id}/redemptions/{rid}/capture",
 		"POST /v1/members/{id}/redemptions/{rid}/cancel",
 		"POST /v1/members/{id}/adjustments",
+		"POST /v1/members/{id}/transfers",
 		"GET /v1/members/{id}/data", "DELETE /v1/members/{id}/data",
 		"GET /v1/rewards", "PUT /v1/rewards",
 		"GET /v1/stats",
 		"GET /v1/review", "POST /v1/review/{id}/approve", "POST /v1/review/{id}/reject",
 		"GET /v1/rejected-events",
 		"POST /v1/events",
+		"POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}",
+		"GET /v1/audit",
 		"GET /v1/openapi.json",
 		"$default", // what none of them matches: the api function answers 404 or 405
 	}

@@ -103,7 +103,7 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 	if len(o.dynamo) > 0 {
 		st = store.New(dynamodb.New(c.Options(), o.dynamo...), table, store.WithClock(o.clock))
 	}
-	ks := keys.New(c, table)
+	ks := keys.New(c, table, keys.WithClock(o.clock))
 	h := &harness{t: t, st: setup, db: c, table: table, keys: map[string]string{}}
 	ctx := context.Background()
 	for _, partner := range []string{"telco", "other"} {

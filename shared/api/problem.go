@@ -66,6 +66,9 @@ var (
 	probInternal     = problemKind{"internal-error", "Internal error", http.StatusInternalServerError}
 	probMethod       = problemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
 	probUnsupported  = problemKind{"unsupported-media-type", "Send application/json", http.StatusUnsupportedMediaType}
+	probTransfersOff = problemKind{"transfers-disabled", "The program does not allow point transfers", http.StatusConflict}
+	probTransferCap  = problemKind{"transfer-limit", "The transfer is outside the program's transfer limits", http.StatusUnprocessableEntity}
+	probLastAdminKey = problemKind{"last-admin-key", "The partner's last active admin key cannot be revoked", http.StatusConflict}
 )
 
 // apiError carries a problem through handlers.
@@ -99,6 +102,7 @@ var errorMap = []struct {
 	kind  problemKind
 	field string
 }{
+	{store.ErrOtherMemberNotFound, probNotFound, ""},
 	{store.ErrMemberNotFound, probNotFound, ""},
 	{store.ErrRedemptionNotFound, probNotFound, ""},
 	{store.ErrRewardNotFound, probNotFound, ""},
@@ -126,7 +130,18 @@ var errorMap = []struct {
 	{context.DeadlineExceeded, probRetry, ""},
 	{ledger.ErrInsufficientPoints, probInsufficient, ""},
 	{keys.ErrUnauthenticated, probUnauth, ""},
+	{ledger.ErrTransfersDisabled, probTransfersOff, ""},
+	{ledger.ErrTransferLimit, probTransferCap, ""},
+	{ledger.ErrSameMember, probValidation, "to_member_id"},
+	{keys.ErrLastAdminKey, probLastAdminKey, ""},
+	{keys.ErrNotFound, probNotFound, ""},
+	{keys.ErrBadCursor, probValidation, "cursor"},
 }
+
+// verbatim reports whether the text of an error of kind err is written for
+// the client (it names the limit a request broke), so that it is the
+// problem's detail as a whole.
+func verbatim(err error) bool { return err == ledger.ErrTransferLimit }
 
 // toProblem turns any error into the problem the client sees. Unknown errors
 // become a 500 whose body says nothing of the cause (the log has it).
@@ -145,6 +160,9 @@ func toProblem(err error) (Problem, error) {
 			for _, m := range errorMap {
 				if errors.Is(err, m.err) {
 					ae = &apiError{kind: m.kind, detail: m.err.Error(), err: err}
+					if verbatim(m.err) {
+						ae.detail = err.Error()
+					}
 					if m.field != "" {
 						ae.detail = m.field + ": " + m.err.Error()
 						ae.fields = []FieldError{{Field: m.field, Message: m.err.Error()}}
