@@ -48,6 +48,13 @@ func (s *Store) Transfer(ctx context.Context, partner, from, to string, req ledg
 		}
 		r := req
 		r.MaxLots = maxTxItems - transferFixedItems - (ta.items() - 1) - (tb.items() - 1)
+		if r.MaxLots < 1 {
+			// Both members' releases due fill the transaction (each write of
+			// one member books up to jobs.MaxChanges of them): rare, and over
+			// after either member's next write.
+			return fmt.Errorf("%w: the members' pending points due for release fill the transaction; transfer after their next activity",
+				ledger.ErrTransferLimit)
+		}
 		x, err := ledger.Transfer(&ta.Member, &tb.Member, lots, p, r, ta.Now, ta.LotKey)
 		if err != nil {
 			return err
