@@ -541,6 +541,7 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"POST /v1/members/{id}/redemptions/{rid}/capture",
 		"POST /v1/members/{id}/redemptions/{rid}/cancel",
 		"POST /v1/members/{id}/adjustments",
+		"POST /v1/members/{id}/transfers",
 		"GET /v1/members/{id}/data", "DELETE /v1/members/{id}/data",
 		"GET /v1/rewards", "PUT /v1/rewards",
 		"GET /v1/stats",
@@ -548,6 +549,8 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"GET /v1/rejected-events",
 		"POST /v1/events",
 		"GET /v1/event-types", "GET /v1/event-types/{type}", "GET /v1/event-types/{type}/versions/{version}",
+		"POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}",
+		"GET /v1/audit",
 		"GET /v1/openapi.json",
 		"GET /problems", "GET /problems/{slug}", // the problem types' pages
 		"$default", // what none of them matches: the api function answers 404 or 405

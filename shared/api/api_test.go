@@ -103,7 +103,7 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 	if len(o.dynamo) > 0 {
 		st = store.New(dynamodb.New(c.Options(), o.dynamo...), table, store.WithClock(o.clock))
 	}
-	ks := keys.New(c, table)
+	ks := keys.New(c, table, keys.WithClock(o.clock))
 	h := &harness{t: t, st: setup, db: c, table: table, keys: map[string]string{}}
 	ctx := context.Background()
 	for _, partner := range []string{"telco", "other"} {
@@ -131,7 +131,11 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 	}
 	h.keys["telco/revoked"] = k
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h.handler = api.New(api.Deps{Store: st, Keys: ks, Ingest: ingest.New(st, log, nil), Log: log, Now: o.clock, RequestTimeout: o.requestTimeout})
+	apiKeys := ks // the API's writes of keys go through the same client as the store's
+	if len(o.dynamo) > 0 {
+		apiKeys = keys.New(dynamodb.New(c.Options(), o.dynamo...), table, keys.WithClock(o.clock))
+	}
+	h.handler = api.New(api.Deps{Store: st, Keys: apiKeys, Ingest: ingest.New(st, log, nil), Log: log, Now: o.clock, RequestTimeout: o.requestTimeout})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)
 	return h

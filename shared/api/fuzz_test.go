@@ -2,7 +2,11 @@ package api
 
 import (
 	"errors"
+	"net/url"
+	"slices"
 	"testing"
+
+	"github.com/accrue/accrue/shared/payment"
 )
 
 // FuzzRequestBodies: any bytes sent as a request body give either a decoded
@@ -13,6 +17,8 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"points":5,"capture":true,"hold_minutes":10}`, `{"reward_id":"mug"}`, `{"points":-3,"reason":"x"}`,
 		`{"name":"autopay_enabled"}`, `{"rewards":[{"id":"a","name":"A","cost":1,"stock":2}]}`,
 		`{"program":{"name":"x"},"member_id":"m"}`, `{"points":1e400}`, `[]`, `{"a":1} {"b":2}`, ``, `{`,
+		`{"to_member_id":"m2","points":5,"reason":"gift"}`, `{"to_member_id":null,"points":-1}`, `{"role":"admin","label":"ops"}`,
+		`{"role":7}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -20,11 +26,16 @@ func FuzzRequestBodies(f *testing.F) {
 		func() any { return &enrollRequest{} }, func() any { return &patchRequest{} },
 		func() any { return &redeemRequest{} }, func() any { return &adjustRequest{} },
 		func() any { return &activityRequest{} }, func() any { return &rewardsRequest{} },
-		func() any { return &simulateRequest{} },
+		func() any { return &simulateRequest{} }, func() any { return &transferRequest{} },
+		func() any { return &createKeyRequest{} },
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, target := range targets {
-			err := decodeStrict(body, target())
+			v := target()
+			err := decodeStrict(body, v)
+			if tr, ok := v.(*transferRequest); ok && err == nil {
+				err = tr.validate("m1") // the transfer's own checks: client problems too
+			}
 			if err == nil {
 				continue
 			}
@@ -35,6 +46,42 @@ func FuzzRequestBodies(f *testing.F) {
 			if p, _ := toProblem(err); p.Status >= 500 {
 				t.Fatalf("body %q gave a %d", body, p.Status)
 			}
+		}
+	})
+}
+
+// FuzzAuditQuery: any query string of GET /v1/audit gives either a query
+// (from not after to, a valid member id, a limit of 1..100) or a
+// validation-error naming one of the parameters — never a panic, never
+// another problem.
+func FuzzAuditQuery(f *testing.F) {
+	for _, seed := range []string{
+		"", "from=2026-11-05&to=2026-11-06", "from=2026-11-05T10:00:00Z", "to=2026-11-05T10:00:00.123456789+03:00",
+		"from=2026-11-06&to=2026-11-05", "member_id=m1&limit=5&cursor=abc", "member_id=", "member_id=a%20b", "limit=0",
+		"from=0000-01-01", "to=9999-12-31", "from=2026-02-30", "from=%ff", "to=2026-11-05T24:00:00Z", "from=-0001-01-01T00:00:00Z",
+		"from=a&from=2026-11-05",
+	} {
+		f.Add(seed)
+	}
+	params := []string{"from", "to", "member_id", "limit", "cursor"}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return // the server never sees an unparsable query as parameters
+		}
+		aq, err := auditQuery(q)
+		if err != nil {
+			p, _ := toProblem(err)
+			if p.Status != 400 || p.Type != ProblemBase+"validation-error" || len(p.Errors) != 1 || !slices.Contains(params, p.Errors[0].Field) {
+				t.Fatalf("query %q: problem %+v", raw, p)
+			}
+			return
+		}
+		if !aq.From.IsZero() && !aq.To.IsZero() && aq.To.Before(aq.From) {
+			t.Fatalf("query %q: to %v before from %v", raw, aq.To, aq.From)
+		}
+		if aq.Limit < 1 || aq.Limit > 100 || (aq.MemberID != "" && !payment.ValidExternalID(aq.MemberID)) {
+			t.Fatalf("query %q: %+v", raw, aq)
 		}
 	})
 }

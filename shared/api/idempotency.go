@@ -27,6 +27,11 @@ type rawJSON struct {
 	body        []byte
 }
 
+// unstored is a body holding what the stored response of an Idempotency-Key
+// leaves out (a new API key's secret): the first answer is it, a replay is
+// the stored response. Never stored itself.
+type unstored struct{ body any }
+
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 255
 
@@ -74,6 +79,10 @@ func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerF
 	c.idem = claim
 	res, err := h(store.WithIdempotency(ctx, claim), c)
 	if claim.Stored {
+		if u, ok := res.body.(unstored); ok && err == nil {
+			// The first answer adds what the stored one leaves out.
+			return result{res.status, u.body}, nil
+		}
 		// The change committed with its response: that is the answer, now
 		// and on every retry.
 		if err != nil {
@@ -88,6 +97,9 @@ func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerF
 	if status5xx {
 		if aerr := s.Store.AbandonIdempotent(cctx, claim); aerr != nil {
 			c.log.ErrorContext(ctx, "forgetting an idempotency key failed", "error", aerr)
+		}
+		if u, ok := res.body.(unstored); ok && err == nil {
+			return result{res.status, u.body}, nil
 		}
 		return result{}, err
 	}
@@ -134,6 +146,9 @@ func (c *call) encode(res result, err error) (resp store.IdemResponse, status5xx
 	}
 	if raw, ok := res.body.(rawJSON); ok {
 		return store.IdemResponse{Status: res.status, ContentType: raw.contentType, Body: raw.body}, false
+	}
+	if _, ok := res.body.(unstored); ok {
+		return store.IdemResponse{}, true // never stored: answered, and the claim forgotten
 	}
 	if res.status == http.StatusNoContent {
 		return store.IdemResponse{Status: res.status, ContentType: "application/json"}, false

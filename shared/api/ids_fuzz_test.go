@@ -80,6 +80,14 @@ func FuzzIDsAndCursors(f *testing.F) {
 			{"GET", "/v1/members/m1/ledger?cursor=" + q, nil},
 			{"GET", "/v1/review?cursor=" + q, nil},
 			{"GET", "/v1/rejected-events?cursor=" + q, nil},
+			{"POST", "/v1/members/" + esc + "/transfers", map[string]any{"to_member_id": "m1", "points": 1}},
+			{"POST", "/v1/members/m1/transfers", map[string]any{"to_member_id": s, "points": 1}},
+			{"DELETE", "/v1/keys/" + esc, nil},
+			{"GET", "/v1/keys?cursor=" + q, nil},
+			{"GET", "/v1/audit?cursor=" + q, nil},
+			{"GET", "/v1/audit?member_id=" + q, nil},
+			{"GET", "/v1/audit?member_id=m1&cursor=" + q, nil},
+			{"GET", "/v1/audit?from=" + q + "&to=" + q, nil},
 		}
 		if !payment.ValidExternalID(s) {
 			// A valid new id may be enrolled (a change, by design); an
@@ -87,7 +95,7 @@ func FuzzIDsAndCursors(f *testing.F) {
 			reqs = append(reqs, req{"POST", "/v1/members", map[string]any{"member_id": s}})
 		}
 		for _, r := range reqs {
-			if s == "m1" && strings.HasPrefix(r.path, "/v1/members/m1") {
+			if s == "m1" && strings.HasPrefix(r.path, "/v1/members/m1") && !strings.HasSuffix(r.path, "/transfers") {
 				continue // the seeded member itself: a real change
 			}
 			got := h.callT(t, r.method, r.path, "telco/admin", r.body)

@@ -244,11 +244,22 @@ type EntryView struct {
 	RedemptionID string             `json:"redemption_id,omitempty"`
 	Payment      *ledger.PaymentRef `json:"payment,omitempty"`
 	Lot          *ledger.Lot        `json:"lot,omitempty"`
+	Counterpart  *Counterpart       `json:"counterpart,omitempty"`
+}
+
+// Counterpart is the other member of a transfer entry and its entry of the
+// transfer ("[erased]" once that member's data was erased).
+type Counterpart struct {
+	MemberID string `json:"member_id"`
+	EntrySeq int64  `json:"entry_seq"`
 }
 
 func entryView(e ledger.Entry) EntryView {
 	v := EntryView{Seq: e.Seq, Kind: string(e.Kind), At: e.At, Points: e.Points, Delta: e.Delta,
 		Breakdown: nonNil(e.Breakdown), HoldReasons: e.HoldReasons, Reason: e.Reason, RedemptionID: e.RedemptionID}
+	if e.Counterpart != "" {
+		v.Counterpart = &Counterpart{MemberID: e.Counterpart, EntrySeq: e.CounterpartSeq}
+	}
 	if e.PaymentID != "" || e.AmountMinor != 0 {
 		ref := e.PaymentRef
 		v.Payment = &ref

@@ -712,6 +712,20 @@ func maps(m map[string]any) map[string]any {
 // The breakdown line kinds the document lists are exactly the ledger's
 // vocabulary (rules.LineKinds), so a new kind cannot reach the API undocumented.
 func TestOpenAPIBreakdownKinds(t *testing.T) {
+	got := schemaEnum(t, "BreakdownLine", "kind")
+	var want []string
+	for _, k := range rules.LineKinds() {
+		want = append(want, string(k))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("BreakdownLine.kind enum = %v, want rules.LineKinds() %v", got, want)
+	}
+}
+
+// schemaEnum is the enum of property of components.schemas.schema in
+// openapi.json.
+func schemaEnum(t *testing.T, schema, property string) []string {
+	t.Helper()
 	raw, err := os.ReadFile("openapi.json")
 	if err != nil {
 		t.Fatal(err)
@@ -728,12 +742,5 @@ func TestOpenAPIBreakdownKinds(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	got := doc.Components.Schemas["BreakdownLine"].Properties["kind"].Enum
-	var want []string
-	for _, k := range rules.LineKinds() {
-		want = append(want, string(k))
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("BreakdownLine.kind enum = %v, want rules.LineKinds() %v", got, want)
-	}
+	return doc.Components.Schemas[schema].Properties[property].Enum
 }

@@ -127,6 +127,15 @@ var (
 	probUnsupported = &ProblemType{Slug: "unsupported-media-type", Title: "Send application/json", Status: http.StatusUnsupportedMediaType,
 		When: "A request body with a Content-Type other than `application/json` or `application/*+json`.",
 		Do:   "Send the body as JSON with `Content-Type: application/json`."}
+	probTransfersOff = &ProblemType{Slug: "transfers-disabled", Title: "The program does not allow point transfers", Status: http.StatusConflict,
+		When: "POST /v1/members/{id}/transfers while the program's `transfers.enabled` is not true.",
+		Do:   "Enable transfers in the program (`PUT /v1/program`, admin) if the partner wants them; otherwise do not offer transfers."}
+	probTransferCap = &ProblemType{Slug: "transfer-limit", Title: "The transfer is outside the program's transfer limits", Status: http.StatusUnprocessableEntity,
+		When: "Fewer points than the program's `transfers.min_points`, more than `max_points`, more than the sender may still send today (`member_daily`), or points spread over more lots than one transfer takes; `detail` says which.",
+		Do:   "Transfer an amount within the limits `detail` names (the program shows them: `GET /v1/program`), or split a very large transfer."}
+	probLastAdminKey = &ProblemType{Slug: "last-admin-key", Title: "The partner's last active admin key cannot be revoked", Status: http.StatusConflict,
+		When: "DELETE /v1/keys/{id} of the partner's only active admin key: create another admin key first.",
+		Do:   "Create another admin key first (`POST /v1/keys` with `role: admin`), then revoke this one. An operator can still revoke any key with the CLI."}
 )
 
 // problemTypes is every problem type, in the order the docs list them.
@@ -134,6 +143,7 @@ var problemTypes = []*ProblemType{
 	probValidation, probMalformed, probTooLarge, probUnauth, probForbidden, probNotFound, probConflict,
 	probInsufficient, probOutOfStock, probTier, probInactive, probErased, probExists, probIdemReuse,
 	probIdemBusy, probRejected, probRetry, probInternal, probMethod, probUnsupported,
+	probTransfersOff, probTransferCap, probLastAdminKey,
 }
 
 // ProblemTypes returns every problem type the API answers with (copies).
@@ -180,6 +190,7 @@ var errorMap = []struct {
 	kind  problemKind
 	field string
 }{
+	{store.ErrOtherMemberNotFound, probNotFound, ""},
 	{store.ErrMemberNotFound, probNotFound, ""},
 	{store.ErrRedemptionNotFound, probNotFound, ""},
 	{store.ErrRewardNotFound, probNotFound, ""},
@@ -207,7 +218,18 @@ var errorMap = []struct {
 	{context.DeadlineExceeded, probRetry, ""},
 	{ledger.ErrInsufficientPoints, probInsufficient, ""},
 	{keys.ErrUnauthenticated, probUnauth, ""},
+	{ledger.ErrTransfersDisabled, probTransfersOff, ""},
+	{ledger.ErrTransferLimit, probTransferCap, ""},
+	{ledger.ErrSameMember, probValidation, "to_member_id"},
+	{keys.ErrLastAdminKey, probLastAdminKey, ""},
+	{keys.ErrNotFound, probNotFound, ""},
+	{keys.ErrBadCursor, probValidation, "cursor"},
 }
+
+// verbatim reports whether the text of an error of kind err is written for
+// the client (it names the limit a request broke), so that it is the
+// problem's detail as a whole.
+func verbatim(err error) bool { return err == ledger.ErrTransferLimit }
 
 // toProblem turns any error into the problem the client sees. Unknown errors
 // become a 500 whose body says nothing of the cause (the log has it).
@@ -226,6 +248,9 @@ func toProblem(err error) (Problem, error) {
 			for _, m := range errorMap {
 				if errors.Is(err, m.err) {
 					ae = &apiError{kind: m.kind, detail: m.err.Error(), err: err}
+					if verbatim(m.err) {
+						ae.detail = err.Error()
+					}
 					if m.field != "" {
 						ae.detail = m.field + ": " + m.err.Error()
 						ae.fields = []FieldError{{Field: m.field, Message: m.err.Error()}}

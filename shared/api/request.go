@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -87,16 +88,19 @@ func jsonType(kind string) string {
 }
 
 // pageParams reads ?limit= (1..100, default 50) and ?cursor=.
-func pageParams(r *http.Request) (int32, string, error) {
+func pageParams(r *http.Request) (int32, string, error) { return pageValues(r.URL.Query()) }
+
+// pageValues reads limit (1..100, default 50) and cursor of a query.
+func pageValues(q url.Values) (int32, string, error) {
 	limit := int32(50)
-	if s := r.URL.Query().Get("limit"); s != "" {
+	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
 			return 0, "", invalid("limit", "an integer from 1 to 100")
 		}
 		limit = int32(n)
 	}
-	return limit, r.URL.Query().Get("cursor"), nil
+	return limit, q.Get("cursor"), nil
 }
 
 // list is the shape of every paginated response.

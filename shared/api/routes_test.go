@@ -44,6 +44,11 @@ func routes() []route {
 		{"GET", "/v1/event-types", false, nil, 200},
 		{"GET", "/v1/event-types/points.earned", false, nil, 200},
 		{"GET", "/v1/event-types/points.earned/versions/1", false, nil, 200},
+		{"POST", "/v1/members/m1/transfers", false, map[string]any{"to_member_id": "m3", "points": 1, "reason": "gift"}, 201},
+		{"POST", "/v1/keys", true, map[string]any{"role": "app", "label": "route test"}, 201},
+		{"GET", "/v1/keys", true, nil, 200},
+		{"DELETE", "/v1/keys/{key}", true, nil, 200},
+		{"GET", "/v1/audit", true, nil, 200},
 	}
 }
 
@@ -72,6 +77,8 @@ func (h *harness) prepare() fixtures {
 		t.Fatalf("review queue: %s", q.Raw)
 	}
 	f["review"], f["review2"] = str(items[0], "id"), str(items[1], "id")
+	k := h.call("POST", "/v1/keys", "telco/admin", map[string]any{"role": "app", "label": "to revoke"}).expect(t, 201, "")
+	f["key"] = str(k.Body, "key", "id")
 	return f
 }
 
@@ -137,7 +144,7 @@ func TestPartnerIsolationEveryRoute(t *testing.T) {
 	f := h.prepare()
 	before := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "").Raw
 	for i, r := range routes() {
-		if !strings.Contains(r.path, "/members/m") && !strings.Contains(r.path, "/review/") {
+		if !strings.Contains(r.path, "/members/m") && !strings.Contains(r.path, "/review/") && !strings.Contains(r.path, "/keys/") {
 			continue
 		}
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
@@ -150,6 +157,13 @@ func TestPartnerIsolationEveryRoute(t *testing.T) {
 	for _, path := range []string{"/v1/review", "/v1/rejected-events", "/v1/rewards"} {
 		got := h.call("GET", path, "other/admin", nil).expect(t, 200, "")
 		if items, _ := got.Body["data"].([]any); len(items) != 0 {
+			t.Fatalf("other sees telco's %s: %s", path, got.Raw)
+		}
+	}
+	// Keys and the audit trail: other's own only.
+	for _, path := range []string{"/v1/keys", "/v1/audit"} {
+		got := h.call("GET", path, "other/admin", nil).expect(t, 200, "")
+		if strings.Contains(string(got.Raw), `"telco"`) || strings.Contains(string(got.Raw), `"member_id":"m1"`) {
 			t.Fatalf("other sees telco's %s: %s", path, got.Raw)
 		}
 	}

@@ -47,12 +47,14 @@ type Store interface {
 	RejectionStore
 	PrivacyStore
 	IdempotencyStore
+	TransferStore
+	AuditStore
 }
 
 // Deps are what the API needs.
 type Deps struct {
 	Store  Store
-	Keys   Authenticator
+	Keys   KeyStore
 	Ingest EventIngester
 	Log    *slog.Logger
 	Now    func() time.Time
@@ -113,6 +115,7 @@ func New(d Deps) http.Handler {
 	route("POST /v1/members/{id}/redemptions/{rid}/capture", app, true, s.capture)
 	route("POST /v1/members/{id}/redemptions/{rid}/cancel", app, true, s.cancel)
 	route("POST /v1/members/{id}/adjustments", admin, true, s.adjust)
+	route("POST /v1/members/{id}/transfers", app, true, s.transfer)
 	route("GET /v1/members/{id}/data", admin, false, s.exportData)
 	route("DELETE /v1/members/{id}/data", admin, false, s.eraseData)
 
@@ -128,6 +131,10 @@ func New(d Deps) http.Handler {
 	route("GET /v1/event-types", app, false, s.listEventTypes)
 	route("GET /v1/event-types/{type}", app, false, s.getEventType)
 	route("GET /v1/event-types/{type}/versions/{version}", app, false, s.getEventTypeVersion)
+	route("POST /v1/keys", admin, true, s.createKey)
+	route("GET /v1/keys", admin, false, s.listKeys)
+	route("DELETE /v1/keys/{id}", admin, false, s.revokeKey)
+	route("GET /v1/audit", admin, false, s.listAudit)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(mux, r); len(allow) > 0 {
@@ -218,6 +225,7 @@ func (s *server) wrap(role string, idempotent bool, h handlerFunc) http.Handler 
 		}
 		c.principal = p
 		c.log = log.With("partner_id", p.PartnerID, "key_id", p.KeyID)
+		ctx = store.WithActor(ctx, p.KeyID) // the actor of the audit records its changes write
 		if role == keys.RoleAdmin && p.Role != keys.RoleAdmin {
 			fail(problem(probForbidden, "this route needs an admin key"))
 			return
@@ -237,6 +245,9 @@ func (s *server) wrap(role string, idempotent bool, h handlerFunc) http.Handler 
 		if err != nil {
 			fail(err)
 			return
+		}
+		if u, ok := res.body.(unstored); ok {
+			res.body = u.body
 		}
 		if res.status == http.StatusNoContent {
 			w.WriteHeader(res.status)

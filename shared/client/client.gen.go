@@ -18,6 +18,45 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AuditRecordAction.
+const (
+	AuditRecordActionAdjust         AuditRecordAction = "adjust"
+	AuditRecordActionKeyCreate      AuditRecordAction = "key.create"
+	AuditRecordActionKeyRevoke      AuditRecordAction = "key.revoke"
+	AuditRecordActionMemberErase    AuditRecordAction = "member.erase"
+	AuditRecordActionPointsTransfer AuditRecordAction = "points.transfer"
+	AuditRecordActionProgramUpdate  AuditRecordAction = "program.update"
+	AuditRecordActionReviewApprove  AuditRecordAction = "review.approve"
+	AuditRecordActionReviewReject   AuditRecordAction = "review.reject"
+	AuditRecordActionRewardsUpdate  AuditRecordAction = "rewards.update"
+)
+
+// Valid indicates whether the value is a known member of the AuditRecordAction enum.
+func (e AuditRecordAction) Valid() bool {
+	switch e {
+	case AuditRecordActionAdjust:
+		return true
+	case AuditRecordActionKeyCreate:
+		return true
+	case AuditRecordActionKeyRevoke:
+		return true
+	case AuditRecordActionMemberErase:
+		return true
+	case AuditRecordActionPointsTransfer:
+		return true
+	case AuditRecordActionProgramUpdate:
+		return true
+	case AuditRecordActionReviewApprove:
+		return true
+	case AuditRecordActionReviewReject:
+		return true
+	case AuditRecordActionRewardsUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BreakdownLineKind.
 const (
 	BreakdownLineKindActivity   BreakdownLineKind = "activity"
@@ -35,6 +74,7 @@ const (
 	BreakdownLineKindStreak     BreakdownLineKind = "streak"
 	BreakdownLineKindTier       BreakdownLineKind = "tier"
 	BreakdownLineKindTierChange BreakdownLineKind = "tier_change"
+	BreakdownLineKindTransfer   BreakdownLineKind = "transfer"
 )
 
 // Valid indicates whether the value is a known member of the BreakdownLineKind enum.
@@ -69,6 +109,8 @@ func (e BreakdownLineKind) Valid() bool {
 	case BreakdownLineKindTier:
 		return true
 	case BreakdownLineKindTierChange:
+		return true
+	case BreakdownLineKindTransfer:
 		return true
 	default:
 		return false
@@ -197,13 +239,14 @@ func (e EarningRuleInputCategories) Valid() bool {
 
 // Defines values for EntryKind.
 const (
-	EntryKindAdjust  EntryKind = "adjust"
-	EntryKindBonus   EntryKind = "bonus"
-	EntryKindEarn    EntryKind = "earn"
-	EntryKindExpire  EntryKind = "expire"
-	EntryKindRedeem  EntryKind = "redeem"
-	EntryKindRelease EntryKind = "release"
-	EntryKindReverse EntryKind = "reverse"
+	EntryKindAdjust   EntryKind = "adjust"
+	EntryKindBonus    EntryKind = "bonus"
+	EntryKindEarn     EntryKind = "earn"
+	EntryKindExpire   EntryKind = "expire"
+	EntryKindRedeem   EntryKind = "redeem"
+	EntryKindRelease  EntryKind = "release"
+	EntryKindReverse  EntryKind = "reverse"
+	EntryKindTransfer EntryKind = "transfer"
 )
 
 // Valid indicates whether the value is a known member of the EntryKind enum.
@@ -222,6 +265,8 @@ func (e EntryKind) Valid() bool {
 	case EntryKindRelease:
 		return true
 	case EntryKindReverse:
+		return true
+	case EntryKindTransfer:
 		return true
 	default:
 		return false
@@ -333,6 +378,42 @@ func (e FrequencyRuleInputCategories) Valid() bool {
 	case FrequencyRuleInputCategoriesTelecom:
 		return true
 	case FrequencyRuleInputCategoriesUtilities:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KeyRole.
+const (
+	KeyRoleAdmin KeyRole = "admin"
+	KeyRoleApp   KeyRole = "app"
+)
+
+// Valid indicates whether the value is a known member of the KeyRole enum.
+func (e KeyRole) Valid() bool {
+	switch e {
+	case KeyRoleAdmin:
+		return true
+	case KeyRoleApp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KeyCreateRequestRole.
+const (
+	KeyCreateRequestRoleAdmin KeyCreateRequestRole = "admin"
+	KeyCreateRequestRoleApp   KeyCreateRequestRole = "app"
+)
+
+// Valid indicates whether the value is a known member of the KeyCreateRequestRole enum.
+func (e KeyCreateRequestRole) Valid() bool {
+	switch e {
+	case KeyCreateRequestRoleAdmin:
+		return true
+	case KeyCreateRequestRoleApp:
 		return true
 	default:
 		return false
@@ -749,10 +830,12 @@ const (
 	ConflictTypeHttpsaccrueDevproblemsalreadyExists        ConflictType = "https://accrue.dev/problems/already-exists"
 	ConflictTypeHttpsaccrueDevproblemsconflict             ConflictType = "https://accrue.dev/problems/conflict"
 	ConflictTypeHttpsaccrueDevproblemsidempotencyKeyReused ConflictType = "https://accrue.dev/problems/idempotency-key-reused"
+	ConflictTypeHttpsaccrueDevproblemslastAdminKey         ConflictType = "https://accrue.dev/problems/last-admin-key"
 	ConflictTypeHttpsaccrueDevproblemsmemberErased         ConflictType = "https://accrue.dev/problems/member-erased"
 	ConflictTypeHttpsaccrueDevproblemsmemberInactive       ConflictType = "https://accrue.dev/problems/member-inactive"
 	ConflictTypeHttpsaccrueDevproblemsoutOfStock           ConflictType = "https://accrue.dev/problems/out-of-stock"
 	ConflictTypeHttpsaccrueDevproblemsrequestInProgress    ConflictType = "https://accrue.dev/problems/request-in-progress"
+	ConflictTypeHttpsaccrueDevproblemstransfersDisabled    ConflictType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the ConflictType enum.
@@ -764,6 +847,8 @@ func (e ConflictType) Valid() bool {
 		return true
 	case ConflictTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case ConflictTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case ConflictTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case ConflictTypeHttpsaccrueDevproblemsmemberInactive:
@@ -771,6 +856,8 @@ func (e ConflictType) Valid() bool {
 	case ConflictTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case ConflictTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case ConflictTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -977,6 +1064,7 @@ const (
 	UnprocessableContentTypeHttpsaccrueDevproblemseventRejected      UnprocessableContentType = "https://accrue.dev/problems/event-rejected"
 	UnprocessableContentTypeHttpsaccrueDevproblemsinsufficientPoints UnprocessableContentType = "https://accrue.dev/problems/insufficient-points"
 	UnprocessableContentTypeHttpsaccrueDevproblemstierTooLow         UnprocessableContentType = "https://accrue.dev/problems/tier-too-low"
+	UnprocessableContentTypeHttpsaccrueDevproblemstransferLimit      UnprocessableContentType = "https://accrue.dev/problems/transfer-limit"
 )
 
 // Valid indicates whether the value is a known member of the UnprocessableContentType enum.
@@ -987,6 +1075,8 @@ func (e UnprocessableContentType) Valid() bool {
 	case UnprocessableContentTypeHttpsaccrueDevproblemsinsufficientPoints:
 		return true
 	case UnprocessableContentTypeHttpsaccrueDevproblemstierTooLow:
+		return true
+	case UnprocessableContentTypeHttpsaccrueDevproblemstransferLimit:
 		return true
 	default:
 		return false
@@ -1032,6 +1122,159 @@ const (
 func (e GetProblemType404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	switch e {
 	case GetProblemType404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListAudit400ApplicationProblemPlusJSONResponseBodyStatusN400 ListAudit400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the ListAudit400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListAudit400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListAudit400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListAudit400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest ListAudit400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	ListAudit400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  ListAudit400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the ListAudit400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListAudit400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListAudit400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case ListAudit400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListAudit401ApplicationProblemPlusJSONResponseBodyStatusN401 ListAudit401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the ListAudit401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListAudit401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListAudit401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListAudit401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated ListAudit401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the ListAudit401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListAudit401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListAudit401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListAudit403ApplicationProblemPlusJSONResponseBodyStatusN403 ListAudit403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the ListAudit403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListAudit403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListAudit403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListAudit403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden ListAudit403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListAudit403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListAudit403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListAudit403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListAudit404ApplicationProblemPlusJSONResponseBodyStatusN404 ListAudit404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the ListAudit404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListAudit404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListAudit404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListAudit404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound ListAudit404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the ListAudit404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListAudit404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListAudit404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListAudit500ApplicationProblemPlusJSONResponseBodyStatusN500 ListAudit500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the ListAudit500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListAudit500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListAudit500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAudit500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListAudit500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError ListAudit500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the ListAudit500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListAudit500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListAudit500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
 		return true
 	default:
 		return false
@@ -1427,10 +1670,12 @@ const (
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the PostEvent409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -1442,6 +1687,8 @@ func (e PostEvent409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -1449,6 +1696,8 @@ func (e PostEvent409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -1520,6 +1769,7 @@ const (
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
+	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
 
 // Valid indicates whether the value is a known member of the PostEvent422ApplicationProblemPlusJSONResponseBodyType enum.
@@ -1530,6 +1780,8 @@ func (e PostEvent422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
 		return true
 	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
+		return true
+	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit:
 		return true
 	default:
 		return false
@@ -1590,6 +1842,618 @@ const (
 func (e PostEvent503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	switch e {
 	case PostEvent503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListKeys400ApplicationProblemPlusJSONResponseBodyStatusN400 ListKeys400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the ListKeys400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListKeys400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListKeys400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListKeys400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest ListKeys400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	ListKeys400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  ListKeys400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the ListKeys400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListKeys400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListKeys400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case ListKeys400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListKeys401ApplicationProblemPlusJSONResponseBodyStatusN401 ListKeys401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the ListKeys401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListKeys401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListKeys401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListKeys401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated ListKeys401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the ListKeys401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListKeys401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListKeys401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListKeys403ApplicationProblemPlusJSONResponseBodyStatusN403 ListKeys403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the ListKeys403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListKeys403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListKeys403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListKeys403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden ListKeys403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListKeys403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListKeys403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListKeys403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListKeys500ApplicationProblemPlusJSONResponseBodyStatusN500 ListKeys500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the ListKeys500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListKeys500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListKeys500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListKeys500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListKeys500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError ListKeys500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the ListKeys500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListKeys500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListKeys500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey400ApplicationProblemPlusJSONResponseBodyStatusN400 CreateKey400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the CreateKey400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest CreateKey400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	CreateKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  CreateKey400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case CreateKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey401ApplicationProblemPlusJSONResponseBodyStatusN401 CreateKey401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the CreateKey401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated CreateKey401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey403ApplicationProblemPlusJSONResponseBodyStatusN403 CreateKey403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the CreateKey403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden CreateKey403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey409ApplicationProblemPlusJSONResponseBodyStatusN409 CreateKey409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the CreateKey409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey413ApplicationProblemPlusJSONResponseBodyStatusN413 CreateKey413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the CreateKey413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge CreateKey413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey415ApplicationProblemPlusJSONResponseBodyStatusN415 CreateKey415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the CreateKey415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey500ApplicationProblemPlusJSONResponseBodyStatusN500 CreateKey500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the CreateKey500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError CreateKey500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateKey503ApplicationProblemPlusJSONResponseBodyStatusN503 CreateKey503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the CreateKey503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateKey503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateKey503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateKey503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateKey503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain CreateKey503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the CreateKey503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateKey503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateKey503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey400ApplicationProblemPlusJSONResponseBodyStatusN400 RevokeKey400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest RevokeKey400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	RevokeKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  RevokeKey400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case RevokeKey400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey401ApplicationProblemPlusJSONResponseBodyStatusN401 RevokeKey401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated RevokeKey401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey403ApplicationProblemPlusJSONResponseBodyStatusN403 RevokeKey403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden RevokeKey403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey404ApplicationProblemPlusJSONResponseBodyStatusN404 RevokeKey404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound RevokeKey404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyStatusN409 RevokeKey409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey500ApplicationProblemPlusJSONResponseBodyStatusN500 RevokeKey500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError RevokeKey500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RevokeKey503ApplicationProblemPlusJSONResponseBodyStatusN503 RevokeKey503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RevokeKey503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RevokeKey503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeKey503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RevokeKey503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain RevokeKey503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the RevokeKey503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RevokeKey503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RevokeKey503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
 		return true
 	default:
 		return false
@@ -1709,10 +2573,12 @@ const (
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the EnrollMember409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -1724,6 +2590,8 @@ func (e EnrollMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -1731,6 +2599,8 @@ func (e EnrollMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -2078,10 +2948,12 @@ const (
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the PatchMember409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -2093,6 +2965,8 @@ func (e PatchMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -2100,6 +2974,8 @@ func (e PatchMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -2324,10 +3200,12 @@ const (
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the PostActivity409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -2339,6 +3217,8 @@ func (e PostActivity409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -2346,6 +3226,8 @@ func (e PostActivity409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -2600,10 +3482,12 @@ const (
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the Adjust409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -2615,6 +3499,8 @@ func (e Adjust409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -2622,6 +3508,8 @@ func (e Adjust409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -2693,6 +3581,7 @@ const (
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
+	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
 
 // Valid indicates whether the value is a known member of the Adjust422ApplicationProblemPlusJSONResponseBodyType enum.
@@ -2703,6 +3592,8 @@ func (e Adjust422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
 		return true
 	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
+		return true
+	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit:
 		return true
 	default:
 		return false
@@ -3341,10 +4232,12 @@ const (
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the Redeem409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -3356,6 +4249,8 @@ func (e Redeem409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -3363,6 +4258,8 @@ func (e Redeem409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -3434,6 +4331,7 @@ const (
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
+	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
 
 // Valid indicates whether the value is a known member of the Redeem422ApplicationProblemPlusJSONResponseBodyType enum.
@@ -3444,6 +4342,8 @@ func (e Redeem422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
 		return true
 	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
+		return true
+	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit:
 		return true
 	default:
 		return false
@@ -3623,10 +4523,12 @@ const (
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the CancelRedemption409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -3638,6 +4540,8 @@ func (e CancelRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() b
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -3645,6 +4549,8 @@ func (e CancelRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() b
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -3869,10 +4775,12 @@ const (
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -3884,6 +4792,8 @@ func (e CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() 
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -3891,6 +4801,8 @@ func (e CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() 
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -3996,6 +4908,297 @@ const (
 func (e CaptureRedemption503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	switch e {
 	case CaptureRedemption503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints400ApplicationProblemPlusJSONResponseBodyStatusN400 TransferPoints400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest TransferPoints400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	TransferPoints400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  TransferPoints400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case TransferPoints400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints401ApplicationProblemPlusJSONResponseBodyStatusN401 TransferPoints401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated TransferPoints401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints404ApplicationProblemPlusJSONResponseBodyStatusN404 TransferPoints404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound TransferPoints404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyStatusN409 TransferPoints409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints413ApplicationProblemPlusJSONResponseBodyStatusN413 TransferPoints413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge TransferPoints413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints415ApplicationProblemPlusJSONResponseBodyStatusN415 TransferPoints415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints422ApplicationProblemPlusJSONResponseBodyStatusN422 TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus = 422
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints422ApplicationProblemPlusJSONResponseBodyStatusN422:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints422ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
+	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
+	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
+	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints422ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected:
+		return true
+	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
+		return true
+	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints500ApplicationProblemPlusJSONResponseBodyStatusN500 TransferPoints500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError TransferPoints500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	TransferPoints503ApplicationProblemPlusJSONResponseBodyStatusN503 TransferPoints503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e TransferPoints503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case TransferPoints503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransferPoints503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	TransferPoints503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain TransferPoints503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the TransferPoints503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e TransferPoints503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case TransferPoints503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
 		return true
 	default:
 		return false
@@ -4877,10 +6080,12 @@ const (
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the ApproveReview409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -4892,6 +6097,8 @@ func (e ApproveReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -4899,6 +6106,8 @@ func (e ApproveReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -5153,10 +6362,12 @@ const (
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
 )
 
 // Valid indicates whether the value is a known member of the RejectReview409ApplicationProblemPlusJSONResponseBodyType enum.
@@ -5168,6 +6379,8 @@ func (e RejectReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
+	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
@@ -5175,6 +6388,8 @@ func (e RejectReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
 		return true
 	default:
 		return false
@@ -5736,6 +6951,61 @@ type AdjustmentRequest struct {
 	Reason string `json:"reason"`
 }
 
+// AuditChange One field an action changed: its JSON value before and after (absent: it did not exist). Program changes list the program's top-level fields that changed (`version` among them); catalog changes `rewards.{id}`; key changes `key` (`role`, `label`, `revoked_at`: never the key).
+type AuditChange struct {
+	// After The value after (any JSON value).
+	After interface{} `json:"after,omitempty"`
+
+	// Before The value before (any JSON value).
+	Before interface{} `json:"before,omitempty"`
+	Field  string      `json:"field"`
+
+	// Truncated The values were longer than 1024 bytes and are not kept.
+	Truncated *bool `json:"truncated,omitempty"`
+}
+
+// AuditList A page of audit records, newest first.
+type AuditList struct {
+	Data []AuditRecord `json:"data"`
+
+	// NextCursor Opaque cursor of the next page (pass it as `cursor`, with the same `from`, `to` and `member_id`); absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// AuditRecord One audited action, written in the same transaction as the action. An erased member is named by its anonymous id, and the reasons of its records are redacted.
+type AuditRecord struct {
+	// Action What was done.
+	Action AuditRecordAction `json:"action"`
+
+	// Actor The API key id that acted, or `operator` (the operator CLI).
+	Actor   string         `json:"actor"`
+	At      time.Time      `json:"at"`
+	Changes *[]AuditChange `json:"changes,omitempty"`
+
+	// EntrySeq The entry the action booked on `member_id`'s ledger.
+	EntrySeq *int64 `json:"entry_seq,omitempty"`
+
+	// Id The record's id (records written before ids existed have none).
+	Id *string `json:"id,omitempty"`
+
+	// MemberId The member concerned (a transfer's sender).
+	MemberId *string `json:"member_id,omitempty"`
+
+	// OtherEntrySeq The entry it booked on `other_member_id`'s ledger.
+	OtherEntrySeq *int64 `json:"other_entry_seq,omitempty"`
+
+	// OtherMemberId The second member concerned (a transfer's receiver).
+	OtherMemberId *string `json:"other_member_id,omitempty"`
+	Points        *int64  `json:"points,omitempty"`
+	Reason        *string `json:"reason,omitempty"`
+
+	// Target What a non-member action changed: `program`, `rewards`, or an API key id.
+	Target *string `json:"target,omitempty"`
+}
+
+// AuditRecordAction What was done.
+type AuditRecordAction string
+
 // BalanceDelta What one ledger entry changed in each balance (signed).
 type BalanceDelta struct {
 	// Available Points that can be redeemed now (may be negative while a refund clawback leaves a debt).
@@ -5804,7 +7074,7 @@ type BreakdownLine struct {
 	// Detail Human detail (e.g. the reason of an adjustment).
 	Detail *string `json:"detail,omitempty"`
 
-	// Kind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment).
+	// Kind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason).
 	Kind BreakdownLineKind `json:"kind"`
 
 	// Points Signed contribution; the lines of an entry sum to its points.
@@ -5814,7 +7084,7 @@ type BreakdownLine struct {
 	Rule string `json:"rule"`
 }
 
-// BreakdownLineKind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment).
+// BreakdownLineKind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason).
 type BreakdownLineKind string
 
 // Campaign A time-boxed promotion: exactly one of `multiplier` (0 < m ≤ 100, applied to the base points) and `bonus`.
@@ -5923,6 +7193,12 @@ type CapsInput struct {
 
 	// ProgramMonthly Program-wide monthly points budget; 0 or absent = none.
 	ProgramMonthly *int64 `json:"program_monthly,omitempty"`
+}
+
+// Counterpart The other member of a transfer entry and its entry of the same transfer; `member_id` is `[erased]` once that member's data was erased.
+type Counterpart struct {
+	EntrySeq int64  `json:"entry_seq"`
+	MemberId string `json:"member_id"`
 }
 
 // DayStats One day's figures (a calendar day in the program's time zone; an entry belongs to the day its time falls in). The flows account for every point: outstanding minus the previous day's outstanding = issued − reversed − redeemed − expired − debited, exactly. Figures of a day are final once the day has been over for the roll-up's grace period (15 minutes); until then `final` is false and they count the entries before `as_of`.
@@ -6053,6 +7329,9 @@ type Entry struct {
 	// Breakdown How the points were computed.
 	Breakdown []BreakdownLine `json:"breakdown"`
 
+	// Counterpart The other member of a transfer entry and its entry of the same transfer; `member_id` is `[erased]` once that member's data was erased.
+	Counterpart *Counterpart `json:"counterpart,omitempty"`
+
 	// Delta What one ledger entry changed in each balance (signed).
 	Delta BalanceDelta `json:"delta"`
 
@@ -6071,7 +7350,7 @@ type Entry struct {
 	// Points Signed amount the entry added to or took from the member's points; the breakdown lines sum to it.
 	Points int64 `json:"points"`
 
-	// Reason Reason of a manual adjustment or review decision.
+	// Reason Reason of a manual adjustment, review decision or transfer.
 	Reason *string `json:"reason,omitempty"`
 
 	// RedemptionId The redemption the entry belongs to.
@@ -6286,6 +7565,51 @@ type JSONSchema struct {
 	Schema      interface{} `json:"$schema"`
 	Description *string     `json:"description,omitempty"`
 	Title       string      `json:"title"`
+}
+
+// Key An API key's metadata: never the key itself, nor its hash.
+type Key struct {
+	CreatedAt time.Time `json:"created_at"`
+	Id        string    `json:"id"`
+	Label     string    `json:"label"`
+
+	// Last4 The last 4 characters of the key, to tell keys apart.
+	Last4     string `json:"last4"`
+	PartnerId string `json:"partner_id"`
+
+	// RevokedAt When it was revoked; null while active.
+	RevokedAt *time.Time `json:"revoked_at"`
+	Role      KeyRole    `json:"role"`
+}
+
+// KeyRole defines model for Key.Role.
+type KeyRole string
+
+// KeyCreateRequest defines model for KeyCreateRequest.
+type KeyCreateRequest struct {
+	// Label Up to 100 printable characters, to tell keys apart.
+	Label *string              `json:"label,omitempty"`
+	Role  KeyCreateRequestRole `json:"role"`
+}
+
+// KeyCreateRequestRole defines model for KeyCreateRequest.Role.
+type KeyCreateRequestRole string
+
+// KeyCreated defines model for KeyCreated.
+type KeyCreated struct {
+	// Key An API key's metadata: never the key itself, nor its hash.
+	Key Key `json:"key"`
+
+	// Secret The key (`acr_` and 43 characters): use it as `Authorization: Bearer <secret>`. Shown once: absent from a replay of the request.
+	Secret *string `json:"secret,omitempty"`
+}
+
+// KeyList A page of keys, in creation order.
+type KeyList struct {
+	Data []Key `json:"data"`
+
+	// NextCursor Opaque cursor of the next page (pass it as `cursor`); absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
 // Lot The points an earning entry carries until they are spent or expire.
@@ -6579,6 +7903,9 @@ type Program struct {
 	// Timezone IANA time zone in which days and months of caps and fixed expiry dates are counted; absent = UTC.
 	Timezone *string `json:"timezone,omitempty"`
 
+	// Transfers Point transfers between members (POST /v1/members/{id}/transfers): the switch and the limits; absent = no transfers. Limits of 0 or absent = none.
+	Transfers *Transfers `json:"transfers,omitempty"`
+
 	// Version Assigned by the server on every accepted PUT (1, 2, ...).
 	Version int64 `json:"version"`
 }
@@ -6628,6 +7955,9 @@ type ProgramInput struct {
 
 	// Timezone IANA time zone in which days and months of caps and fixed expiry dates are counted; absent = UTC.
 	Timezone *string `json:"timezone,omitempty"`
+
+	// Transfers Point transfers between members (POST /v1/members/{id}/transfers): the switch and the limits; absent = no transfers. Limits of 0 or absent = none.
+	Transfers *Transfers `json:"transfers,omitempty"`
 
 	// Version Ignored: the server assigns the version.
 	Version *int64 `json:"version,omitempty"`
@@ -7122,6 +8452,54 @@ type TierView struct {
 	Next *NextTier `json:"next,omitempty"`
 }
 
+// TransferRequest defines model for TransferRequest.
+type TransferRequest struct {
+	Points int64 `json:"points"`
+
+	// Reason Optional (up to 500 characters, not only spaces): kept in both entries and the audit trail.
+	Reason *string `json:"reason,omitempty"`
+
+	// ToMemberId The receiving member: another member of the same partner.
+	ToMemberId string `json:"to_member_id"`
+}
+
+// TransferResult A transfer: the sender's entry (negative) and the receiver's (positive, with its lot), and both members' balances after it.
+type TransferResult struct {
+	From   TransferSide `json:"from"`
+	Points int64        `json:"points"`
+	To     TransferSide `json:"to"`
+}
+
+// TransferSide defines model for TransferSide.
+type TransferSide struct {
+	// Balances A member's balances.
+	Balances Balances `json:"balances"`
+
+	// Entry A ledger entry (append-only). `payment` is set on entries made from a payment event (absent on an erased member's entries: the payment id was personal).
+	Entry    Entry  `json:"entry"`
+	MemberId string `json:"member_id"`
+}
+
+// Transfers Point transfers between members (POST /v1/members/{id}/transfers): the switch and the limits; absent = no transfers. Limits of 0 or absent = none.
+type Transfers struct {
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// MaxPoints Most points of one transfer (at least min_points).
+	MaxPoints *int64 `json:"max_points,omitempty"`
+
+	// MemberDaily Most points one member may send per day of the program's time zone (at least min_points and max_points).
+	MemberDaily *int64 `json:"member_daily,omitempty"`
+
+	// MinPoints Fewest points of one transfer.
+	MinPoints *int64 `json:"min_points,omitempty"`
+}
+
+// AuditFrom defines model for AuditFrom.
+type AuditFrom = string
+
+// AuditTo defines model for AuditTo.
+type AuditTo = string
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -7134,11 +8512,17 @@ type From = openapi_types.Date
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
+// KeyId defines model for KeyId.
+type KeyId = string
+
 // Limit defines model for Limit.
 type Limit = int
 
 // MemberId defines model for MemberId.
 type MemberId = string
+
+// MemberIdQuery defines model for MemberIdQuery.
+type MemberIdQuery = string
 
 // RedemptionId defines model for RedemptionId.
 type RedemptionId = string
@@ -7420,6 +8804,54 @@ type GetProblemType404ApplicationProblemPlusJSONResponseBodyStatus int
 // GetProblemType404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetProblemType.
 type GetProblemType404ApplicationProblemPlusJSONResponseBodyType string
 
+// ListAuditParams defines parameters for ListAudit.
+type ListAuditParams struct {
+	// From Oldest records: an RFC 3339 time, or a date `YYYY-MM-DD` (UTC) for its first instant; absent = from the start.
+	From *AuditFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Newest records (inclusive): an RFC 3339 time, or a date `YYYY-MM-DD` (UTC) for its last instant; absent = up to now. Not before `from`.
+	To *AuditTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// MemberId Only the records that concern this member (the partner's own member id).
+	MemberId *MemberIdQuery `form:"member_id,omitempty" json:"member_id,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor: the `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListAudit400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListAudit.
+type ListAudit400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListAudit400ApplicationProblemPlusJSONResponseBodyType defines parameters for ListAudit.
+type ListAudit400ApplicationProblemPlusJSONResponseBodyType string
+
+// ListAudit401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListAudit.
+type ListAudit401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListAudit401ApplicationProblemPlusJSONResponseBodyType defines parameters for ListAudit.
+type ListAudit401ApplicationProblemPlusJSONResponseBodyType string
+
+// ListAudit403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListAudit.
+type ListAudit403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListAudit403ApplicationProblemPlusJSONResponseBodyType defines parameters for ListAudit.
+type ListAudit403ApplicationProblemPlusJSONResponseBodyType string
+
+// ListAudit404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListAudit.
+type ListAudit404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListAudit404ApplicationProblemPlusJSONResponseBodyType defines parameters for ListAudit.
+type ListAudit404ApplicationProblemPlusJSONResponseBodyType string
+
+// ListAudit500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListAudit.
+type ListAudit500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListAudit500ApplicationProblemPlusJSONResponseBodyType defines parameters for ListAudit.
+type ListAudit500ApplicationProblemPlusJSONResponseBodyType string
+
 // ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListEventTypes.
 type ListEventTypes401ApplicationProblemPlusJSONResponseBodyStatus int
 
@@ -7530,6 +8962,132 @@ type PostEvent503ApplicationProblemPlusJSONResponseBodyStatus int
 
 // PostEvent503ApplicationProblemPlusJSONResponseBodyType defines parameters for PostEvent.
 type PostEvent503ApplicationProblemPlusJSONResponseBodyType string
+
+// ListKeysParams defines parameters for ListKeys.
+type ListKeysParams struct {
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor: the `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListKeys400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListKeys.
+type ListKeys400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListKeys400ApplicationProblemPlusJSONResponseBodyType defines parameters for ListKeys.
+type ListKeys400ApplicationProblemPlusJSONResponseBodyType string
+
+// ListKeys401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListKeys.
+type ListKeys401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListKeys401ApplicationProblemPlusJSONResponseBodyType defines parameters for ListKeys.
+type ListKeys401ApplicationProblemPlusJSONResponseBodyType string
+
+// ListKeys403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListKeys.
+type ListKeys403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListKeys403ApplicationProblemPlusJSONResponseBodyType defines parameters for ListKeys.
+type ListKeys403ApplicationProblemPlusJSONResponseBodyType string
+
+// ListKeys500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListKeys.
+type ListKeys500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListKeys500ApplicationProblemPlusJSONResponseBodyType defines parameters for ListKeys.
+type ListKeys500ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKeyParams defines parameters for CreateKey.
+type CreateKeyParams struct {
+	// IdempotencyKey Makes the request safe to retry: same key + same request within 24 hours → the first response, replayed; same key + another request → 409 `idempotency-key-reused`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateKey400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey400ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey400ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKey401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey401ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey401ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKey403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey403ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey403ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKey409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey409ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey409ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKey413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey413ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey413ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKey415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey500ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey500ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateKey503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateKey.
+type CreateKey503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateKey503ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateKey.
+type CreateKey503ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey400ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey400ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey401ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey401ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey403ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey403ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey404ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey404ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey409ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey409ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey500ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey500ApplicationProblemPlusJSONResponseBodyType string
+
+// RevokeKey503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RevokeKey.
+type RevokeKey503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RevokeKey503ApplicationProblemPlusJSONResponseBodyType defines parameters for RevokeKey.
+type RevokeKey503ApplicationProblemPlusJSONResponseBodyType string
 
 // EnrollMemberParams defines parameters for EnrollMember.
 type EnrollMemberParams struct {
@@ -8023,6 +9581,63 @@ type CaptureRedemption503ApplicationProblemPlusJSONResponseBodyStatus int
 // CaptureRedemption503ApplicationProblemPlusJSONResponseBodyType defines parameters for CaptureRedemption.
 type CaptureRedemption503ApplicationProblemPlusJSONResponseBodyType string
 
+// TransferPointsParams defines parameters for TransferPoints.
+type TransferPointsParams struct {
+	// IdempotencyKey Makes the request safe to retry: same key + same request within 24 hours → the first response, replayed; same key + another request → 409 `idempotency-key-reused`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// TransferPoints400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints400ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints400ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints401ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints401ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints404ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints404ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints409ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints409ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints413ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints413ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints422ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints422ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints500ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints500ApplicationProblemPlusJSONResponseBodyType string
+
+// TransferPoints503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for TransferPoints.
+type TransferPoints503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// TransferPoints503ApplicationProblemPlusJSONResponseBodyType defines parameters for TransferPoints.
+type TransferPoints503ApplicationProblemPlusJSONResponseBodyType string
+
 // GetProgram401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetProgram.
 type GetProgram401ApplicationProblemPlusJSONResponseBodyStatus int
 
@@ -8392,6 +10007,9 @@ type GetStats500ApplicationProblemPlusJSONResponseBodyType string
 // PostEventJSONRequestBody defines body for PostEvent for application/json ContentType.
 type PostEventJSONRequestBody = PaymentEvent
 
+// CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
+type CreateKeyJSONRequestBody = KeyCreateRequest
+
 // EnrollMemberJSONRequestBody defines body for EnrollMember for application/json ContentType.
 type EnrollMemberJSONRequestBody = EnrollRequest
 
@@ -8412,6 +10030,9 @@ type CancelRedemptionJSONRequestBody = EmptyObject
 
 // CaptureRedemptionJSONRequestBody defines body for CaptureRedemption for application/json ContentType.
 type CaptureRedemptionJSONRequestBody = EmptyObject
+
+// TransferPointsJSONRequestBody defines body for TransferPoints for application/json ContentType.
+type TransferPointsJSONRequestBody = TransferRequest
 
 // PutProgramJSONRequestBody defines body for PutProgram for application/json ContentType.
 type PutProgramJSONRequestBody = ProgramInput
@@ -8791,6 +10412,15 @@ type ClientInterface interface {
 	// Corresponds with GET /problems/{slug} (the `GetProblemType` operationId).
 	GetProblemType(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListAudit The audit trail
+	//
+	// Admin actions and transfers, newest first: who (the API key id, or `operator` for the CLI), when, what (`action`) and what changed — adjustments, review decisions, erasures, program and reward catalog changes, API keys created and revoked, point transfers. With `member_id`, the records that concern that member. Paginated; a cursor continues only the query it came from (same `from`, `to` and `member_id`).
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/audit (the `ListAudit` operationId).
+	ListAudit(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEventTypes The event catalogue
 	//
 	// Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
@@ -8841,6 +10471,46 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/events (the `PostEvent` operationId).
 	PostEvent(ctx context.Context, params *PostEventParams, body PostEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListKeys The partner's API keys
+	//
+	// The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/keys (the `ListKeys` operationId).
+	ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateKeyWithBody Create an API key
+	//
+	// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+	CreateKeyWithBody(ctx context.Context, params *CreateKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateKey Create an API key
+	//
+	// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+	CreateKey(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeKey Revoke an API key
+	//
+	// Revokes one of the partner's keys at once: its next request is 401 (every request reads its key consistently; nothing is cached). Revoking a revoked key changes nothing and returns it. The partner's last active admin key is never revoked (409 `last-admin-key`), also when admins revoke keys at the same time. The revocation is in the audit trail (`key.revoke`).
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with DELETE /v1/keys/{id} (the `RevokeKey` operationId).
+	RevokeKey(ctx context.Context, id KeyId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EnrollMemberWithBody Enroll a member
 	//
@@ -9031,6 +10701,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/members/{id}/redemptions/{rid}/capture (the `CaptureRedemption` operationId).
 	CaptureRedemption(ctx context.Context, id MemberId, rid RedemptionId, params *CaptureRedemptionParams, body CaptureRedemptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TransferPointsWithBody Transfer points to another member
+	//
+	// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+	//
+	// Role: **app** (or admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+	TransferPointsWithBody(ctx context.Context, id MemberId, params *TransferPointsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TransferPoints Transfer points to another member
+	//
+	// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+	//
+	// Role: **app** (or admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+	TransferPoints(ctx context.Context, id MemberId, params *TransferPointsParams, body TransferPointsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenAPI This OpenAPI document
 	//
@@ -9229,6 +10921,25 @@ func (c *Client) GetProblemType(ctx context.Context, slug string, reqEditors ...
 	return c.Client.Do(req)
 }
 
+// ListAudit The audit trail
+//
+// Admin actions and transfers, newest first: who (the API key id, or `operator` for the CLI), when, what (`action`) and what changed — adjustments, review decisions, erasures, program and reward catalog changes, API keys created and revoked, point transfers. With `member_id`, the records that concern that member. Paginated; a cursor continues only the query it came from (same `from`, `to` and `member_id`).
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/audit (the `ListAudit` operationId).
+func (c *Client) ListAudit(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAuditRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListEventTypes The event catalogue
 //
 // Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
@@ -9320,6 +11031,86 @@ func (c *Client) PostEventWithBody(ctx context.Context, params *PostEventParams,
 // Corresponds with POST /v1/events (the `PostEvent` operationId).
 func (c *Client) PostEvent(ctx context.Context, params *PostEventParams, body PostEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostEventRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListKeys The partner's API keys
+//
+// The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/keys (the `ListKeys` operationId).
+func (c *Client) ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListKeysRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateKeyWithBody Create an API key
+//
+// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+func (c *Client) CreateKeyWithBody(ctx context.Context, params *CreateKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateKeyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateKey Create an API key
+//
+// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+func (c *Client) CreateKey(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateKeyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeKey Revoke an API key
+//
+// Revokes one of the partner's keys at once: its next request is 401 (every request reads its key consistently; nothing is cached). Revoking a revoked key changes nothing and returns it. The partner's last active admin key is never revoked (409 `last-admin-key`), also when admins revoke keys at the same time. The revocation is in the audit trail (`key.revoke`).
+//
+// Role: **admin**.
+//
+// Corresponds with DELETE /v1/keys/{id} (the `RevokeKey` operationId).
+func (c *Client) RevokeKey(ctx context.Context, id KeyId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeKeyRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -9690,6 +11481,48 @@ func (c *Client) CaptureRedemptionWithBody(ctx context.Context, id MemberId, rid
 // Corresponds with POST /v1/members/{id}/redemptions/{rid}/capture (the `CaptureRedemption` operationId).
 func (c *Client) CaptureRedemption(ctx context.Context, id MemberId, rid RedemptionId, params *CaptureRedemptionParams, body CaptureRedemptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCaptureRedemptionRequest(c.Server, id, rid, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TransferPointsWithBody Transfer points to another member
+//
+// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+//
+// Role: **app** (or admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+func (c *Client) TransferPointsWithBody(ctx context.Context, id MemberId, params *TransferPointsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTransferPointsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TransferPoints Transfer points to another member
+//
+// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+//
+// Role: **app** (or admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+func (c *Client) TransferPoints(ctx context.Context, id MemberId, params *TransferPointsParams, body TransferPointsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTransferPointsRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10083,6 +11916,108 @@ func NewGetProblemTypeRequest(server string, slug string) (*http.Request, error)
 	return req, nil
 }
 
+// NewListAuditRequest constructs an http.Request for the ListAudit method
+func NewListAuditRequest(server string, params *ListAuditParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/audit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MemberId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "member_id", *params.MemberId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEventTypesRequest constructs an http.Request for the ListEventTypes method
 func NewListEventTypesRequest(server string) (*http.Request, error) {
 	var err error
@@ -10235,6 +12170,161 @@ func NewPostEventRequestWithBody(server string, params *PostEventParams, content
 			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListKeysRequest constructs an http.Request for the ListKeys method
+func NewListKeysRequest(server string, params *ListKeysParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateKeyRequest calls the generic CreateKey builder with application/json body
+func NewCreateKeyRequest(server string, params *CreateKeyParams, body CreateKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateKeyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateKeyRequestWithBody constructs an http.Request for the CreateKey method, with any body, and a specified content type
+func NewCreateKeyRequestWithBody(server string, params *CreateKeyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRevokeKeyRequest constructs an http.Request for the RevokeKey method
+func NewRevokeKeyRequest(server string, id KeyId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -10807,6 +12897,68 @@ func NewCaptureRedemptionRequestWithBody(server string, id MemberId, rid Redempt
 	}
 
 	operationPath := fmt.Sprintf("/v1/members/%s/redemptions/%s/capture", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewTransferPointsRequest calls the generic TransferPoints builder with application/json body
+func NewTransferPointsRequest(server string, id MemberId, params *TransferPointsParams, body TransferPointsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewTransferPointsRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewTransferPointsRequestWithBody constructs an http.Request for the TransferPoints method, with any body, and a specified content type
+func NewTransferPointsRequestWithBody(server string, id MemberId, params *TransferPointsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/members/%s/transfers", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -11418,6 +13570,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /problems/{slug} (the `GetProblemType` operationId).
 	GetProblemTypeWithResponse(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*GetProblemTypeResponse, error)
 
+	// ListAuditWithResponse The audit trail
+	//
+	// Admin actions and transfers, newest first: who (the API key id, or `operator` for the CLI), when, what (`action`) and what changed — adjustments, review decisions, erasures, program and reward catalog changes, API keys created and revoked, point transfers. With `member_id`, the records that concern that member. Paginated; a cursor continues only the query it came from (same `from`, `to` and `member_id`).
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/audit (the `ListAudit` operationId).
+	ListAuditWithResponse(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*ListAuditResponse, error)
+
 	// ListEventTypesWithResponse The event catalogue
 	//
 	// Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
@@ -11474,6 +13637,50 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/events (the `PostEvent` operationId).
 	PostEventWithResponse(ctx context.Context, params *PostEventParams, body PostEventJSONRequestBody, reqEditors ...RequestEditorFn) (*PostEventResponse, error)
+
+	// ListKeysWithResponse The partner's API keys
+	//
+	// The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/keys (the `ListKeys` operationId).
+	ListKeysWithResponse(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*ListKeysResponse, error)
+
+	// CreateKeyWithBodyWithResponse Create an API key
+	//
+	// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+	CreateKeyWithBodyWithResponse(ctx context.Context, params *CreateKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// CreateKeyWithResponse Create an API key
+	//
+	// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+	CreateKeyWithResponse(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// RevokeKeyWithResponse Revoke an API key
+	//
+	// Revokes one of the partner's keys at once: its next request is 401 (every request reads its key consistently; nothing is cached). Revoking a revoked key changes nothing and returns it. The partner's last active admin key is never revoked (409 `last-admin-key`), also when admins revoke keys at the same time. The revocation is in the audit trail (`key.revoke`).
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/keys/{id} (the `RevokeKey` operationId).
+	RevokeKeyWithResponse(ctx context.Context, id KeyId, reqEditors ...RequestEditorFn) (*RevokeKeyResponse, error)
 
 	// EnrollMemberWithBodyWithResponse Enroll a member
 	//
@@ -11672,6 +13879,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/members/{id}/redemptions/{rid}/capture (the `CaptureRedemption` operationId).
 	CaptureRedemptionWithResponse(ctx context.Context, id MemberId, rid RedemptionId, params *CaptureRedemptionParams, body CaptureRedemptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CaptureRedemptionResponse, error)
+
+	// TransferPointsWithBodyWithResponse Transfer points to another member
+	//
+	// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+	//
+	// Role: **app** (or admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+	TransferPointsWithBodyWithResponse(ctx context.Context, id MemberId, params *TransferPointsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TransferPointsResponse, error)
+
+	// TransferPointsWithResponse Transfer points to another member
+	//
+	// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+	//
+	// Role: **app** (or admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+	TransferPointsWithResponse(ctx context.Context, id MemberId, params *TransferPointsParams, body TransferPointsJSONRequestBody, reqEditors ...RequestEditorFn) (*TransferPointsResponse, error)
 
 	// GetOpenAPIWithResponse This OpenAPI document
 	//
@@ -11938,6 +14167,124 @@ func (r GetProblemTypeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetProblemTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAuditResponse200Headers the declared response headers of an HTTP 200 response for ListAudit
+type ListAuditResponse200Headers struct {
+	XRequestId *string
+}
+
+// ListAuditResponse400Headers the declared response headers of an HTTP 400 response for ListAudit
+type ListAuditResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListAuditResponse401Headers the declared response headers of an HTTP 401 response for ListAudit
+type ListAuditResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListAuditResponse403Headers the declared response headers of an HTTP 403 response for ListAudit
+type ListAuditResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListAuditResponse404Headers the declared response headers of an HTTP 404 response for ListAudit
+type ListAuditResponse404Headers struct {
+	XRequestId *string
+}
+
+// ListAuditResponse500Headers the declared response headers of an HTTP 500 response for ListAudit
+type ListAuditResponse500Headers struct {
+	XRequestId *string
+}
+
+type ListAuditResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuditList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListAuditResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListAuditResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListAuditResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListAuditResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListAuditResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAuditResponse) GetJSON200() *AuditList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAuditResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListAuditResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAuditResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAuditResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAuditResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAuditResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAuditResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12407,6 +14754,421 @@ func (r PostEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListKeysResponse200Headers the declared response headers of an HTTP 200 response for ListKeys
+type ListKeysResponse200Headers struct {
+	XRequestId *string
+}
+
+// ListKeysResponse400Headers the declared response headers of an HTTP 400 response for ListKeys
+type ListKeysResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListKeysResponse401Headers the declared response headers of an HTTP 401 response for ListKeys
+type ListKeysResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListKeysResponse403Headers the declared response headers of an HTTP 403 response for ListKeys
+type ListKeysResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListKeysResponse500Headers the declared response headers of an HTTP 500 response for ListKeys
+type ListKeysResponse500Headers struct {
+	XRequestId *string
+}
+
+type ListKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListKeysResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListKeysResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListKeysResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListKeysResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListKeysResponse) GetJSON200() *KeyList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListKeysResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListKeysResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListKeysResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListKeysResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateKeyResponse201Headers the declared response headers of an HTTP 201 response for CreateKey
+type CreateKeyResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// CreateKeyResponse400Headers the declared response headers of an HTTP 400 response for CreateKey
+type CreateKeyResponse400Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse401Headers the declared response headers of an HTTP 401 response for CreateKey
+type CreateKeyResponse401Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse403Headers the declared response headers of an HTTP 403 response for CreateKey
+type CreateKeyResponse403Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse409Headers the declared response headers of an HTTP 409 response for CreateKey
+type CreateKeyResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// CreateKeyResponse413Headers the declared response headers of an HTTP 413 response for CreateKey
+type CreateKeyResponse413Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse415Headers the declared response headers of an HTTP 415 response for CreateKey
+type CreateKeyResponse415Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse500Headers the declared response headers of an HTTP 500 response for CreateKey
+type CreateKeyResponse500Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateKey
+type CreateKeyResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type CreateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *KeyCreated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateKeyResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateKeyResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateKeyResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateKeyResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateKeyResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateKeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateKeyResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateKeyResponse) GetJSON201() *KeyCreated {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeKeyResponse200Headers the declared response headers of an HTTP 200 response for RevokeKey
+type RevokeKeyResponse200Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse400Headers the declared response headers of an HTTP 400 response for RevokeKey
+type RevokeKeyResponse400Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse401Headers the declared response headers of an HTTP 401 response for RevokeKey
+type RevokeKeyResponse401Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse403Headers the declared response headers of an HTTP 403 response for RevokeKey
+type RevokeKeyResponse403Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse404Headers the declared response headers of an HTTP 404 response for RevokeKey
+type RevokeKeyResponse404Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse409Headers the declared response headers of an HTTP 409 response for RevokeKey
+type RevokeKeyResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// RevokeKeyResponse500Headers the declared response headers of an HTTP 500 response for RevokeKey
+type RevokeKeyResponse500Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse503Headers the declared response headers of an HTTP 503 response for RevokeKey
+type RevokeKeyResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type RevokeKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Key
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RevokeKeyResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RevokeKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeKeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RevokeKeyResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RevokeKeyResponse409Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RevokeKeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeKeyResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RevokeKeyResponse) GetJSON200() *Key {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14131,6 +16893,183 @@ func (r CaptureRedemptionResponse) ContentType() string {
 	return ""
 }
 
+// TransferPointsResponse201Headers the declared response headers of an HTTP 201 response for TransferPoints
+type TransferPointsResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// TransferPointsResponse400Headers the declared response headers of an HTTP 400 response for TransferPoints
+type TransferPointsResponse400Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse401Headers the declared response headers of an HTTP 401 response for TransferPoints
+type TransferPointsResponse401Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse404Headers the declared response headers of an HTTP 404 response for TransferPoints
+type TransferPointsResponse404Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse409Headers the declared response headers of an HTTP 409 response for TransferPoints
+type TransferPointsResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// TransferPointsResponse413Headers the declared response headers of an HTTP 413 response for TransferPoints
+type TransferPointsResponse413Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse415Headers the declared response headers of an HTTP 415 response for TransferPoints
+type TransferPointsResponse415Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse422Headers the declared response headers of an HTTP 422 response for TransferPoints
+type TransferPointsResponse422Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse500Headers the declared response headers of an HTTP 500 response for TransferPoints
+type TransferPointsResponse500Headers struct {
+	XRequestId *string
+}
+
+// TransferPointsResponse503Headers the declared response headers of an HTTP 503 response for TransferPoints
+type TransferPointsResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type TransferPointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TransferResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableContent
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *TransferPointsResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *TransferPointsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *TransferPointsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *TransferPointsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *TransferPointsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *TransferPointsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *TransferPointsResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *TransferPointsResponse422Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *TransferPointsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TransferPointsResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r TransferPointsResponse) GetJSON201() *TransferResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r TransferPointsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TransferPointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TransferPointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TransferPointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TransferPointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetOpenAPIResponse200Headers the declared response headers of an HTTP 200 response for GetOpenAPI
 type GetOpenAPIResponse200Headers struct {
 	CacheControl *string
@@ -15565,6 +18504,23 @@ func (c *ClientWithResponses) GetProblemTypeWithResponse(ctx context.Context, sl
 	return ParseGetProblemTypeResponse(rsp)
 }
 
+// ListAuditWithResponse The audit trail
+//
+// Admin actions and transfers, newest first: who (the API key id, or `operator` for the CLI), when, what (`action`) and what changed — adjustments, review decisions, erasures, program and reward catalog changes, API keys created and revoked, point transfers. With `member_id`, the records that concern that member. Paginated; a cursor continues only the query it came from (same `from`, `to` and `member_id`).
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/audit (the `ListAudit` operationId).
+func (c *ClientWithResponses) ListAuditWithResponse(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*ListAuditResponse, error) {
+	rsp, err := c.ListAudit(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAuditResponse(rsp)
+}
+
 // ListEventTypesWithResponse The event catalogue
 //
 // Every domain event type Accrue sends partners (points.earned, points.redeemed, ...), with the schema version its events follow now (`version`, whose URI every event carries as `dataschema`) and every version still published. Not paginated.
@@ -15650,6 +18606,74 @@ func (c *ClientWithResponses) PostEventWithResponse(ctx context.Context, params 
 		return nil, err
 	}
 	return ParsePostEventResponse(rsp)
+}
+
+// ListKeysWithResponse The partner's API keys
+//
+// The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/keys (the `ListKeys` operationId).
+func (c *ClientWithResponses) ListKeysWithResponse(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*ListKeysResponse, error) {
+	rsp, err := c.ListKeys(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListKeysResponse(rsp)
+}
+
+// CreateKeyWithBodyWithResponse Create an API key
+//
+// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+func (c *ClientWithResponses) CreateKeyWithBodyWithResponse(ctx context.Context, params *CreateKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error) {
+	rsp, err := c.CreateKeyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateKeyResponse(rsp)
+}
+
+// CreateKeyWithResponse Create an API key
+//
+// A new key of the caller's partner with a role (`admin` or `app`) and an optional label. The key itself (`secret`) is in this answer only: Accrue keeps its SHA-256 hash. With an Idempotency-Key, a replay answers 201 with the key's metadata and without `secret` (the secret is never stored, not even with the replayed response): a client that lost the first answer revokes that key and creates another. The creation is in the audit trail (`key.create`: id, role, label).
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/keys (the `CreateKey` operationId).
+func (c *ClientWithResponses) CreateKeyWithResponse(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error) {
+	rsp, err := c.CreateKey(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateKeyResponse(rsp)
+}
+
+// RevokeKeyWithResponse Revoke an API key
+//
+// Revokes one of the partner's keys at once: its next request is 401 (every request reads its key consistently; nothing is cached). Revoking a revoked key changes nothing and returns it. The partner's last active admin key is never revoked (409 `last-admin-key`), also when admins revoke keys at the same time. The revocation is in the audit trail (`key.revoke`).
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/keys/{id} (the `RevokeKey` operationId).
+func (c *ClientWithResponses) RevokeKeyWithResponse(ctx context.Context, id KeyId, reqEditors ...RequestEditorFn) (*RevokeKeyResponse, error) {
+	rsp, err := c.RevokeKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeKeyResponse(rsp)
 }
 
 // EnrollMemberWithBodyWithResponse Enroll a member
@@ -15956,6 +18980,40 @@ func (c *ClientWithResponses) CaptureRedemptionWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseCaptureRedemptionResponse(rsp)
+}
+
+// TransferPointsWithBodyWithResponse Transfer points to another member
+//
+// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+//
+// Role: **app** (or admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+func (c *ClientWithResponses) TransferPointsWithBodyWithResponse(ctx context.Context, id MemberId, params *TransferPointsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TransferPointsResponse, error) {
+	rsp, err := c.TransferPointsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTransferPointsResponse(rsp)
+}
+
+// TransferPointsWithResponse Transfer points to another member
+//
+// Moves points of member `{id}` (the sender) to `to_member_id`, another member of the same partner (family pooling, gifting), in one transaction on both members: the sender's available points are taken earliest expiry first and never below zero; the receiver gets them as one new available lot (repaying its debt first) that expires when the earliest of the sender's lots they came from expires (never, if none of them expires), so a transfer never extends the life of a point. Each member's ledger gets a `transfer` entry naming the other (`counterpart`); lifetime and qualifying points do not change; both members count as active (inactivity expiry). The program's `transfers` section must enable transfers and sets the limits (per transfer, per sender and day). Pending points whose release time has come count as available (their release is booked first). The transfer is in the audit trail (`points.transfer`).
+//
+// Role: **app** (or admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/members/{id}/transfers (the `TransferPoints` operationId).
+func (c *ClientWithResponses) TransferPointsWithResponse(ctx context.Context, id MemberId, params *TransferPointsParams, body TransferPointsJSONRequestBody, reqEditors ...RequestEditorFn) (*TransferPointsResponse, error) {
+	rsp, err := c.TransferPoints(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTransferPointsResponse(rsp)
 }
 
 // GetOpenAPIWithResponse This OpenAPI document
@@ -16301,6 +19359,130 @@ func ParseGetProblemTypeResponse(rsp *http.Response) (*GetProblemTypeResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAuditResponse parses an HTTP response from a ListAuditWithResponse call
+func ParseListAuditResponse(rsp *http.Response) (*ListAuditResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAuditResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuditList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListAuditResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListAuditResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListAuditResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListAuditResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListAuditResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
 	}
 
 	return response, nil
@@ -16800,6 +19982,481 @@ func ParsePostEventResponse(rsp *http.Response) (*PostEventResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers PostEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListKeysResponse parses an HTTP response from a ListKeysWithResponse call
+func ParseListKeysResponse(rsp *http.Response) (*ListKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListKeysResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListKeysResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListKeysResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListKeysResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListKeysResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateKeyResponse parses an HTTP response from a CreateKeyWithResponse call
+func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest KeyCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateKeyResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateKeyResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateKeyResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateKeyResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateKeyResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateKeyResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateKeyResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeKeyResponse parses an HTTP response from a RevokeKeyWithResponse call
+func ParseRevokeKeyResponse(rsp *http.Response) (*RevokeKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Key
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RevokeKeyResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RevokeKeyResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RevokeKeyResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RevokeKeyResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RevokeKeyResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 500:
+		var headers RevokeKeyResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeKeyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18779,6 +22436,219 @@ func ParseCaptureRedemptionResponse(rsp *http.Response) (*CaptureRedemptionRespo
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CaptureRedemptionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTransferPointsResponse parses an HTTP response from a TransferPointsWithResponse call
+func ParseTransferPointsResponse(rsp *http.Response) (*TransferPointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TransferPointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TransferResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableContent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers TransferPointsResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers TransferPointsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers TransferPointsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers TransferPointsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers TransferPointsResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers TransferPointsResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers TransferPointsResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers TransferPointsResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 500:
+		var headers TransferPointsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers TransferPointsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

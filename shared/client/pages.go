@@ -41,6 +41,23 @@ func (a *Accrue) RejectedEvents(ctx context.Context, params ListRejectedEventsPa
 	})
 }
 
+// AuditRecords iterates over the partner's audit trail, newest first (admin
+// key).
+func (a *Accrue) AuditRecords(ctx context.Context, params ListAuditParams) iter.Seq2[AuditRecord, error] {
+	return pages[AuditRecord](params.Cursor, func(cursor *string) (*http.Response, error) {
+		params.Cursor = cursor
+		return a.ClientInterface.ListAudit(ctx, &params)
+	})
+}
+
+// Keys iterates over the partner's API keys, revoked ones too (admin key).
+func (a *Accrue) Keys(ctx context.Context, params ListKeysParams) iter.Seq2[Key, error] {
+	return pages[Key](params.Cursor, func(cursor *string) (*http.Response, error) {
+		params.Cursor = cursor
+		return a.ClientInterface.ListKeys(ctx, &params)
+	})
+}
+
 // pages iterates over the items of the pages that fetch returns, from the
 // page at cursor on.
 func pages[T any](cursor *string, fetch func(cursor *string) (*http.Response, error)) iter.Seq2[T, error] {

@@ -116,6 +116,12 @@ var listers = []lister{
 	{"RejectedEvents", "/v1/rejected-events", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
 		return collect(a.RejectedEvents(ctx, ListRejectedEventsParams{Limit: &limit, Cursor: start}), func(r Rejection) string { return r.MessageId }, stop)
 	}},
+	{"AuditRecords", "/v1/audit", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
+		return collect(a.AuditRecords(ctx, ListAuditParams{Limit: &limit, Cursor: start}), func(r AuditRecord) string { return *r.Id }, stop)
+	}},
+	{"Keys", "/v1/keys", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
+		return collect(a.Keys(ctx, ListKeysParams{Limit: &limit, Cursor: start}), func(k Key) string { return k.Id }, stop)
+	}},
 }
 
 func TestPaging(t *testing.T) {

@@ -50,7 +50,7 @@ func FromRecord(rec events.DynamoDBEventRecord) ([]Event, error) {
 		return nil, fmt.Errorf("%w: no pk/sk in keys", ErrCorrupt)
 	}
 	key := store.ParseKey(pk, sk)
-	if key.Kind == store.ItemOther || key.Kind == store.ItemEraseMarker {
+	if key.Kind == store.ItemOther || key.Kind == store.ItemEraseMarker || key.Kind == store.ItemAuditCopy {
 		return nil, nil
 	}
 	newImg, err := SDKImage(rec.Change.NewImage)

@@ -167,6 +167,9 @@ func TestFromRecord(t *testing.T) {
 		{"program", record("MODIFY", "P#acme", "PROGRAM", image(t, map[string]any{"program": "{}"}, "P#acme", "PROGRAM", nil), image(t, map[string]any{"program": "{}"}, "P#acme", "PROGRAM", nil)), nil},
 		{"budget counter", record("INSERT", "P#acme", "BUDGET#2026-03", nil, image(t, map[string]any{"spent": 5}, "P#acme", "BUDGET#2026-03", nil)), nil},
 		{"audit", record("INSERT", "P#acme#AUDIT", "x", nil, image(t, map[string]any{"member": "m"}, "P#acme#AUDIT", "x", nil)), nil},
+		{"member's audit copy", record("INSERT", mpk, "AUDIT#2026-03-05T10:00:00.000000000Z#a1", nil, image(t, map[string]any{"member": "m", "action": "adjust"}, mpk, "AUDIT#2026-03-05T10:00:00.000000000Z#a1", nil)), nil},
+		{"transfer sent", record("INSERT", mpk, "E#0000000000000009", nil, image(t, map[string]any{"partner": "acme", "member": "m", "seq": 9, "kind": "transfer", "pts": -5,
+			"d": map[string]any{"avail": -5}, "cp": "m2", "cps": 3}, mpk, "E#0000000000000009", nil)), nil},
 	}
 	emitted := map[string]bool{}
 	for _, tc := range tests {

@@ -17,7 +17,25 @@
 //
 // The KEYHASH# item is the only one not under its partner's key: a request
 // knows its key before it knows its partner. Both items are written in one
-// transaction and revoked in one transaction, so they never disagree.
+// transaction and revoked in one transaction, so they never disagree; the
+// same transaction writes the change's audit record (key.create, key.revoke:
+// the key id, role and label, never the key) through the store
+// (store.CommitAudited), and, for a creation under an Idempotency-Key, the
+// response, which holds the key's metadata and not the key.
+//
+// A partner's last active admin key. RevokeUnlessLastAdmin (the API's
+// revocation) never revokes it: revoking an admin key commits only with a
+// check, in the same transaction, that another admin key of the partner
+// (the witness, read just before) is active. DynamoDB transactions are
+// serializable and a ConditionCheck holds its item like a write, so two
+// admins revoking the last two admin keys at once cannot both commit: the
+// one serialized second finds its witness revoked, reads again, and finds no
+// other active admin key (ErrLastAdminKey). Every committed revocation
+// leaves its witness active, so a partner that has an active admin key keeps
+// one. No counter to keep in step with creations and revocations, and no
+// item every revocation of the partner writes: only the two keys meet.
+// Revoke (the operator CLI's) has no such check: an operator may revoke a
+// compromised last admin key and create another.
 //
 // Key ids grow with the creation time (48-bit milliseconds, then 80 random
 // bits, in a sortable base32), so a partner's keys list in creation order.
@@ -33,6 +51,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"strings"
 	"time"
 	"unicode"
@@ -83,6 +102,9 @@ var (
 	ErrInvalid = errors.New("invalid key request")
 	// ErrBadCursor: a pagination cursor that List did not hand out.
 	ErrBadCursor = errors.New("invalid cursor")
+	// ErrLastAdminKey: the key is its partner's last active admin key
+	// (RevokeUnlessLastAdmin).
+	ErrLastAdminKey = errors.New("the partner's last active admin key cannot be revoked")
 )
 
 // Key is a key's metadata; it never contains the key itself.
@@ -107,18 +129,17 @@ type Principal struct {
 	Role      string
 }
 
-// DynamoDB is the part of the DynamoDB client the store uses.
-type DynamoDB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-}
+// DynamoDB is the part of the DynamoDB client the store uses (the store's:
+// writes commit through it).
+type DynamoDB = store.DynamoDB
 
 // Store keeps API keys in the Accrue table.
 type Store struct {
 	db    DynamoDB
 	table string
 	now   func() time.Time
+	// st commits the writes with their audit records.
+	st *store.Store
 }
 
 // Option configures a Store.
@@ -133,6 +154,7 @@ func New(db DynamoDB, table string, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.st = store.New(db, table, store.WithClock(s.now))
 	return s
 }
 
@@ -202,6 +224,14 @@ func newID(now time.Time) (string, error) {
 	}
 	return idEncoding.EncodeToString(b[:]), nil
 }
+
+// ValidID reports whether id has the form of a key id (it may still be
+// unknown).
+func ValidID(id string) bool { return validID(id) }
+
+// ValidLabel reports whether l is an acceptable label: up to MaxLabelLen
+// printable characters.
+func ValidLabel(l string) bool { return validLabel(l) }
 
 func validID(id string) bool {
 	if len(id) != idLen {
@@ -287,32 +317,30 @@ func (s *Store) create(ctx context.Context, partner, role, label string) (string
 		return "", Key{}, err
 	}
 	absent := aws.String("attribute_not_exists(" + store.AttrPK + ")")
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	k := it.key()
+	change, err := store.ChangeOf("key", nil, auditedKey{Role: role, Label: label})
+	if err != nil {
+		return "", Key{}, err
+	}
+	rec := store.AuditRecord{At: now, Actor: store.ActorFrom(ctx), Action: store.AuditKeyCreate, Target: id, Changes: []store.AuditChange{change}}
+	err = s.st.CommitAudited(ctx, partner, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: hashItem, ConditionExpression: absent}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: partnerItem, ConditionExpression: absent}},
-	}})
-	if conditionFailed(err) {
+	}, rec, store.Written{Result: k})
+	if errors.Is(err, store.ErrConcurrentChange) {
 		return "", Key{}, errCollision
 	}
 	if err != nil {
 		return "", Key{}, fmt.Errorf("create key for %s: %w", partner, err)
 	}
-	return plain, it.key(), nil
+	return plain, k, nil
 }
 
-// conditionFailed reports whether err is a transaction cancelled by a failed
-// condition.
-func conditionFailed(err error) bool {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	for _, r := range tce.CancellationReasons {
-		if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-			return true
-		}
-	}
-	return false
+// auditedKey is what the audit trail keeps of a key: never the key.
+type auditedKey struct {
+	Role      string     `json:"role"`
+	Label     string     `json:"label"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 // DefaultListLimit and MaxListLimit bound a page of List.
@@ -397,8 +425,25 @@ func (s *Store) get(ctx context.Context, pk, sk string, out *keyItem) (found boo
 
 // Revoke revokes partner's key id at once: Authenticate refuses it from then
 // on. Revoking a revoked key changes nothing and returns it. An unknown id,
-// or the id of another partner's key, is ErrNotFound.
+// or the id of another partner's key, is ErrNotFound. It revokes any key,
+// the partner's last admin key too (the operator's break-glass: the API
+// uses RevokeUnlessLastAdmin).
 func (s *Store) Revoke(ctx context.Context, partner, keyID string) (Key, error) {
+	return s.revoke(ctx, partner, keyID, false)
+}
+
+// RevokeUnlessLastAdmin is Revoke, except that it never revokes the
+// partner's last active admin key (ErrLastAdminKey), also when admins revoke
+// keys concurrently (see the package doc).
+func (s *Store) RevokeUnlessLastAdmin(ctx context.Context, partner, keyID string) (Key, error) {
+	return s.revoke(ctx, partner, keyID, true)
+}
+
+// revokeAttempts bounds the re-reads of a revocation that met a concurrent
+// change (the key revoked meanwhile, the witness revoked, a conflict).
+const revokeAttempts = 10
+
+func (s *Store) revoke(ctx context.Context, partner, keyID string, keepAdmin bool) (Key, error) {
 	if err := checkPartner(partner); err != nil {
 		return Key{}, err
 	}
@@ -422,35 +467,114 @@ func (s *Store) Revoke(ctx context.Context, partner, keyID string) (Key, error) 
 			return Key{}, fmt.Errorf("key %s of %s has no hash", keyID, partner)
 		}
 		now := s.now().UTC()
-		at, err := attributevalue.Marshal(now)
+		items, err := s.revocation(partner, &it, now)
 		if err != nil {
-			return Key{}, fmt.Errorf("marshal time: %w", err)
+			return Key{}, err
 		}
-		update := func(pk, sk string) *types.Update {
-			return &types.Update{
-				TableName:                aws.String(s.table),
-				Key:                      itemKey(pk, sk),
-				UpdateExpression:         aws.String("SET #rev = :now"),
-				ConditionExpression:      aws.String("attribute_exists(#pk) AND attribute_not_exists(#rev)"),
-				ExpressionAttributeNames: map[string]string{"#rev": "revoked", "#pk": store.AttrPK},
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":now": at,
-				},
+		if keepAdmin && it.Role == RoleAdmin {
+			witness, err := s.activeAdmin(ctx, partner, keyID)
+			if err != nil {
+				return Key{}, err
 			}
+			if witness == "" {
+				return Key{}, fmt.Errorf("key %s of %s: %w", keyID, partner, ErrLastAdminKey)
+			}
+			items = append(items, s.stillActiveAdmin(partner, witness))
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Update: update(partnerKey(partner, keyID))},
-			{Update: update(hashKey(it.Hash))},
-		}})
-		if conditionFailed(err) && attempt < 3 {
-			// Revoked concurrently: the next read returns it.
+		before := auditedKey{Role: it.Role, Label: it.Label}
+		after := before
+		after.RevokedAt = &now
+		change, err := store.ChangeOf("key", before, after)
+		if err != nil {
+			return Key{}, err
+		}
+		revoked := it.key()
+		revoked.RevokedAt = &now
+		rec := store.AuditRecord{At: now, Actor: store.ActorFrom(ctx), Action: store.AuditKeyRevoke, Target: keyID, Changes: []store.AuditChange{change}}
+		err = s.st.CommitAudited(ctx, partner, items, rec, store.Written{Result: revoked})
+		if errors.Is(err, store.ErrConcurrentChange) && attempt+1 < revokeAttempts {
+			// Revoked concurrently (the next read returns it), or the witness
+			// was: read again. A short pause lets the other transaction end.
+			if err := pause(ctx, attempt); err != nil {
+				return Key{}, err
+			}
 			continue
+		}
+		if errors.Is(err, store.ErrConcurrentChange) {
+			return Key{}, fmt.Errorf("revoke key %s of %s: %w", keyID, partner, store.ErrContention)
 		}
 		if err != nil {
 			return Key{}, fmt.Errorf("revoke key %s of %s: %w", keyID, partner, err)
 		}
-		it.RevokedAt = &now
-		return it.key(), nil
+		return revoked, nil
+	}
+}
+
+// revocation is the updates that revoke a key's two items at now, each
+// conditional on the key not being revoked yet.
+func (s *Store) revocation(partner string, it *keyItem, now time.Time) ([]types.TransactWriteItem, error) {
+	at, err := attributevalue.Marshal(now)
+	if err != nil {
+		return nil, fmt.Errorf("marshal time: %w", err)
+	}
+	update := func(pk, sk string) types.TransactWriteItem {
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       itemKey(pk, sk),
+			UpdateExpression:          aws.String("SET #rev = :now"),
+			ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(#rev)"),
+			ExpressionAttributeNames:  map[string]string{"#rev": "revoked", "#pk": store.AttrPK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": at},
+		}}
+	}
+	return []types.TransactWriteItem{update(partnerKey(partner, it.ID)), update(hashKey(it.Hash))}, nil
+}
+
+// stillActiveAdmin is the check that key id of partner is an active admin
+// key: the witness of a revocation of another admin key.
+func (s *Store) stillActiveAdmin(partner, id string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                aws.String(s.table),
+		Key:                      itemKey(partnerKey(partner, id)),
+		ConditionExpression:      aws.String("#role = :admin AND attribute_not_exists(#rev)"),
+		ExpressionAttributeNames: map[string]string{"#role": "role", "#rev": "revoked"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":admin": &types.AttributeValueMemberS{Value: RoleAdmin},
+		},
+	}}
+}
+
+// activeAdmin returns the id of an active admin key of partner other than
+// but ("" when there is none), reading the partner's keys consistently.
+func (s *Store) activeAdmin(ctx context.Context, partner, but string) (string, error) {
+	for cursor := ""; ; {
+		page, next, err := s.List(ctx, partner, MaxListLimit, cursor)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range page {
+			if k.ID != but && k.Role == RoleAdmin && !k.Revoked() {
+				return k.ID, nil
+			}
+		}
+		if next == "" {
+			return "", nil
+		}
+		cursor = next
+	}
+}
+
+// pause waits a little before attempt+1 (jittered, growing), or fails when
+// ctx is done.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Duration(1+mathrand.IntN(5<<min(attempt, 4))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("revoke: %w", ctx.Err())
+	case <-t.C:
+		return nil
 	}
 }
 

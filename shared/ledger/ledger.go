@@ -94,6 +94,11 @@ type Member struct {
 	// member's latest activity, oldest first (MarkActive): the stats roll-up
 	// counts the member active on a day when the day appears here.
 	ActiveDays []string `dynamodbav:"adays,omitempty" json:"-"`
+	// SentDay and SentOnDay: the points the member transferred to others on
+	// SentDay (yyyy-mm-dd, program time zone), for the program's daily
+	// transfer limit (Transfer).
+	SentDay   string `dynamodbav:"xday,omitempty" json:"-"`
+	SentOnDay int64  `dynamodbav:"xsent,omitempty" json:"-"`
 }
 
 // ReleaseDue reports whether a pending lot of m has come to its release
@@ -156,6 +161,9 @@ const (
 	KindExpire  Kind = "expire"
 	KindReverse Kind = "reverse"
 	KindAdjust  Kind = "adjust"
+	// KindTransfer: points sent to another member (negative) or received
+	// from one (positive, with a lot of its own).
+	KindTransfer Kind = "transfer"
 )
 
 // LotState says which balance a lot's remaining points count in.
@@ -213,11 +221,17 @@ type Entry struct {
 	// Delta: exactly what this entry changed in the member's balances.
 	Delta       Balances `dynamodbav:"d"`
 	HoldReasons []string `dynamodbav:"hold,omitempty"`
-	// Reason and Actor (API key id) of manual adjustments and review decisions.
+	// Reason and Actor (API key id) of manual adjustments, review decisions and
+	// transfers.
 	Reason string `dynamodbav:"reason,omitempty"`
 	Actor  string `dynamodbav:"actor,omitempty"`
 	// Redemption this entry belongs to (hold, capture, cancel).
 	RedemptionID string `dynamodbav:"rid,omitempty"`
+	// Counterpart and CounterpartSeq: the other member of a transfer and
+	// its entry of the transfer (Counterpart is ErasedCounterpart once that
+	// member's data was erased).
+	Counterpart    string `dynamodbav:"cp,omitempty"`
+	CounterpartSeq int64  `dynamodbav:"cps,omitempty"`
 	PaymentRef
 	Lot
 	// Value of an expire entry: what its points were worth when they expired

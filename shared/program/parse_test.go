@@ -28,7 +28,8 @@ func TestParseFull(t *testing.T) {
 	if p.Name != "Telco Rewards" || len(p.Earning) != 2 || len(p.Earning[0].Bands) != 2 ||
 		p.Campaigns[0].Multiplier.String() != "1.5" || p.Campaigns[1].Bonus != 250 ||
 		p.Tiers[2].Multiplier.String() != "1.5" || p.Fraud.LargePaymentMinor["USD"] != 100000 ||
-		p.PointValue.Minor.String() != "0.5" || p.Expiry.FixedDate != "12-31" {
+		p.PointValue.Minor.String() != "0.5" || p.Expiry.FixedDate != "12-31" ||
+		p.Transfers != (Transfers{Enabled: true, MinPoints: 10, MaxPoints: 5000, MemberDaily: 10000}) {
 		t.Errorf("unexpected content: %+v", p)
 	}
 

@@ -42,6 +42,9 @@ type Program struct {
 	Caps        Caps       `json:"caps,omitempty"`
 	Fraud       Fraud      `json:"fraud,omitempty"`
 	PointValue  PointValue `json:"point_value"`
+	// Transfers of points between members (family pooling, gifting); absent:
+	// no transfers.
+	Transfers Transfers `json:"transfers,omitzero"`
 }
 
 // Rate is points per amount: {"points":1,"per_minor":10000} is 1 point per 100.00.
@@ -154,6 +157,19 @@ type Fraud struct {
 	MaxPointsPerDay  int64 `json:"max_points_per_day,omitempty"`
 	// LargePaymentMinor: per currency, a payment of at least this amount is held.
 	LargePaymentMinor map[string]int64 `json:"large_payment_minor,omitempty"`
+}
+
+// Transfers is the switch and the limits of point transfers between two
+// members of the program (POST /v1/members/{id}/transfers). Limits of 0 are
+// none; the daily limit counts the points a member sends per calendar day of
+// the program's time zone.
+type Transfers struct {
+	Enabled bool `json:"enabled"`
+	// MinPoints and MaxPoints bound one transfer.
+	MinPoints int64 `json:"min_points,omitempty"`
+	MaxPoints int64 `json:"max_points,omitempty"`
+	// MemberDaily: the points one member may send per day.
+	MemberDaily int64 `json:"member_daily,omitempty"`
 }
 
 // PointValue is the money value of one point, for liability reporting and

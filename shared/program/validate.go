@@ -54,6 +54,9 @@ const (
 	maxFreqPayments = 1000
 	maxNameLen      = 100
 	maxTagLen       = 64
+	// maxTransfer bounds the transfer limits (the API's bound on the points
+	// of one request).
+	maxTransfer = 100_000_000
 )
 
 var (
@@ -87,6 +90,8 @@ var (
 //     inactivity_days where those are set.
 //   - caps and fraud limits >= 0; fraud.large_payment_minor keys ISO 4217, values > 0.
 //   - point_value: currency ISO 4217, minor set and > 0.
+//   - transfers: min_points, max_points and member_daily 0..1e8; max_points at
+//     least min_points, member_daily at least both (where set).
 //   - every currency (earning rules, fraud.large_payment_minor keys, point_value)
 //     is one in circulation (payment.ValidCurrency; not XAU, XTS, XXX, DEM, ...),
 //     and its message starts with the slug unknown_currency.
@@ -138,6 +143,8 @@ func (p *Program) Validate() error {
 		v.currency(f, k)
 		v.rangeInt(f, p.Fraud.LargePaymentMinor[k], 1, -1)
 	}
+
+	v.transfers(p.Transfers)
 
 	v.currency("point_value.currency", p.PointValue.Currency)
 	if !p.PointValue.Minor.IsSet() {
@@ -208,6 +215,18 @@ func (v *validator) frequency(rules []FrequencyRule) {
 		v.rangeInt(f+".days", int64(r.Days), 1, maxDays)
 		v.rangeInt(f+".bonus", r.Bonus, 1, maxBonus)
 		v.categories(f+".categories", r.Categories)
+	}
+}
+
+func (v *validator) transfers(t Transfers) {
+	okMin := v.rangeInt("transfers.min_points", t.MinPoints, 0, maxTransfer)
+	okMax := v.rangeInt("transfers.max_points", t.MaxPoints, 0, maxTransfer)
+	okDaily := v.rangeInt("transfers.member_daily", t.MemberDaily, 0, maxTransfer)
+	if okMin && okMax && t.MaxPoints > 0 && t.MaxPoints < t.MinPoints {
+		v.add("transfers.max_points", "must be at least min_points (%d)", t.MinPoints)
+	}
+	if okDaily && okMin && okMax && t.MemberDaily > 0 && t.MemberDaily < max(t.MinPoints, t.MaxPoints) {
+		v.add("transfers.member_daily", "must be at least min_points and max_points (%d): a member could never send a transfer", max(t.MinPoints, t.MaxPoints))
 	}
 }
 

@@ -48,6 +48,22 @@ func TestValidateValues(t *testing.T) {
 			[]string{"fraud.large_payment_minor.XXX"}},
 		{"fund code earning rule", func(p *Program) { p.Earning[0].Currencies = []string{"XDR"} },
 			[]string{"earning[0].currencies[0]"}},
+		{"transfers within limits", func(p *Program) {
+			p.Transfers = Transfers{Enabled: true, MinPoints: 10, MaxPoints: 500, MemberDaily: 1000}
+		}, nil},
+		{"transfers limits without the switch", func(p *Program) { p.Transfers = Transfers{MaxPoints: 5} }, nil},
+		{"negative transfer limits", func(p *Program) {
+			p.Transfers = Transfers{Enabled: true, MinPoints: -1, MaxPoints: -2, MemberDaily: -3}
+		},
+			[]string{"transfers.min_points", "transfers.max_points", "transfers.member_daily"}},
+		{"transfer limits too large", func(p *Program) { p.Transfers = Transfers{MaxPoints: 100_000_001, MemberDaily: 1 << 62} },
+			[]string{"transfers.max_points", "transfers.member_daily"}},
+		{"transfer max below min", func(p *Program) { p.Transfers = Transfers{Enabled: true, MinPoints: 100, MaxPoints: 50} },
+			[]string{"transfers.max_points"}},
+		{"transfer daily below max", func(p *Program) { p.Transfers = Transfers{Enabled: true, MaxPoints: 500, MemberDaily: 499} },
+			[]string{"transfers.member_daily"}},
+		{"transfer daily below min", func(p *Program) { p.Transfers = Transfers{Enabled: true, MinPoints: 50, MemberDaily: 10} },
+			[]string{"transfers.member_daily"}},
 		{"too large once encoded", func(p *Program) {
 			// 64 × "<" is 64 bytes in a document but 384 once json.Marshal escapes it.
 			tags := slices.Repeat([]string{strings.Repeat("<", 64)}, 700)
@@ -58,7 +74,14 @@ func TestValidateValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := validProgram()
 			tt.mutate(p)
-			if got := fields(t, p.Validate()); !slices.Equal(got, tt.want) {
+			err := p.Validate()
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("valid program refused: %v", err)
+				}
+				return
+			}
+			if got := fields(t, err); !slices.Equal(got, tt.want) {
 				t.Errorf("fields %q, want %q", got, tt.want)
 			}
 		})

@@ -66,8 +66,14 @@
 //     released by the stale-holds job) is not activity: the two are the same
 //     entry.
 //
+// Transfers between members (transfer entries) move outstanding points from
+// one member to another: each entry's Δ(Available+Pending+Held) is summed as
+// transferred (internal, not reported), and a transfer's two entries, written
+// in one transaction at one time, cancel out within the partner's day.
+//
 // The flows account for every point: each entry's Δ(Available+Pending+Held)
-// equals its issued − reversed − redeemed − expired − debited (checked per
+// equals its issued − reversed − redeemed − expired − debited + transferred
+// (0 over a day) (checked per
 // entry by the consumer and per day by the job: an entry that breaks it is a
 // bug in the code that booked it; the consumer logs it and counts it as
 // Unbalanced, and the partner's roll-up stops at that day with

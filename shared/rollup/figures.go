@@ -43,6 +43,8 @@ func Of(e ledger.Entry) (Figures, error) {
 		if e.Points < 0 {
 			f.Debited = -(d.Available + d.Pending + d.Held)
 		}
+	case ledger.KindTransfer:
+		f.Transferred = d.Available + d.Pending + d.Held
 	}
 	if err := Check(f); err != nil {
 		f.Unbalanced = 1
@@ -52,12 +54,14 @@ func Of(e ledger.Entry) (Figures, error) {
 	return f, nil
 }
 
-// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited, and
-// that no entry summed into f was unbalanced on its own.
+// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited +
+// Transferred, and that no entry summed into f was unbalanced on its own.
+// (Transferred is 0 over a partner's whole day: a transfer's two entries
+// are written together, at one time.)
 func Check(f Figures) error {
-	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited; flows != f.Net {
-		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d = %d, outstanding changed by %d",
-			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, flows, f.Net)
+	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited + f.Transferred; flows != f.Net {
+		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d + transferred %d = %d, outstanding changed by %d",
+			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, f.Transferred, flows, f.Net)
 	}
 	if f.Unbalanced != 0 {
 		return fmt.Errorf("%w: %d entries whose own flows do not (the stats consumer logged each)", ErrUnbalanced, f.Unbalanced)

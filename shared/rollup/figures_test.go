@@ -42,6 +42,8 @@ func TestFiguresOfEntries(t *testing.T) {
 		{"refund with clawback", ledger.KindReverse, -10, B{Available: -10, Debt: 6, Lifetime: -10}, rollup.Figures{Reversed: 10, Net: -10, DebtChange: 6}, false},
 		{"refund of pending points", ledger.KindReverse, -10, B{Pending: -10, Lifetime: -10}, rollup.Figures{Reversed: 10, Net: -10}, false},
 		{"refund of points held for review", ledger.KindReverse, -10, B{Review: -10}, rollup.Figures{}, false},
+		{"transfer sent", ledger.KindTransfer, -15, B{Available: -15}, rollup.Figures{Transferred: -15, Net: -15}, false},
+		{"transfer received, repaying debt", ledger.KindTransfer, 15, B{Available: 15, Debt: -4}, rollup.Figures{Transferred: 15, Net: 15, DebtChange: -4}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,6 +63,7 @@ func TestFiguresOfEntries(t *testing.T) {
 		{Kind: ledger.KindExpire, Delta: ledger.Balances{Held: -5}},                                // held expired
 		{Kind: ledger.KindAdjust, Points: 5, Delta: ledger.Balances{Available: 5}},                 // credit without lifetime
 		{Kind: ledger.KindRedeem, Points: -5, Delta: ledger.Balances{Available: -5, Lifetime: -5}}, // counted twice
+		{Kind: ledger.KindTransfer, Points: 5, Delta: ledger.Balances{Available: 5, Lifetime: 5}},  // received points earned
 	} {
 		if _, err := rollup.Of(bad); !errors.Is(err, rollup.ErrUnbalanced) {
 			t.Errorf("Of(%+v): %v, want ErrUnbalanced", bad, err)

@@ -87,12 +87,13 @@ const (
 	KindExpire     LineKind = "expire"      // points expired (Rule: expiry or inactivity)
 	KindReverse    LineKind = "reverse"     // a refund took points back
 	KindDebt       LineKind = "debt"        // a clawback created debt, or a credit repaid it
+	KindTransfer   LineKind = "transfer"    // points sent to or received from another member (Rule: out, in; Detail: the reason)
 )
 
 // LineKinds lists every line kind.
 func LineKinds() []LineKind {
 	return []LineKind{KindEarn, KindTier, KindCampaign, KindStreak, KindFrequency, KindCap,
-		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt}
+		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt, KindTransfer}
 }
 
 // Result of evaluating one payment.

@@ -20,7 +20,16 @@ package store
 //   - the redemptions (ids are ours, random), their lot references re-keyed;
 //   - the member's pending review items (re-keyed to the anonymous member: an
 //     admin can still approve or reject them) and audit records (member id
-//     replaced, reason redacted: actor, action, points and time stay).
+//     replaced, reason redacted: actor, action, points and time stay), in the
+//     partner's trail and in every member's copy of them (audit.go).
+//
+// Point transfers link two members. The erased member's own transfer entries
+// lose the other member's id and their reason (free text); the other
+// member's entries of those transfers name the erased one no more
+// (ledger.ErasedCounterpart) and lose their reason too. Those are updates of
+// items outside the member's partition, each conditional on still naming the
+// member (so running them again changes nothing), made before the move (the
+// erased member's entries are what finds them).
 //
 // The invariants of spec §2 hold on the anonymous member (Audit passes), so
 // liability reporting and expiry keep working on its points. Nothing in the
@@ -42,8 +51,10 @@ package store
 //  1. Mark: one transaction sets the member's status to "erasing" (accruals,
 //     redemptions and activities stop) and writes a marker item ERASE holding the
 //     anonID. The marker exists exactly while the member is erasing.
-//  2. Move, at the member's version V: list the member's partition (and its
-//     review items and audit records), copy them transformed to their anonymous
+//  2. Move, at the member's version V: redact what other items say of the
+//     member (the other side of its transfers, audit records and their
+//     copies: conditional updates in place), list the member's partition
+//     (and its review items and audit records), copy them transformed to their anonymous
 //     keys, then delete the originals. Copies and deletes are transactions of
 //     up to 98 items fenced by two condition checks: the member is still at
 //     version V, and the marker still names this anonID. Every change to a
@@ -279,9 +290,15 @@ const (
 // deletes the originals, fenced on the member's version and the marker (step
 // 2). It returns errConflict or errDuplicate when the fence failed.
 func (s *Store) moveErased(ctx context.Context, m ledger.Member, anon string) error {
-	moves, err := s.planMoves(ctx, m, anon)
-	if err != nil || len(moves) == 0 {
+	moves, refs, err := s.planMoves(ctx, m, anon)
+	if err != nil {
 		return err
+	}
+	if err := s.redactRefs(ctx, refs); err != nil {
+		return err
+	}
+	if len(moves) == 0 {
+		return nil
 	}
 	fence := eraseFence(s.table, m, anon)
 	var chunk []types.TransactWriteItem
@@ -344,21 +361,23 @@ func eraseFence(table string, m ledger.Member, anon string) []types.TransactWrit
 	}
 }
 
-// planMoves lists what belongs to the member and builds its anonymous copies.
-func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]move, error) {
+// planMoves lists what belongs to the member and builds its anonymous
+// copies, and the updates of what other items say of the member (refs).
+func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]move, []*dynamodb.UpdateItemInput, error) {
 	partner, member := m.PartnerID, m.ID
 	own, err := s.queryAll(ctx, memberPK(partner, member), "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reviews, err := s.queryAll(ctx, reviewPK(partner), member)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	audits, err := s.queryAll(ctx, auditPK(partner), member)
+	audits, err := s.queryAll(ctx, auditPK(partner), member, attrAuditOther)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var refs []*dynamodb.UpdateItemInput
 	apk := memberPK(partner, anon)
 	// Entries first: their new keys are what redemptions and reviews refer to.
 	lotKeys := map[string]string{}
@@ -373,14 +392,17 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 		case k.IsEntry():
 			var e ledger.Entry
 			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
-				return nil, fmt.Errorf("unmarshal entry %s: %w", sk, err)
+				return nil, nil, fmt.Errorf("unmarshal entry %s: %w", sk, err)
+			}
+			if ref := s.counterpartRedaction(partner, member, &e); ref != nil {
+				refs = append(refs, ref)
 			}
 			nsk := entrySK(e.Seq)
 			lotKeys[sk] = nsk
 			scrubEntry(&e, anon)
 			put, err := entryItem(&e, nsk)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			put[AttrMoved] = &types.AttributeValueMemberBOOL{Value: true} // not a new entry: the stats roll-up skips it
 			order := orderEntry
@@ -388,6 +410,11 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 				order = orderPayment
 			}
 			moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: order})
+		case k.Kind == ItemAuditCopy:
+			put := maps.Clone(it)
+			put[AttrPK] = &types.AttributeValueMemberS{Value: memberPK(partner, anon)}
+			scrubAudit(put, member, anon)
+			moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: orderRefs})
 		default:
 			rest = append(rest, it)
 		}
@@ -397,7 +424,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 		if ParseKey(mpk, sk).Kind == ItemRedemption {
 			var r ledger.Redemption
 			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
-				return nil, fmt.Errorf("unmarshal redemption %s: %w", sk, err)
+				return nil, nil, fmt.Errorf("unmarshal redemption %s: %w", sk, err)
 			}
 			lots := make([]ledger.LotTake, 0, len(r.Lots))
 			for _, t := range r.Lots {
@@ -406,14 +433,14 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 				case ok:
 					lots = append(lots, ledger.LotTake{Lot: nk, Points: t.Points})
 				case r.Status == ledger.RedemptionHeld:
-					return nil, fmt.Errorf("erase %s/%s: lot %s of open hold %s not found", partner, member, t.Lot, r.ID)
+					return nil, nil, fmt.Errorf("erase %s/%s: lot %s of open hold %s not found", partner, member, t.Lot, r.ID)
 				}
 				// A settled redemption never uses its lots again: an unknown one is dropped.
 			}
 			r.Lots, r.MemberID = lots, anon
 			put, err := item(r, apk, sk)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			moves = append(moves, move{put: put, del: key(memberPK(partner, member), sk), order: orderRefs})
 			continue
@@ -427,27 +454,34 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 	for _, it := range reviews {
 		rv, err := unmarshalReview(it)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		old := rv.lotKey()
 		nk, ok := lotKeys[old]
 		if !ok {
-			return nil, fmt.Errorf("erase %s/%s: held entry %s of a review item not found", partner, member, old)
+			return nil, nil, fmt.Errorf("erase %s/%s: held entry %s of a review item not found", partner, member, old)
 		}
 		rv.MemberID, rv.PaymentID, rv.EventID, rv.LotSK = anon, "", "", nk
 		put, err := item(rv, reviewPK(partner), reviewSK(rv.HeldAt, anon, nk))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		moves = append(moves, move{put: put, del: key(reviewPK(partner), skOf(it)), order: orderRefs})
 	}
 	for _, it := range audits {
 		sk := skOf(it)
-		put := maps.Clone(it)
-		renameMember(put, member, anon)
-		if _, ok := put["reason"]; ok {
-			put["reason"] = &types.AttributeValueMemberS{Value: RedactedReason}
+		if _, ok := it["id"]; ok {
+			// A record with an id: its key names no member; it and its copies
+			// in other members' partitions are redacted in place.
+			more, err := s.auditRedactions(partner, member, anon, it)
+			if err != nil {
+				return nil, nil, err
+			}
+			refs = append(refs, more...)
+			continue
 		}
+		put := maps.Clone(it)
+		scrubAudit(put, member, anon)
 		mv := move{put: put, order: orderRefs}
 		if nsk := renameInSK(sk, member, anon); nsk != sk {
 			put[AttrSK] = &types.AttributeValueMemberS{Value: nsk}
@@ -455,7 +489,106 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 		}
 		moves = append(moves, mv)
 	}
-	return moves, nil
+	return moves, refs, nil
+}
+
+// attrAuditOther is the attribute of an audit record naming its other member.
+const attrAuditOther = "other"
+
+// scrubAudit renames member to anon in an audit item (member and other
+// member) and redacts its reason.
+func scrubAudit(it map[string]types.AttributeValue, member, anon string) {
+	renameMember(it, member, anon)
+	if v, ok := it[attrAuditOther].(*types.AttributeValueMemberS); ok && v.Value == member {
+		it[attrAuditOther] = &types.AttributeValueMemberS{Value: anon}
+	}
+	if _, ok := it["reason"]; ok {
+		it["reason"] = &types.AttributeValueMemberS{Value: RedactedReason}
+	}
+}
+
+// auditRedactions are the updates that rename member to anon (and redact the
+// reason) in an audit record of the partner's trail (it) and in its copies in
+// the partitions of the other members it names. Each is conditional on the
+// attribute still naming member: done once, and a copy that is gone (its
+// member erased since: the copy moved) or differs is left alone.
+func (s *Store) auditRedactions(partner, member, anon string, it map[string]types.AttributeValue) ([]*dynamodb.UpdateItemInput, error) {
+	var rec AuditRecord
+	if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
+		return nil, fmt.Errorf("unmarshal audit record %s: %w", skOf(it), err)
+	}
+	names := map[string]string{}
+	vals := map[string]types.AttributeValue{
+		":m": &types.AttributeValueMemberS{Value: member},
+		":a": &types.AttributeValueMemberS{Value: anon},
+	}
+	var sets, conds []string
+	for _, attr := range []string{"member", attrAuditOther} {
+		if v, ok := it[attr].(*types.AttributeValueMemberS); ok && v.Value == member {
+			names["#"+attr] = attr
+			sets = append(sets, "#"+attr+" = :a")
+			conds = append(conds, "#"+attr+" = :m")
+		}
+	}
+	if len(sets) == 0 {
+		return nil, nil
+	}
+	if _, ok := it["reason"]; ok {
+		names["#r"] = "reason"
+		vals[":r"] = &types.AttributeValueMemberS{Value: RedactedReason}
+		sets = append(sets, "#r = :r")
+	}
+	update := func(k map[string]types.AttributeValue) *dynamodb.UpdateItemInput {
+		return &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: k,
+			UpdateExpression:         aws.String("SET " + strings.Join(sets, ", ")),
+			ConditionExpression:      aws.String(strings.Join(conds, " AND ")),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+		}
+	}
+	out := []*dynamodb.UpdateItemInput{update(key(auditPK(partner), skOf(it)))}
+	for _, other := range []string{rec.MemberID, rec.OtherMemberID} {
+		if other != "" && other != member {
+			out = append(out, update(key(memberPK(partner, other), auditMemberSK(rec.At, rec.ID))))
+		}
+	}
+	return out, nil
+}
+
+// counterpartRedaction is the update of the other member's entry of a
+// transfer of member (e): it names member no more (ledger.ErasedCounterpart)
+// and loses its reason, the free text both entries carry. Conditional on
+// still naming member (nothing happens to an entry already redacted, or
+// moved by the other member's own erasure, which cleared its counterpart);
+// the entry's version is incremented, so that a concurrent rewrite of its lot
+// re-reads it.
+func (s *Store) counterpartRedaction(partner, member string, e *ledger.Entry) *dynamodb.UpdateItemInput {
+	if e.Kind != ledger.KindTransfer || e.Counterpart == "" || e.Counterpart == ledger.ErasedCounterpart || e.CounterpartSeq <= 0 {
+		return nil
+	}
+	return &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(memberPK(partner, e.Counterpart), entrySK(e.CounterpartSeq)),
+		UpdateExpression:         aws.String("SET #cp = :e, #ver = #ver + :one REMOVE #reason, #bd[0].#d"),
+		ConditionExpression:      aws.String("#cp = :m"),
+		ExpressionAttributeNames: map[string]string{"#cp": "cp", "#ver": "ver", "#reason": "reason", "#bd": "bd", "#d": "d"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":e": &types.AttributeValueMemberS{Value: ledger.ErasedCounterpart}, ":m": &types.AttributeValueMemberS{Value: member},
+			":one": num(1),
+		},
+	}
+}
+
+// redactRefs runs the updates of planMoves' refs; one whose condition fails
+// was done before (or has nothing left to do).
+func (s *Store) redactRefs(ctx context.Context, refs []*dynamodb.UpdateItemInput) error {
+	for _, in := range refs {
+		_, err := s.db.UpdateItem(ctx, in)
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("erase: redact a reference: %w", err)
+		}
+	}
+	return nil
 }
 
 // finishErase replaces the original member item by the anonymous one (step
@@ -492,7 +625,7 @@ func scrubEntry(e *ledger.Entry, anon string) {
 	for i := range e.Breakdown {
 		l := &e.Breakdown[i]
 		switch {
-		case l.Kind == rules.KindAdjust, l.Kind == rules.KindReview && l.Rule == "reject":
+		case l.Kind == rules.KindAdjust, l.Kind == rules.KindTransfer, l.Kind == rules.KindReview && l.Rule == "reject":
 			l.Detail = "" // free text
 		case l.Kind == rules.KindStreak && sub != "":
 			l.Detail = strings.ReplaceAll(l.Detail, sub, redactedID)
@@ -503,6 +636,9 @@ func scrubEntry(e *ledger.Entry, anon string) {
 	}
 	e.MemberID = anon
 	e.EventID, e.PaymentID, e.RefundOf, e.Recurring, e.Reason = "", "", "", nil, ""
+	// A transfer's other member: a link from the anonymous ledger to a
+	// living member (who would tell who the erased one was).
+	e.Counterpart, e.CounterpartSeq = "", 0
 }
 
 func skOf(it map[string]types.AttributeValue) string {

@@ -76,6 +76,13 @@ type Written struct {
 	Entry      *ledger.Entry      // the (last) entry booked, if any
 	Redemption *ledger.Redemption // the redemption written, if any
 	Rejection  *Rejection         // the rejection recorded, if any
+	// Other and OtherEntry: the second member of a two-member change (a
+	// transfer's receiver) and its (last) entry.
+	Other      ledger.Member
+	OtherEntry *ledger.Entry
+	// Result: what a change another package commits through the store
+	// produced (package keys: a new key's metadata, never its secret).
+	Result any
 }
 
 // IdemClaim is an Idempotency-Key a request holds.

@@ -21,13 +21,16 @@ package store
 //	P#{partner}#M#{member}          E#{seq}                 any other ledger entry (activity, adjustment, redemption,
 //	                                                        review, job)
 //	P#{partner}#M#{member}          RED#{id}                a redemption (hold / capture / cancel)
+//	P#{partner}#M#{member}          AUDIT#{at}#{id}         a copy of an audit record that concerns the member
+//	                                                        (audit.go): the member's own audit trail
 //	P#{partner}#M#{member}          ERASE                   marker of a GDPR erase in progress (its anonymous id)
 //	P#{partner}#ERASED#{sha256(m)}  ERASED                  an erased member id: never used again (erased.go)
 //	P#{partner}#REJ                 {received}#{msg}        rejected event of a known partner
 //	P#{partner}#REVIEW              {held at}#{m}#{pay}     an accrual held by a fraud limit, waiting for a decision
 //	P#{partner}#IDEM#{key}          IDEM                    a remembered request and its response (TTL 24h), one
 //	                                                        partition per Idempotency-Key
-//	P#{partner}#AUDIT               {at}#{member}#{seq}     admin actions (adjustments, review decisions, erasures)
+//	P#{partner}#AUDIT               {at}#{id}               admin actions (audit.go); records written before
+//	                                                        record ids: {at}#{member}#{seq}
 //	P#{partner}#STATS               {yyyy-mm-dd}            daily figures of the stats roll-up
 //	P#{partner}#STATS               STATE                   the roll-up's progress: last closed day, outstanding then
 //	P#{partner}#STATS#D#{yyyy-mm-dd} {stream shard id}      a day's figures so far from one stream shard (partials.go)
@@ -93,6 +96,7 @@ const (
 	pfxDueShard   = "DUE#"
 	pfxKeyHash    = "KEYHASH#"
 	pfxLate       = "LATE#"
+	pfxAudit      = "AUDIT#"
 
 	// Partitions of the stats roll-up's partial figures, under statsPK.
 	partStatsDay    = "#D#"
@@ -213,9 +217,28 @@ func reviewSK(at time.Time, member, paymentID string) string {
 	return fmt.Sprintf("%s#%s#%s", at.UTC().Format("2006-01-02T15:04:05.000000000Z"), member, paymentID)
 }
 
-// auditSK orders a partner's audit records by time.
-func auditSK(at time.Time, member string, seq int64) string {
-	return fmt.Sprintf("%s#%s#%016d", at.UTC().Format(time.RFC3339Nano), member, seq)
+// auditSK orders a partner's audit records by time: the time (fixed width,
+// so that the keys sort as the times do) and the record's id.
+func auditSK(at time.Time, id string) string { return auditTimeKey(at) + "#" + id }
+
+// auditMemberSK is the key of the copy of an audit record in a member's
+// partition (time-ordered like auditSK, after a prefix of its own).
+func auditMemberSK(at time.Time, id string) string { return pfxAudit + auditSK(at, id) }
+
+// auditTimeKey is t as the time part of an audit key.
+func auditTimeKey(t time.Time) string { return t.UTC().Format(auditTimeLayout) }
+
+const auditTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// auditRange is the range of sort keys of the audit records from from to to
+// (inclusive), in the partner's trail (member "") or in a member's partition.
+func auditRange(from, to time.Time, member bool) (lo, hi string) {
+	pfx := ""
+	if member {
+		pfx = pfxAudit
+	}
+	// "$" follows "#": every key of a record at time to sorts before it.
+	return pfx + auditTimeKey(from), pfx + auditTimeKey(to) + "$"
 }
 
 // rejectionSK is time-ordered and derived from the message alone, so recording
@@ -271,6 +294,7 @@ const (
 	ItemRedemption
 	ItemEraseMarker
 	ItemReview
+	ItemAuditCopy // a copy of an audit record in a member's partition
 )
 
 // ItemKey is a parsed key.
@@ -337,6 +361,8 @@ func parseMemberSK(k *ItemKey, sk string) {
 		if id := strings.TrimPrefix(sk, pfxRedemption); id != "" {
 			k.Kind, k.RedemptionID = ItemRedemption, id
 		}
+	case strings.HasPrefix(sk, pfxAudit):
+		k.Kind = ItemAuditCopy
 	}
 }
 

@@ -22,7 +22,9 @@ import (
 // the new ledger entries, the lots it changed (each conditional on its
 // version) and the other items the operation writes (a redemption, a stock
 // counter, an audit record, a review item's removal). It loads what the
-// operation needs (lots, holds, entries) consistently, at most once.
+// operation needs (lots, holds, entries) consistently, at most once. A change
+// of two members (a transfer) is two LedgerTx committed in one transaction
+// (UpdateLedgers).
 type LedgerTx struct {
 	s      *Store
 	ctx    context.Context
@@ -37,7 +39,7 @@ type LedgerTx struct {
 	entries     []*ledger.Entry
 	t           *txn
 	// due: the member's exact next due time set by SetDue (the member jobs);
-	// nil: commit lowers Due for what the transaction wrote.
+	// nil: build lowers Due for what the transaction wrote.
 	due *time.Time
 	// redemption: the redemption this transaction writes, if any (for the
 	// response stored with it, see idempotency.go).
@@ -47,6 +49,10 @@ type LedgerTx struct {
 // ErrNotFound: the addressed item does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrOtherMemberNotFound: the second member of a two-member change (a
+// transfer's receiver) does not exist. It is also an ErrMemberNotFound.
+var ErrOtherMemberNotFound = errors.New("the other member (a transfer's receiver) was not found")
+
 // UpdateLedger runs fn on the member and commits what it booked in one
 // transaction; on a concurrent change it runs fn again on fresh data. fn must
 // be free of side effects other than on tx. A business error from fn is
@@ -54,26 +60,24 @@ var ErrNotFound = errors.New("not found")
 func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn func(*LedgerTx) error) (ledger.Member, error) {
 	var out ledger.Member
 	err := s.retry(ctx, "update ledger of "+partner+"/"+member, func() error {
-		m, err := s.Member(ctx, partner, member)
+		tx, m, err := s.beginLedger(ctx, partner, member, s.now())
+		out = m
 		if err != nil {
-			out = m
-			return err
-		}
-		tx := &LedgerTx{
-			s: s, ctx: ctx, Now: s.now(), Member: m, prevVersion: m.Version,
-			lotKeys: map[*ledger.Entry]string{}, changed: map[*ledger.Entry]bool{}, t: s.newTxn(),
-		}
-		if err := tx.bookReleases(); err != nil {
-			out = m
 			return err
 		}
 		if err := fn(tx); err != nil {
 			out = m
 			return tx.refusal(err)
 		}
-		if err := tx.commit(); err != nil {
-			out = m
+		t := s.newTxn()
+		wrote, err := tx.build(t)
+		if err != nil {
 			return err
+		}
+		if wrote {
+			if err := t.commit(ctx, tx.written()); err != nil {
+				return err
+			}
 		}
 		out = tx.Member
 		return nil
@@ -81,44 +85,141 @@ func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn fun
 	return out, err
 }
 
-// commit writes what the transaction booked: nothing at all when nothing
-// changed.
-func (tx *LedgerTx) commit() error {
+// UpdateLedgers is UpdateLedger of two members of partner at once (a
+// transfer): fn books on both, and what it booked commits in ONE
+// transaction, each member conditional on the version read (one that fn
+// left unchanged is checked all the same: fn's decision read it). The
+// second member missing is ErrOtherMemberNotFound. It returns both members
+// as written (as read, on error).
+func (s *Store) UpdateLedgers(ctx context.Context, partner, a, b string, fn func(ta, tb *LedgerTx) error) (ledger.Member, ledger.Member, error) {
+	if a == b {
+		return ledger.Member{}, ledger.Member{}, fmt.Errorf("update ledgers of %s/%s: %w", partner, a, ledger.ErrSameMember)
+	}
+	var outA, outB ledger.Member
+	err := s.retry(ctx, "update ledgers of "+partner+"/"+a+" and "+b, func() error {
+		now := s.now()
+		ta, ma, err := s.beginLedger(ctx, partner, a, now)
+		outA = ma
+		if err != nil {
+			return err
+		}
+		tb, mb, err := s.beginLedger(ctx, partner, b, now)
+		outB = mb
+		if errors.Is(err, ErrMemberNotFound) {
+			return fmt.Errorf("%w: %w", ErrOtherMemberNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(ta, tb); err != nil {
+			// A refusal is final only if neither member changed since read.
+			if rerr := ta.refusal(err); errors.Is(rerr, errConflict) {
+				return rerr
+			}
+			return tb.refusal(err)
+		}
+		t := s.newTxn()
+		wroteA, err := ta.build(t)
+		if err != nil {
+			return err
+		}
+		wroteB, err := tb.build(t)
+		if err != nil {
+			return err
+		}
+		if wroteA || wroteB {
+			if !wroteA {
+				ta.fence(t)
+			}
+			if !wroteB {
+				tb.fence(t)
+			}
+			w, wb := ta.written(), tb.written()
+			w.Other, w.OtherEntry = wb.Member, wb.Entry
+			if err := t.commit(ctx, w); err != nil {
+				return err
+			}
+		}
+		outA, outB = ta.Member, tb.Member
+		return nil
+	})
+	return outA, outB, err
+}
+
+// beginLedger reads member and starts its transaction at now, with the
+// releases of its pending points that are due booked first. It returns the
+// member as read (also on a later error).
+func (s *Store) beginLedger(ctx context.Context, partner, member string, now time.Time) (*LedgerTx, ledger.Member, error) {
+	m, err := s.Member(ctx, partner, member)
+	if err != nil {
+		return nil, m, err
+	}
+	tx := &LedgerTx{
+		s: s, ctx: ctx, Now: now, Member: m, prevVersion: m.Version,
+		lotKeys: map[*ledger.Entry]string{}, changed: map[*ledger.Entry]bool{}, t: s.newTxn(),
+	}
+	if err := tx.bookReleases(); err != nil {
+		return nil, m, err
+	}
+	return tx, m, nil
+}
+
+// build adds to t what the transaction booked: the member (conditional on
+// its version), the new entries, the changed lots and the other items. It
+// adds nothing, and reports false, when nothing changed.
+func (tx *LedgerTx) build(t *txn) (bool, error) {
 	dueBefore := tx.Member.Due
 	if err := tx.scheduleDue(); err != nil {
-		return err
+		return false, err
 	}
 	if len(tx.entries) == 0 && tx.t.empty() && len(tx.changed) == 0 && tx.Member.Due == dueBefore {
-		return nil
+		return false, nil
 	}
 	if err := tx.markActive(); err != nil {
-		return err
+		return false, err
 	}
 	tx.Member.Version = tx.prevVersion + 1
-	t := tx.s.newTxn()
 	if err := t.putMember(&tx.Member, tx.prevVersion, false); err != nil {
-		return err
+		return false, err
 	}
 	for _, e := range tx.entries {
 		if err := t.entry(e); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for l := range tx.changed {
 		if err := t.lot(l, tx.lotKeys[l]); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for i, it := range tx.t.items {
 		t.add(tx.t.roles[i], it)
 	}
+	return true, nil
+}
+
+// fence adds to t the check that the member is still at the version read.
+func (tx *LedgerTx) fence(t *txn) {
+	cond, vals := versionIs(tx.prevVersion)
+	t.add(roleFenced, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(tx.s.table), Key: key(memberPK(tx.Member.PartnerID, tx.Member.ID), skMember),
+		ConditionExpression: cond, ExpressionAttributeValues: vals,
+	}})
+}
+
+// written is what the transaction wrote, for the response stored with it.
+func (tx *LedgerTx) written() Written {
 	w := Written{Member: tx.Member, Redemption: tx.redemption}
 	if n := len(tx.entries); n > 0 {
 		e := *tx.entries[n-1]
 		w.Entry = &e
 	}
-	return t.commit(tx.ctx, w)
+	return w
 }
+
+// items counts the items the transaction writes so far (its member, entries,
+// changed lots and other items).
+func (tx *LedgerTx) items() int { return 1 + len(tx.entries) + len(tx.changed) + len(tx.t.items) }
 
 // bookReleases books, first in the transaction, the releases of the
 // member's pending lots whose time has come (jobs.ReleasePending, the plan

@@ -58,6 +58,10 @@ type Figures struct {
 	Net int64 `dynamodbav:"net" json:"net"`
 	// DebtChange is Σ Δ Debt.
 	DebtChange int64 `dynamodbav:"dbt" json:"debt_change"`
+	// Transferred is Σ Δ(Available+Pending+Held) of transfer entries:
+	// outstanding points moved between members (the two entries of a
+	// transfer cancel out within a day).
+	Transferred int64 `dynamodbav:"xfr" json:"transferred"`
 	// ActiveMembers: members whose first activity of the day this is.
 	ActiveMembers int64 `dynamodbav:"act" json:"active_members"`
 	// Unbalanced: entries whose flows do not account for their change of
@@ -74,6 +78,7 @@ func (f *Figures) Add(g Figures) {
 	f.Debited += g.Debited
 	f.Net += g.Net
 	f.DebtChange += g.DebtChange
+	f.Transferred += g.Transferred
 	f.ActiveMembers += g.ActiveMembers
 	f.Unbalanced += g.Unbalanced
 }
@@ -83,7 +88,7 @@ func (f Figures) Minus(g Figures) Figures {
 	return Figures{
 		Issued: f.Issued - g.Issued, Reversed: f.Reversed - g.Reversed, Redeemed: f.Redeemed - g.Redeemed,
 		Expired: f.Expired - g.Expired, Debited: f.Debited - g.Debited, Net: f.Net - g.Net,
-		DebtChange: f.DebtChange - g.DebtChange, ActiveMembers: f.ActiveMembers - g.ActiveMembers,
+		DebtChange: f.DebtChange - g.DebtChange, Transferred: f.Transferred - g.Transferred, ActiveMembers: f.ActiveMembers - g.ActiveMembers,
 		Unbalanced: f.Unbalanced - g.Unbalanced,
 	}
 }

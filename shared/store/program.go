@@ -21,7 +21,10 @@ type programItem struct {
 }
 
 // PutProgram stores a validated program for partner (creating the partner) and
-// returns its new version. The version only grows.
+// returns its new version. The version only grows. The audit record of the
+// change (program.update: the version and every section that changed, before
+// and after) is written in the same transaction, naming the actor of ctx
+// (WithActor).
 func (s *Store) PutProgram(ctx context.Context, partner string, p *program.Program) (int64, error) {
 	if err := p.Validate(); err != nil {
 		return 0, err
@@ -58,6 +61,9 @@ func (s *Store) PutProgram(ctx context.Context, partner string, p *program.Progr
 			if err = t.putNew(it, partnerPK(partner), skProgram); err == nil {
 				err = t.put(PartnerRecord{PartnerID: partner, CreatedAt: now}, registryPK, partner)
 			}
+		}
+		if err == nil {
+			err = t.audit(partner, programAudit(ctx, now, cur.Program, body))
 		}
 		if err == nil {
 			err = t.commit(ctx, Written{})
@@ -102,6 +108,21 @@ func (s *Store) Program(ctx context.Context, partner string) (*program.Program, 
 		s.mu.Unlock()
 	}
 	return p, nil
+}
+
+// programAudit is the audit record of a program change from the stored
+// program JSON before ("" for a new partner) to after: its top-level fields
+// that changed, the version among them.
+func programAudit(ctx context.Context, at time.Time, before, after string) AuditRecord {
+	rec := AuditRecord{At: at, Actor: ActorFrom(ctx), Action: AuditProgramUpdate, Target: "program"}
+	changes, err := objectChanges("", []byte(before), []byte(after))
+	if err != nil {
+		// A stored program that is not a JSON object cannot be parsed
+		// either: say so rather than fail the change that replaces it.
+		changes = []AuditChange{{Field: "", Truncated: true}}
+	}
+	rec.Changes = changes
+	return rec
 }
 
 func marshalProgram(p *program.Program) (string, error) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -48,7 +50,9 @@ func (s *Store) Rewards(ctx context.Context, partner string) ([]ledger.Reward, e
 }
 
 // PutRewards replaces the catalog in one transaction: rewards not listed are
-// removed; a listed reward's stock is set to the given value.
+// removed; a listed reward's stock is set to the given value. The audit
+// record of the change (rewards.update: each reward added, changed or
+// removed, before and after) names the actor of ctx (WithActor).
 func (s *Store) PutRewards(ctx context.Context, partner string, rewards []ledger.Reward) ([]ledger.Reward, error) {
 	if len(rewards) > MaxRewards {
 		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyRewards, len(rewards), MaxRewards)
@@ -73,14 +77,50 @@ func (s *Store) PutRewards(ctx context.Context, partner string, rewards []ledger
 			t.delete(partnerPK(partner), rewardSK(r.ID))
 		}
 	}
+	rec, err := rewardsAudit(ctx, s.now(), old, rewards)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.audit(partner, rec); err != nil {
+		return nil, err
+	}
 	if len(t.items) > maxTxItems {
 		return nil, fmt.Errorf("%w: replacing %d rewards and removing %d in one change is more than a transaction holds; remove some first",
-			ErrTooManyRewards, len(rewards), len(t.items)-len(rewards))
+			ErrTooManyRewards, len(rewards), len(t.items)-len(rewards)-1)
 	}
 	if err := t.commit(ctx, Written{}); err != nil {
 		return nil, fmt.Errorf("replace rewards of %s: %w", partner, err)
 	}
 	return s.Rewards(ctx, partner)
+}
+
+// rewardsAudit is the audit record of a catalog change from before to
+// after: a change "rewards.{id}" per reward added, changed or removed.
+func rewardsAudit(ctx context.Context, at time.Time, before, after []ledger.Reward) (AuditRecord, error) {
+	rec := AuditRecord{At: at, Actor: ActorFrom(ctx), Action: AuditRewardsUpdate, Target: "rewards"}
+	byID := func(rs []ledger.Reward) (map[string]json.RawMessage, error) {
+		out := make(map[string]json.RawMessage, len(rs))
+		for _, r := range rs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return nil, fmt.Errorf("audit record of the catalog: %w", err)
+			}
+			out[r.ID] = b
+		}
+		return out, nil
+	}
+	b, err := byID(before)
+	if err != nil {
+		return rec, err
+	}
+	a, err := byID(after)
+	if err != nil {
+		return rec, err
+	}
+	ob, _ := json.Marshal(b) // maps of raw JSON: cannot fail
+	oa, _ := json.Marshal(a)
+	rec.Changes, err = objectChanges("rewards.", ob, oa)
+	return rec, err
 }
 
 func newID(prefix string) string {

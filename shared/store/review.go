@@ -241,16 +241,22 @@ func (s *Store) memberReviews(ctx context.Context, partner, member string) ([]Re
 }
 
 // queryAll reads a whole partition consistently; with member set, only the
-// items whose "member" attribute is member.
-func (s *Store) queryAll(ctx context.Context, pk, member string) ([]map[string]types.AttributeValue, error) {
+// items whose "member" attribute (or one of alsoAttrs) is member.
+func (s *Store) queryAll(ctx context.Context, pk, member string, alsoAttrs ...string) ([]map[string]types.AttributeValue, error) {
 	in := &dynamodb.QueryInput{
 		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 	}
 	if member != "" {
-		in.FilterExpression = aws.String("#m = :m")
+		filter := "#m = :m"
 		in.ExpressionAttributeNames = map[string]string{"#m": "member"}
+		for i, a := range alsoAttrs {
+			n := fmt.Sprintf("#a%d", i)
+			in.ExpressionAttributeNames[n] = a
+			filter += " OR " + n + " = :m"
+		}
+		in.FilterExpression = aws.String(filter)
 		in.ExpressionAttributeValues[":m"] = &types.AttributeValueMemberS{Value: member}
 	}
 	var out []map[string]types.AttributeValue

@@ -74,12 +74,18 @@ func partitionItems(t *testing.T, e *env, pk string) []map[string]types.Attribut
 	return out
 }
 
-// auditTrail returns a partner's audit trail.
+// auditTrail returns the records of member actions in a partner's audit
+// trail (program changes, for one, name no member).
 func auditTrail(t *testing.T, e *env, partner string) []store.AuditRecord {
 	t.Helper()
-	var recs []store.AuditRecord
-	if err := attributevalue.UnmarshalListOfMaps(partitionItems(t, e, "P#"+partner+"#AUDIT"), &recs); err != nil {
+	var all, recs []store.AuditRecord
+	if err := attributevalue.UnmarshalListOfMaps(partitionItems(t, e, "P#"+partner+"#AUDIT"), &all); err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.MemberID != "" {
+			recs = append(recs, r)
+		}
 	}
 	return recs
 }

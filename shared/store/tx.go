@@ -153,11 +153,6 @@ func (t *txn) stock(partner string, r ledger.Reward, delta int64) {
 	t.add(roleFenced, types.TransactWriteItem{Update: u})
 }
 
-// audit writes an audit record of partner.
-func (t *txn) audit(partner string, rec AuditRecord) error {
-	return t.putNew(rec, auditPK(partner), auditSK(rec.At, rec.MemberID, rec.Entry))
-}
-
 // notErased checks that member's id was never erased (roleErased).
 func (t *txn) notErased(partner, member string) {
 	t.add(roleErased, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
