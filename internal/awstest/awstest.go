@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -54,6 +55,7 @@ var (
 	ddbClients = map[string]*dynamodb.Client{}
 	sqsClients = map[string]*sqs.Client{}
 	ebClients  = map[string]*eventbridge.Client{}
+	kmsClients = map[string]*kms.Client{}
 )
 
 // Endpoint returns the DynamoDB Local endpoint, failing t when testenv is not
@@ -153,6 +155,42 @@ func EventBridgeClient(t testing.TB) *eventbridge.Client {
 	})
 	ebClients[ep] = c
 	return c
+}
+
+// KMSClient returns a KMS client for moto. The test fails when moto is not
+// running. Clients are shared within a test binary.
+func KMSClient(t testing.TB) *kms.Client {
+	t.Helper()
+	ep := MotoEndpoint(t)
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	if c, ok := kmsClients[ep]; ok {
+		return c
+	}
+	c := kms.NewFromConfig(AWSConfig(), func(o *kms.Options) {
+		o.BaseEndpoint = aws.String(ep)
+	})
+	kmsClients[ep] = c
+	return c
+}
+
+// NewKMSKey creates a symmetric encryption key on moto and schedules its
+// deletion when the test ends. It returns the key's ARN.
+func NewKMSKey(t testing.TB, c *kms.Client) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(t.Name())})
+	if err != nil {
+		t.Fatalf("awstest.NewKMSKey: %v", err)
+	}
+	arn := aws.ToString(out.KeyMetadata.Arn)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(arn), PendingWindowInDays: aws.Int32(7)})
+	})
+	return arn
 }
 
 // StreamsClient returns a DynamoDB Streams client for DynamoDB Local's
