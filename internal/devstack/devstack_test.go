@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/accrue/accrue/internal/devstack"
 	"github.com/accrue/accrue/shared/eventschema/eventschematest"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 func freeAddr(t *testing.T) string {
@@ -220,4 +222,56 @@ func TestClientJourney(t *testing.T) {
 			found = found || (strings.Contains(m.Body, `"points.earned"`) && strings.Contains(m.Body, `2026-11-05T10:00:00Z`))
 		}
 	}
+
+	// Webhooks, as the README's make dev section shows them: a webhook to a
+	// local receiver (accrue webhook listen), which prints the redemption's
+	// event, verified.
+	listenAddr := freeAddr(t)
+	out = run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+		"-d", `{"url":"http://`+listenAddr+`/","event_types":["points.redeemed"]}`, env.APIURL+"/v1/webhooks")
+	var wh struct{ ID, Secret string }
+	if err := json.Unmarshal(out, &wh); err != nil || wh.Secret == "" {
+		t.Fatalf("POST /v1/webhooks: %s", out)
+	}
+	bin := filepath.Join(dir, "accrue")
+	run("go", "build", "-o", bin, "./cmd/accrue")
+	var listened syncBuffer
+	listener := exec.Command(bin, "webhook", "listen", "--addr", listenAddr, "--secret", wh.Secret)
+	listener.Stdout, listener.Stderr = &listened, &listened
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = listener.Process.Kill(); _ = listener.Wait() }()
+	time.Sleep(webhooks.DefaultCacheTTL) // a new endpoint is seen by deliveries within it
+	run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+		"-d", `{"points":2,"capture":true}`, env.APIURL+"/v1/members/cust-42/redemptions")
+	deadline = time.Now().Add(60 * time.Second)
+	for !strings.Contains(listened.String(), "points.redeemed member=cust-42") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver printed no verified points.redeemed:\n%s", listened.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out = run(curl, "-s", "-H", auth, env.APIURL+"/v1/webhooks/"+wh.ID+"/deliveries?status=delivered")
+	if !strings.Contains(string(out), `"event_type":"points.redeemed"`) {
+		t.Errorf("the delivery log: %s", out)
+	}
+}
+
+// syncBuffer collects a subprocess's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
