@@ -111,16 +111,9 @@ func localRetryer() aws.Retryer {
 func Client(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	ep := Endpoint(t)
-	clientsMu.Lock()
-	defer clientsMu.Unlock()
-	if c, ok := ddbClients[ep]; ok {
-		return c
-	}
-	c := dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(ep)
+	return shared(ddbClients, ep, func() *dynamodb.Client {
+		return dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ep) })
 	})
-	ddbClients[ep] = c
-	return c
 }
 
 // SQSClient returns an SQS client for moto. The test fails when moto is not
@@ -128,16 +121,9 @@ func Client(t testing.TB) *dynamodb.Client {
 func SQSClient(t testing.TB) *sqs.Client {
 	t.Helper()
 	ep := MotoEndpoint(t)
-	clientsMu.Lock()
-	defer clientsMu.Unlock()
-	if c, ok := sqsClients[ep]; ok {
-		return c
-	}
-	c := sqs.NewFromConfig(AWSConfig(), func(o *sqs.Options) {
-		o.BaseEndpoint = aws.String(ep)
+	return shared(sqsClients, ep, func() *sqs.Client {
+		return sqs.NewFromConfig(AWSConfig(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(ep) })
 	})
-	sqsClients[ep] = c
-	return c
 }
 
 // EventBridgeClient returns an EventBridge client for moto. The test fails
@@ -145,16 +131,9 @@ func SQSClient(t testing.TB) *sqs.Client {
 func EventBridgeClient(t testing.TB) *eventbridge.Client {
 	t.Helper()
 	ep := MotoEndpoint(t)
-	clientsMu.Lock()
-	defer clientsMu.Unlock()
-	if c, ok := ebClients[ep]; ok {
-		return c
-	}
-	c := eventbridge.NewFromConfig(AWSConfig(), func(o *eventbridge.Options) {
-		o.BaseEndpoint = aws.String(ep)
+	return shared(ebClients, ep, func() *eventbridge.Client {
+		return eventbridge.NewFromConfig(AWSConfig(), func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(ep) })
 	})
-	ebClients[ep] = c
-	return c
 }
 
 // KMSClient returns a KMS client for moto. The test fails when moto is not
@@ -162,15 +141,21 @@ func EventBridgeClient(t testing.TB) *eventbridge.Client {
 func KMSClient(t testing.TB) *kms.Client {
 	t.Helper()
 	ep := MotoEndpoint(t)
+	return shared(kmsClients, ep, func() *kms.Client {
+		return kms.NewFromConfig(AWSConfig(), func(o *kms.Options) { o.BaseEndpoint = aws.String(ep) })
+	})
+}
+
+// shared returns cache's client of endpoint ep, made by newClient the first
+// time.
+func shared[C any](cache map[string]C, ep string, newClient func() C) C {
 	clientsMu.Lock()
 	defer clientsMu.Unlock()
-	if c, ok := kmsClients[ep]; ok {
+	if c, ok := cache[ep]; ok {
 		return c
 	}
-	c := kms.NewFromConfig(AWSConfig(), func(o *kms.Options) {
-		o.BaseEndpoint = aws.String(ep)
-	})
-	kmsClients[ep] = c
+	c := newClient()
+	cache[ep] = c
 	return c
 }
 

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -235,9 +234,14 @@ func TestClientJourney(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "accrue")
 	run("go", "build", "-o", bin, "./cmd/accrue")
-	var listened syncBuffer
+	listened, err := os.Create(filepath.Join(dir, "listen.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listened.Close()
+	printed := func() string { b, _ := os.ReadFile(listened.Name()); return string(b) }
 	listener := exec.Command(bin, "webhook", "listen", "--addr", listenAddr, "--secret", wh.Secret)
-	listener.Stdout, listener.Stderr = &listened, &listened
+	listener.Stdout, listener.Stderr = listened, listened
 	if err := listener.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -246,9 +250,9 @@ func TestClientJourney(t *testing.T) {
 	run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
 		"-d", `{"points":2,"capture":true}`, env.APIURL+"/v1/members/cust-42/redemptions")
 	deadline = time.Now().Add(60 * time.Second)
-	for !strings.Contains(listened.String(), "points.redeemed member=cust-42") {
+	for !strings.Contains(printed(), "points.redeemed member=cust-42") {
 		if time.Now().After(deadline) {
-			t.Fatalf("the receiver printed no verified points.redeemed:\n%s", listened.String())
+			t.Fatalf("the receiver printed no verified points.redeemed:\n%s", printed())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -256,22 +260,4 @@ func TestClientJourney(t *testing.T) {
 	if !strings.Contains(string(out), `"event_type":"points.redeemed"`) {
 		t.Errorf("the delivery log: %s", out)
 	}
-}
-
-// syncBuffer collects a subprocess's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

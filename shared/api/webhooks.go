@@ -424,11 +424,8 @@ func (s *server) retryDelivery(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	if len(c.body) > 0 {
-		var empty struct{}
-		if err := decodeStrict(c.body, &empty); err != nil {
-			return result{}, err
-		}
+	if err := emptyBody(c); err != nil {
+		return result{}, err
 	}
 	partner := c.principal.PartnerID
 	d, err := s.Store.Delivery(ctx, partner, wh, id)
