@@ -66,12 +66,14 @@ bench: check-go tools testenv ## Run the benchmarks against the emulators; write
 
 GO_FILES = $$(find . -name '*.go' -not -path './.local/*' -not -path '*/node_modules/*' -not -path './cdk.out/*')
 
-# make dev: the whole system on this machine (see README). ADDR, FRESH=1.
+# make dev: the whole system on this machine (see README). ADDR, FRESH=1,
+# WEBHOOK_SCHEDULE=5s,30s,2m (the webhook retries' waits; default AWS's).
 ADDR ?= 127.0.0.1:8080
+WEBHOOK_SCHEDULE ?=
 .PHONY: dev
 dev: check-go tools ## Run the whole system locally: emulators, API on $(ADDR), queue consumer, schedules (Ctrl-C stops)
 	@$(GO) build -o bin/accrue-local ./cmd/accrue-local
-	bin/accrue-local -addr $(ADDR) $(if $(FRESH),-fresh,)
+	bin/accrue-local -addr $(ADDR) $(if $(FRESH),-fresh,) $(if $(WEBHOOK_SCHEDULE),-webhook-schedule $(WEBHOOK_SCHEDULE),)
 
 .PHONY: invoke
 invoke: check-go ## Run one handler on a sample event against a running make dev: make invoke FN=ingest EVENT=events/sqs-payment.json

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/accrue/accrue/internal/devstack"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 func main() {
@@ -22,6 +23,7 @@ func main() {
 	flag.StringVar(&cfg.Dir, "dir", ".local", "where data, logs and dev.env go")
 	flag.BoolVar(&cfg.Fresh, "fresh", false, "start with an empty database")
 	flag.StringVar(&cfg.ProgramFile, "program", "events/program-telco.json", "program of the demo partner")
+	schedule := flag.String("webhook-schedule", "", "the webhook retries' waits, e.g. 5s,30s,2m (default: AWS's, 5s,5m,30m,2h,5h,10h,10h)")
 	invoke := flag.String("invoke", "", "run one function's handler on -event against the running local stack, then exit")
 	event := flag.String("event", "", "the sample event file for -invoke")
 	flag.Parse()
@@ -31,6 +33,14 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if *schedule != "" {
+		s, err := webhooks.ParseSchedule(*schedule)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "accrue-local:", err)
+			os.Exit(2)
+		}
+		cfg.WebhookSchedule = s
 	}
 	cfg.Progress = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "accrue-local: "+format+"\n", args...) }
 	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

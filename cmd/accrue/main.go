@@ -1,7 +1,8 @@
 // Command accrue is the operator CLI of Accrue: it creates the table (for local
 // use), partners and their API keys, moves dead-lettered payment events back
-// to the payments queue, and shows rejected events (also those whose partner is
-// unknown, which no partner's API shows). `accrue help` prints the usage.
+// to the payments queue, shows rejected events (also those whose partner is
+// unknown, which no partner's API shows), and runs a local receiver of webhook
+// deliveries that verifies their signatures. `accrue help` prints the usage.
 //
 // It works against AWS (the default credential chain, AWS_REGION) and against
 // DynamoDB Local and moto (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, ...).

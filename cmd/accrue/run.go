@@ -50,6 +50,10 @@ func init() {
 				"partition of events whose partner is unknown or unreadable", rejectedList},
 		{"rejected show", "ID [--json | --raw]",
 			"show one rejected event (an ID of accrue rejected list) with its raw body", rejectedShow},
+		{"webhook listen", "--secret whsec_... [--secret ...] [--addr 127.0.0.1:8081] [--status CODE]",
+			"a local receiver of webhook deliveries: prints each one whose Standard Webhooks signature\n" +
+				"verifies with a secret (within the 5-minute replay window) and refuses the others (401);\n" +
+				"--status answers verified ones with another status (500: watch the retries)", webhookListen},
 	}
 }
 

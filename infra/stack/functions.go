@@ -2,6 +2,7 @@ package stack
 
 import (
 	"github.com/accrue/accrue/shared/queue"
+	"github.com/accrue/accrue/shared/webhooks"
 
 	"maps"
 	"slices"
@@ -38,6 +39,16 @@ type Function struct {
 
 	// Env holds extra constant environment variables.
 	Env map[string]string
+	// StageEnv holds environment variables whose values depend on the stage.
+	StageEnv func(Stage) map[string]string
+
+	// KeyPurposes says, for each action the function may use on the
+	// WebhookKey (Access[WebhookKey]), the encryption contexts' purposes it
+	// may use it with (kms:EncryptionContext:purpose): each such action is a
+	// statement of its own, conditioned on them, so a function decrypts only
+	// what it has to (the webhooks function signing secrets, the api
+	// function its sealed answers).
+	KeyPurposes map[string][]string
 }
 
 // Trigger is what invokes a function. Exactly one per function.
@@ -82,6 +93,15 @@ type StreamTrigger struct {
 	TumblingWindow time.Duration
 }
 
+// WebhookTrigger: the function consumes both webhook queues (an SQS event
+// source mapping each, with partial batch responses): the events queue the
+// bus's rule fills (the fan-out) and the deliveries queue (the attempts).
+type WebhookTrigger struct {
+	BatchSize         int
+	MaxBatchingWindow time.Duration
+}
+
+func (WebhookTrigger) trigger()  {}
 func (QueueTrigger) trigger()    {}
 func (HTTPAPITrigger) trigger()  {}
 func (ScheduleTrigger) trigger() {}
@@ -109,6 +129,15 @@ const (
 	// and stats): what the stream event source gave up on (the function, a
 	// record's shard, sequence numbers).
 	EventsDLQ Resource = "events-dlq"
+	// WebhookKey is the customer-managed KMS key of the webhooks' signing
+	// secrets (and of the sealed stored answers that show one). Grants on it
+	// are per action and conditioned on the purpose (Function.KeyPurposes).
+	WebhookKey Resource = "webhook-key"
+	// WebhookEventsQueue receives every domain event from the bus (a rule):
+	// the webhooks function fans them out.
+	WebhookEventsQueue Resource = "webhook-events-queue"
+	// WebhookDeliveriesQueue holds one message per attempt of a delivery.
+	WebhookDeliveriesQueue Resource = "webhook-deliveries-queue"
 )
 
 // EnvVar is the environment variable through which a function granted access
@@ -125,6 +154,10 @@ func (r Resource) EnvVar() string {
 		return "ACCRUE_PAYMENTS_DLQ_URL"
 	case EventsDLQ:
 		return "ACCRUE_EVENTS_DLQ_URL"
+	case WebhookKey:
+		return webhooks.KeyEnv // key ARN
+	case WebhookDeliveriesQueue:
+		return webhooks.DeliveriesQueueEnv
 	}
 	return ""
 }
@@ -157,6 +190,12 @@ var (
 	// table encrypted with a customer-managed key.
 	TableKeyActions = []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
 )
+
+// webhookURLsEnv is the environment of the functions that check endpoint
+// URLs (at registration, at each connection): the stage's URL policy.
+func webhookURLsEnv(s Stage) map[string]string {
+	return map[string]string{webhooks.PolicyEnv: s.WebhookURLs.Name()}
+}
 
 // Functions are the stack's Lambda functions.
 var Functions = []Function{
@@ -200,7 +239,47 @@ var Functions = []Function{
 				"dynamodb:UpdateItem",
 			},
 			TableKey: TableKeyActions,
+			// The webhook routes: a new signing secret encrypted (never
+			// decrypted here); the stored answer of POST /v1/webhooks
+			// sealed and opened; re-sent deliveries queued.
+			WebhookKey:             {"kms:Decrypt", "kms:Encrypt"},
+			WebhookDeliveriesQueue: {"sqs:SendMessage"},
 		},
+		KeyPurposes: map[string][]string{
+			"kms:Encrypt": {webhooks.PurposeIdempotentResponse, webhooks.PurposeSigningSecret},
+			"kms:Decrypt": {webhooks.PurposeIdempotentResponse},
+		},
+		StageEnv: webhookURLsEnv,
+	},
+	{
+		// Webhooks (package webhooks): the fan-out of every domain event to
+		// the partner's endpoints that receive its type (a rule on the bus
+		// fills the events queue), and each delivery's attempts (the
+		// deliveries queue: signed POSTs, recorded, retried with backoff
+		// through SQS delays and visibility for over a day, then dead). A
+		// function of its own, not EventBridge API destinations: a
+		// connection signs with a static header or OAuth, not an HMAC of
+		// each partner's body with each endpoint's secret. The trigger adds
+		// consuming both queues.
+		Name:        "webhooks",
+		Description: "Delivers the partners' domain events to their webhook endpoints, signed, retried",
+		MemoryMB:    256,
+		Timeout:     webhooks.FunctionTimeout,
+		Trigger:     WebhookTrigger{BatchSize: webhooks.BatchSize},
+		Access: map[Resource][]string{
+			// Reads: a partner's endpoints (Query). Writes: the record of
+			// each attempt (PutItem), nothing else.
+			Table: {
+				"dynamodb:PutItem",
+				"dynamodb:Query",
+			},
+			TableKey:   TableKeyActions,
+			WebhookKey: {"kms:Decrypt"},
+			// The next attempt queued; an early one hidden until due.
+			WebhookDeliveriesQueue: {"sqs:ChangeMessageVisibility", "sqs:SendMessage"},
+		},
+		KeyPurposes: map[string][]string{"kms:Decrypt": {webhooks.PurposeSigningSecret}},
+		StageEnv:    webhookURLsEnv,
 	},
 	{
 		// The one publisher of domain events: changes of the table, read from
@@ -314,7 +393,7 @@ func (f Function) Actions() []string {
 		add(as)
 	}
 	switch f.Trigger.(type) {
-	case QueueTrigger:
+	case QueueTrigger, WebhookTrigger:
 		add(QueueConsumerActions)
 	case StreamTrigger:
 		add(StreamConsumerActions)

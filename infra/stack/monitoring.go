@@ -10,6 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/accrue/accrue/shared/metrics"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 // newMonitoring creates the alarms (to an SNS topic, returned) and the
@@ -65,6 +66,10 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 			1, 1)
 	}
 
+	if r.webhookDLQ != nil {
+		webhookAlarms(alarm, th, period, r)
+	}
+
 	// Functions.
 	for _, f := range specs {
 		fn := fns[f.Name]
@@ -92,6 +97,41 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 
 	newDashboard(stack, stage, r, specs, fns, api)
 	return topic
+}
+
+// webhookAlarms: the webhook DLQ not empty, the fan-out late, attempts due
+// piling up, deliveries dying.
+func webhookAlarms(alarm func(id, name, desc string, m awscloudwatch.IMetric, threshold float64, evals int), th AlarmThresholds, period awscdk.Duration, r resources) {
+	alarm("WebhookDLQNotEmptyAlarm", "webhook-dlq-not-empty",
+		"The webhooks function failed 5 times on a fan-out or an attempt (not a partner's endpoint failing: the table, KMS or SQS), or EventBridge could not put events on the webhook events queue for a day. See the webhooks function's logs; after fixing the cause, move the messages back (accrue dlq redrive --from WebhookDLQUrl --to the queue of their kind).",
+		r.webhookDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		1, 1)
+	alarm("WebhookEventsQueueAgeAlarm", "webhook-events-queue-age",
+		"Domain events wait too long for the webhooks' fan-out: deliveries start late. The webhooks function is failing, throttled or too slow.",
+		r.webhookEvents.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		th.WebhookEventsAge.Seconds(), th.EvaluationPeriods)
+	alarm("WebhookDeliveriesBacklogAlarm", "webhook-deliveries-backlog",
+		"Webhook attempts that are due pile up on the deliveries queue (attempts waiting for their retry are hidden, not counted): the webhooks function is throttled (its reserved concurrency) or partners' endpoints are slow.",
+		r.webhookDeliveries.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		th.WebhookBacklog, th.EvaluationPeriods)
+	alarm("WebhookDeadDeliveriesAlarm", "webhook-dead-deliveries",
+		"Webhook deliveries died: a partner's endpoint failed every attempt for over a day (or was deactivated with deliveries under way). Each is in its endpoint's dead-letter list (GET /v1/webhooks/{id}/deliveries?status=dead); tell the partner, who re-sends them once the endpoint is back.",
+		deadDeliveries(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
+		th.WebhookDead, 1)
+}
+
+// deadDeliveries is the count of deliveries that died (the webhooks
+// function's EMF metric, Outcome=dead).
+func deadDeliveries(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return webhookDeliveries(webhooks.OutcomeDead, opts)
+}
+
+func webhookDeliveries(outcome string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(metrics.Namespace), MetricName: jsii.String(webhooks.MetricDeliveries),
+		DimensionsMap: &map[string]*string{"Outcome": jsii.String(outcome)},
+		Period:        opts.Period, Statistic: opts.Statistic, Label: opts.Label,
+	})
 }
 
 // iteratorAge is a stream consumer's IteratorAge metric (milliseconds).
@@ -154,6 +194,22 @@ func newDashboard(stack awscdk.Stack, stage Stage, r resources, specs []Function
 		rows = append(rows, []awscloudwatch.IWidget{
 			graph("Table stream consumers (domain events, stats)", iterators, []awscloudwatch.IMetric{
 				r.eventsDLQ.MetricApproximateNumberOfMessagesVisible(stat("events DLQ depth", "Maximum")),
+			}),
+		})
+	}
+	if r.webhookDLQ != nil {
+		var outcomes []awscloudwatch.IMetric
+		for _, o := range []string{webhooks.OutcomeDelivered, webhooks.OutcomeFailed, webhooks.OutcomeDead} {
+			outcomes = append(outcomes, webhookDeliveries(o, sum("attempts "+o)))
+		}
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Webhook attempts (per minute)", outcomes, nil),
+			graph("Webhook queues", []awscloudwatch.IMetric{
+				r.webhookEvents.MetricApproximateNumberOfMessagesVisible(stat("events waiting", "Maximum")),
+				r.webhookDeliveries.MetricApproximateNumberOfMessagesVisible(stat("attempts due", "Maximum")),
+				r.webhookDLQ.MetricApproximateNumberOfMessagesVisible(stat("webhook DLQ depth", "Maximum")),
+			}, []awscloudwatch.IMetric{
+				r.webhookEvents.MetricApproximateAgeOfOldestMessage(stat("oldest event (s)", "Maximum")),
 			}),
 		})
 	}

@@ -36,8 +36,8 @@ func TestPartnerBusesGetOnlyTheirPartnersEvents(t *testing.T) {
 	rules := map[string]bool{}
 	for _, id := range s.json.ofType("AWS::Events::Rule") {
 		p := s.json.Resources[id].Properties
-		if p["ScheduleExpression"] != nil {
-			continue
+		if p["ScheduleExpression"] != nil || strings.HasPrefix(id, "WebhookEventsRule") {
+			continue // the schedules; every event to the webhooks' fan-out (webhooks_test.go)
 		}
 		if !refersTo(p["EventBusName"], busID) {
 			t.Errorf("rule %s is not on Accrue's bus", id)

@@ -72,6 +72,10 @@ type resources struct {
 	// without PartnerBuses); partnerRoles: the role of each partner's rule.
 	partnerDLQ   awssqs.Queue
 	partnerRoles []partnerRole
+	// The webhooks' key and queues (nil when no function uses them).
+	webhookKey                awskms.Key
+	webhookEvents, webhookDLQ awssqs.Queue
+	webhookDeliveries         awssqs.Queue
 }
 
 // NewAccrueStack defines the whole Accrue stack for props.Stage.
@@ -185,6 +189,9 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	// that receive their events.
 	registry := newSchemaRegistry(stack, stage)
 	r.newPartnerForwarding(p.PartnerBuses, registry)
+	if usesWebhooks(p.Functions) {
+		r.newWebhooks(stage)
+	}
 
 	// Functions.
 	fns := map[string]awslambda.Function{}
@@ -205,6 +212,19 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 			})
 		case StreamTrigger:
 			r.addStreamSource(fn, t)
+		case WebhookTrigger:
+			for _, q := range []struct {
+				id    string
+				queue awssqs.Queue
+			}{{"WebhookEvents", r.webhookEvents}, {"WebhookDeliveries", r.webhookDeliveries}} {
+				fn.AddEventSourceMapping(jsii.String(q.id), &awslambda.EventSourceMappingOptions{
+					EventSourceArn:          q.queue.QueueArn(),
+					BatchSize:               jsii.Number(float64(t.BatchSize)),
+					MaxBatchingWindow:       duration(t.MaxBatchingWindow),
+					ReportBatchItemFailures: jsii.Bool(true),
+					MaxConcurrency:          jsii.Number(float64(stage.Concurrency.WebhookQueueMax)),
+				})
+			}
 		case HTTPAPITrigger:
 			a := newHTTPAPI(stack, stage, fn, Routes)
 			api = &a
@@ -238,6 +258,9 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	out("EventSchemaRegistryName", *registry.AttrRegistryName(), "The schemas of the domain events (accrue@<type>-v<N>)")
 	if r.partnerDLQ != nil {
 		out("PartnerEventsDLQUrl", *r.partnerDLQ.QueueUrl(), "Partner events EventBridge could not put on a partner's bus")
+	}
+	if r.webhookDLQ != nil {
+		out("WebhookDLQUrl", *r.webhookDLQ.QueueUrl(), "Webhook fan-outs and attempts the webhooks function failed 5 times (not the partners' dead deliveries: those are in the table)")
 	}
 	for _, pr := range r.partnerRoles {
 		out("PartnerBusRole"+constructID(pr.partner), *pr.role.RoleArn(),
@@ -308,7 +331,20 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 				"kms:ViaService": fmt.Sprintf("dynamodb.%s.amazonaws.com", *r.stack.Region()),
 			})
 		}
-		statements = append(statements, st)
+		if res == WebhookKey {
+			// One statement per action, conditioned on its purposes.
+			for _, a := range sorted(f.Access[res]) {
+				ks := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Sid:       jsii.String(constructID(string(res)) + strings.TrimPrefix(a, "kms:")),
+					Actions:   jsii.Strings(a),
+					Resources: jsii.Strings(r.arns(res)...),
+				})
+				ks.AddCondition(jsii.String("StringEquals"), map[string]any{"kms:EncryptionContext:purpose": f.KeyPurposes[a]})
+				statements = append(statements, ks)
+			}
+		} else {
+			statements = append(statements, st)
+		}
 		if v := res.EnvVar(); v != "" {
 			env[v] = r.envValue(res)
 		}
@@ -319,6 +355,12 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 			Sid:       jsii.String("ConsumePaymentsQueue"),
 			Actions:   jsii.Strings(QueueConsumerActions...),
 			Resources: jsii.Strings(*r.payments.QueueArn()),
+		}))
+	case WebhookTrigger:
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ConsumeWebhookQueues"),
+			Actions:   jsii.Strings(QueueConsumerActions...),
+			Resources: jsii.Strings(*r.webhookEvents.QueueArn(), *r.webhookDeliveries.QueueArn()),
 		}))
 	case StreamTrigger:
 		// What the table's grantStreamRead would allow, as statements of
@@ -352,6 +394,11 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 	}
 	for k, v := range f.Env {
 		env[k] = jsii.String(v)
+	}
+	if f.StageEnv != nil {
+		for k, v := range f.StageEnv(stage) {
+			env[k] = jsii.String(v)
+		}
 	}
 
 	role := awsiam.NewRole(r.stack, jsii.String(id+"Role"), &awsiam.RoleProps{
@@ -411,6 +458,12 @@ func (r resources) arns(res Resource) []string {
 		return []string{*r.table.TableStreamArn()}
 	case EventsDLQ:
 		return []string{*r.eventsDLQ.QueueArn()}
+	case WebhookKey:
+		return []string{*r.webhookKey.KeyArn()}
+	case WebhookEventsQueue:
+		return []string{*r.webhookEvents.QueueArn()}
+	case WebhookDeliveriesQueue:
+		return []string{*r.webhookDeliveries.QueueArn()}
 	}
 	panic(fmt.Sprintf("unknown resource %q", res))
 }
@@ -428,6 +481,10 @@ func (r resources) envValue(res Resource) *string {
 		return r.dlq.QueueUrl()
 	case EventsDLQ:
 		return r.eventsDLQ.QueueUrl()
+	case WebhookKey:
+		return r.webhookKey.KeyArn()
+	case WebhookDeliveriesQueue:
+		return r.webhookDeliveries.QueueUrl()
 	}
 	panic(fmt.Sprintf("resource %q has no environment value", res))
 }
@@ -460,8 +517,22 @@ func ValidateFunctions(fns []Function, assetDir string) error {
 			if !strings.HasPrefix(t.Expression, "rate(") && !strings.HasPrefix(t.Expression, "cron(") {
 				return fmt.Errorf("function %s: schedule %q is not rate(...) or cron(...)", f.Name, t.Expression)
 			}
+		case WebhookTrigger:
+			if t.BatchSize < 1 || t.BatchSize > 10 || t.MaxBatchingWindow < 0 || t.MaxBatchingWindow > 5*time.Minute {
+				return fmt.Errorf("function %s: webhook queues' BatchSize (%d) or MaxBatchingWindow (%s) out of Lambda's limits", f.Name, t.BatchSize, t.MaxBatchingWindow)
+			}
 		default:
-			return fmt.Errorf("function %s: needs a Trigger (QueueTrigger, HTTPAPITrigger, ScheduleTrigger or StreamTrigger)", f.Name)
+			return fmt.Errorf("function %s: needs a Trigger (QueueTrigger, HTTPAPITrigger, ScheduleTrigger, StreamTrigger or WebhookTrigger)", f.Name)
+		}
+		for _, a := range f.Access[WebhookKey] {
+			if len(f.KeyPurposes[a]) == 0 {
+				return fmt.Errorf("function %s: %s on the webhook key without KeyPurposes", f.Name, a)
+			}
+		}
+		for a := range f.KeyPurposes {
+			if !slices.Contains(f.Access[WebhookKey], a) {
+				return fmt.Errorf("function %s: KeyPurposes of %s, which it may not use on the webhook key", f.Name, a)
+			}
 		}
 		if f.MemoryMB < 128 || f.Timeout <= 0 || f.Timeout > 15*time.Minute {
 			return fmt.Errorf("function %s: MemoryMB (%d) and Timeout (%s) must be set, within Lambda's limits", f.Name, f.MemoryMB, f.Timeout)

@@ -47,12 +47,15 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 		t.Errorf("%d queue and %d stream consumers, want ingest; events and stats", queueConsumers, streamConsumers)
 	}
 	want := map[string]int{
-		"AWS::DynamoDB::Table":            1,
-		"AWS::KMS::Key":                   1,
-		"AWS::SQS::Queue":                 3, // payments, its DLQ, the events DLQ
-		"AWS::Lambda::Function":           len(Functions),
-		"AWS::IAM::Role":                  len(Functions),
-		"AWS::Lambda::EventSourceMapping": queueConsumers + streamConsumers,
+		"AWS::DynamoDB::Table": 1,
+		"AWS::KMS::Key":        2, // the table's, the webhooks' secrets'
+		// payments, its DLQ, the events DLQ; the webhook events and
+		// deliveries queues and their DLQ
+		"AWS::SQS::Queue":       6,
+		"AWS::Lambda::Function": len(Functions),
+		"AWS::IAM::Role":        len(Functions),
+		// ingest; events and stats; the webhooks function's two queues
+		"AWS::Lambda::EventSourceMapping": queueConsumers + streamConsumers + 2,
 		"AWS::ApiGatewayV2::Api":          1,
 		"AWS::ApiGatewayV2::Stage":        1,
 		"AWS::ApiGatewayV2::Integration":  1,
@@ -61,15 +64,16 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 		"AWS::Events::Archive":            1,
 		"AWS::EventSchemas::Registry":     1,
 		"AWS::EventSchemas::Schema":       len(eventschema.All()),
-		"AWS::Events::Rule":               schedules,
+		"AWS::Events::Rule":               schedules + 1, // and the webhooks' rule on the bus
 		"AWS::SNS::Topic":                 1,
 		"AWS::CloudWatch::Dashboard":      1,
 		// Per role, the default policy CDK puts the X-Ray statements in; no
 		// other (grants made by constructs) beside the inline policies.
 		"AWS::IAM::Policy": len(Functions),
 		// The two DLQs, payments queue age, errors+throttles per function,
-		// iterator age per stream consumer, API 5xx.
-		"AWS::CloudWatch::Alarm":              3 + 2*len(Functions) + streamConsumers + 1,
+		// iterator age per stream consumer, API 5xx; the webhooks' DLQ,
+		// events queue age, deliveries backlog and dead deliveries.
+		"AWS::CloudWatch::Alarm":              3 + 2*len(Functions) + streamConsumers + 1 + 4,
 		"AWS::Logs::LogGroup":                 len(Functions) + 1, // one per function, the API access log
 		"AWS::IAM::ManagedPolicy":             0,
 		"AWS::Lambda::LayerVersion":           0,
@@ -146,7 +150,7 @@ func TestTableIsBuiltFromTheStoreSchema(t *testing.T) {
 // images (the events function compares them).
 func TestTableIsOnDemandRecoverableEncryptedWithTTL(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
-		keyID, _ := s.json.only(t, "AWS::KMS::Key")
+		keyID := tableKey(t, s.json)
 		check(t, "table properties", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 				"BillingMode":                      "PAY_PER_REQUEST",
@@ -207,8 +211,8 @@ func TestEveryQueueHasADLQAndAnAlarm(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
 		queues := s.json.ofType("AWS::SQS::Queue")
 		dlqs := deadLetterQueues(s.json)
-		if len(dlqs) != 2 {
-			t.Fatalf("dead-letter queues %v, want the payments DLQ and the events DLQ", dlqs)
+		if len(dlqs) != 3 {
+			t.Fatalf("dead-letter queues %v, want the payments DLQ, the events DLQ and the webhook DLQ", dlqs)
 		}
 		for _, id := range queues {
 			p := s.json.Resources[id].Properties
@@ -394,8 +398,13 @@ func TestFunctionsRunGoOnGravitonWithTracingAndJSONLogs(t *testing.T) {
 						}
 					}
 				}
+				var stageEnv map[string]string
+				if f.StageEnv != nil {
+					stageEnv = f.StageEnv(stage)
+				}
 				for v := range vars {
-					if _, extra := f.Env[v]; !fromAccess[v] && !extra {
+					_, byStage := stageEnv[v]
+					if _, extra := f.Env[v]; !fromAccess[v] && !extra && !byStage {
 						t.Errorf("%s in the environment, though the function may use no resource named by it", v)
 					}
 				}
@@ -413,15 +422,11 @@ func TestFunctionsRunGoOnGravitonWithTracingAndJSONLogs(t *testing.T) {
 func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
 		tableID := s.json.ofType("AWS::DynamoDB::Table")[0]
-		keyID := s.json.ofType("AWS::KMS::Key")[0]
+		keyID := tableKey(t, s.json)
 		busID := s.json.ofType("AWS::Events::EventBus")[0]
-		var paymentsID string
-		for _, id := range s.json.ofType("AWS::SQS::Queue") {
-			if s.json.Resources[id].Properties["RedrivePolicy"] != nil {
-				paymentsID = id
-			}
-		}
+		paymentsID := paymentsQueue(t, s.json)
 		eventsDLQID := onFailureQueue(t, s.json)
+		wh := webhookResources(t, s.json)
 		// The table and each index of the store's schema, by name.
 		var indexes []string
 		for _, i := range store.LocalSecondaryIndexes() {
@@ -435,6 +440,13 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 		for _, name := range indexes {
 			tableAndIndexes = append(tableAndIndexes, map[string]any{"Fn::Join": []any{"", []any{getAtt(tableID, "Arn"), "/index/" + name}}})
 		}
+		arn := func(ids ...string) []any {
+			var out []any
+			for _, id := range ids {
+				out = append(out, getAtt(id, "Arn"))
+			}
+			return out
+		}
 		for _, f := range Functions {
 			t.Run(f.Name, func(t *testing.T) {
 				_, fn := s.json.function(t, f.Name)
@@ -442,6 +454,7 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 				if role.Properties["ManagedPolicyArns"] != nil {
 					t.Errorf("role has managed policies %s", jsonString(role.Properties["ManagedPolicyArns"]))
 				}
+				_, consumesWebhooks := f.Trigger.(WebhookTrigger)
 
 				got := map[string]bool{}
 				for _, st := range sts {
@@ -451,38 +464,47 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 							t.Errorf("wildcard action %q", a)
 						}
 						service := a[:strings.Index(a, ":")]
+						onlyOn := func(what string, want ...[]any) {
+							t.Helper()
+							for _, w := range want {
+								if sameItems(st.Resources, w) {
+									return
+								}
+							}
+							t.Errorf("%s on %s, want %s only", a, jsonString(st.Resources), what)
+						}
 						switch {
 						case slices.Contains(st.Resources, any("*")):
 							if service != "xray" && a != "dynamodb:ListStreams" {
 								t.Errorf("%s on every resource (*); only X-Ray and dynamodb:ListStreams, which have no resource-level permissions, may be", a)
 							}
 						case slices.Contains(StreamConsumerActions, a):
-							if !reflect.DeepEqual(st.Resources, []any{getAtt(tableID, "StreamArn")}) {
-								t.Errorf("%s on %s, want the table's stream only", a, jsonString(st.Resources))
-							}
+							onlyOn("the table's stream", []any{getAtt(tableID, "StreamArn")})
 						case service == "dynamodb":
-							if !reflect.DeepEqual(st.Resources, tableAndIndexes) {
-								t.Errorf("%s on %s, want the table and its indexes only, each by name: %s", a, jsonString(st.Resources), jsonString(tableAndIndexes))
+							onlyOn("the table and its indexes, each by name", tableAndIndexes)
+						case service == "kms" && reflect.DeepEqual(st.Resources, arn(wh.key)):
+							// The webhook key: per action, for its purposes only.
+							want := map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:purpose": anyList(f.KeyPurposes[a])}}
+							if len(st.Actions) != 1 || !reflect.DeepEqual(st.Condition, want) {
+								t.Errorf("%v on the webhook key with condition %s, want %s", st.Actions, jsonString(st.Condition), jsonString(want))
 							}
 						case service == "kms":
-							if !reflect.DeepEqual(st.Resources, []any{getAtt(keyID, "Arn")}) {
-								t.Errorf("%s on %s, want the table key only", a, jsonString(st.Resources))
-							}
+							onlyOn("the table key or the webhook key", arn(keyID))
 							if !strings.Contains(jsonString(st.Condition), `"kms:ViaService"`) {
 								t.Errorf("%s without a kms:ViaService condition", a)
 							}
 						case service == "events":
-							if !reflect.DeepEqual(st.Resources, []any{getAtt(busID, "Arn")}) {
-								t.Errorf("%s on %s, want the event bus only", a, jsonString(st.Resources))
-							}
+							onlyOn("the event bus", arn(busID))
+						case a == "sqs:SendMessage" && f.Access[WebhookDeliveriesQueue] != nil:
+							onlyOn("the webhook deliveries queue", arn(wh.deliveries))
 						case a == "sqs:SendMessage":
-							if !reflect.DeepEqual(st.Resources, []any{getAtt(eventsDLQID, "Arn")}) {
-								t.Errorf("%s on %s, want the events DLQ only", a, jsonString(st.Resources))
-							}
+							onlyOn("the events DLQ", arn(eventsDLQID))
+						case a == "sqs:ChangeMessageVisibility":
+							onlyOn("the webhook deliveries queue", arn(wh.deliveries))
+						case service == "sqs" && consumesWebhooks:
+							onlyOn("the webhook queues", arn(wh.events, wh.deliveries))
 						case service == "sqs":
-							if !reflect.DeepEqual(st.Resources, []any{getAtt(paymentsID, "Arn")}) {
-								t.Errorf("%s on %s, want the payments queue only", a, jsonString(st.Resources))
-							}
+							onlyOn("the payments queue", arn(paymentsID))
 						}
 					}
 				}
@@ -497,6 +519,27 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 			})
 		}
 	})
+}
+
+// sameItems reports whether a and b hold the same values, in any order.
+func sameItems(a, b []any) bool {
+	key := func(xs []any) []string {
+		out := make([]string, len(xs))
+		for i, x := range xs {
+			out[i] = jsonString(x)
+		}
+		sort.Strings(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+func anyList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // Nothing in the stack grants a wildcard action or a FullAccess policy.
@@ -551,6 +594,9 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"GET /v1/event-types", "GET /v1/event-types/{type}", "GET /v1/event-types/{type}/versions/{version}",
 		"POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}",
 		"GET /v1/audit",
+		"POST /v1/webhooks", "GET /v1/webhooks", "GET /v1/webhooks/{id}", "PATCH /v1/webhooks/{id}", "DELETE /v1/webhooks/{id}",
+		"GET /v1/webhooks/{id}/deliveries", "GET /v1/webhooks/{id}/deliveries/{delivery_id}",
+		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry",
 		"GET /v1/openapi.json",
 		"GET /problems", "GET /problems/{slug}", // the problem types' pages
 		"$default", // what none of them matches: the api function answers 404 or 405
@@ -737,14 +783,16 @@ func TestAlarmsCoverFailuresAndNotifyTheTopic(t *testing.T) {
 				t.Errorf("alarm %v: threshold %v, want %v", p["AlarmName"], p["Threshold"], threshold)
 			}
 		}
-		var payments string
-		for _, id := range s.json.ofType("AWS::SQS::Queue") {
-			if s.json.Resources[id].Properties["RedrivePolicy"] != nil {
-				payments = id
-			}
-		}
+		payments := paymentsQueue(t, s.json)
 		for dlq := range deadLetterQueues(s.json) {
 			want("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq, 1)
+		}
+		wh := webhookResources(t, s.json)
+		want("AWS/SQS", "ApproximateAgeOfOldestMessage", wh.events, stage.Alarms.WebhookEventsAge.Seconds())
+		want("AWS/SQS", "ApproximateNumberOfMessagesVisible", wh.deliveries, stage.Alarms.WebhookBacklog)
+		want("Accrue", "WebhookDeliveries", "", stage.Alarms.WebhookDead)
+		if p := have[key{"Accrue", "WebhookDeliveries", ""}]; p != nil && !reflect.DeepEqual(p["Dimensions"], []any{map[string]any{"Name": "Outcome", "Value": "dead"}}) {
+			t.Errorf("the dead deliveries alarm's dimensions %s, want Outcome=dead", jsonString(p["Dimensions"]))
 		}
 		want("AWS/SQS", "ApproximateAgeOfOldestMessage", payments, stage.Alarms.PaymentsQueueAge.Seconds())
 		for _, consumer := range []string{"events", "stats"} {
@@ -774,6 +822,7 @@ func TestDashboardShowsTheMainSignals(t *testing.T) {
 			"Payments queue", "ApproximateAgeOfOldestMessage",
 			"Function errors and throttles", "API latency", "5xx",
 			"IteratorAge", "events DLQ depth",
+			"Webhook attempts", "attempts dead", "webhook DLQ depth",
 		} {
 			if !strings.Contains(body, w) {
 				t.Errorf("dashboard has no %q", w)
@@ -785,7 +834,7 @@ func TestDashboardShowsTheMainSignals(t *testing.T) {
 // The outputs an operator needs after `cdk deploy`.
 func TestOutputsNameTheEntryPoints(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
-		for _, o := range []string{"ApiUrl", "PaymentsQueueUrl", "PaymentsDLQUrl", "EventsDLQUrl", "EventBusName", "TableName", "AlarmTopicArn"} {
+		for _, o := range []string{"ApiUrl", "PaymentsQueueUrl", "PaymentsDLQUrl", "EventsDLQUrl", "EventBusName", "TableName", "AlarmTopicArn", "WebhookDLQUrl"} {
 			if _, ok := s.json.Outputs[o]; !ok {
 				t.Errorf("no output %s", o)
 			}

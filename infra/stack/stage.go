@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/accrue/accrue/shared/webhooks"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 )
@@ -45,6 +47,11 @@ type Stage struct {
 
 	// Alarms are the alarm thresholds.
 	Alarms AlarmThresholds
+
+	// WebhookURLs: the endpoint URLs partners may register (and deliveries
+	// may connect to): https only and public addresses only in prod; http
+	// too in dev. (make dev and the tests allow 127.0.0.1.)
+	WebhookURLs webhooks.URLPolicy
 }
 
 // Throttle is API Gateway's token bucket: steady requests per second and burst.
@@ -66,6 +73,10 @@ type Concurrency struct {
 	// (a throttled batch returns to the queue and counts as a receive,
 	// towards the DLQ).
 	QueueMax int
+	// WebhookQueueMax is the maximum concurrency of each of the webhooks
+	// function's two queue mappings (2..1000): the two together at most its
+	// reserved concurrency, for the same reason as QueueMax.
+	WebhookQueueMax int
 	// Account is the account's Lambda concurrency quota the stage is sized
 	// for (AWS's default is 1000 per region). Lambda refuses a reservation
 	// that leaves less than UnreservedMin of it unreserved.
@@ -95,6 +106,15 @@ type AlarmThresholds struct {
 	FunctionThrottles float64
 	// API5xx: server errors of the HTTP API per period (alarm when >= threshold).
 	API5xx float64
+	// WebhookEventsAge: age of the oldest event waiting for the webhooks'
+	// fan-out: deliveries start late.
+	WebhookEventsAge time.Duration
+	// WebhookBacklog: attempts due but not taken (the deliveries queue's
+	// visible messages; those waiting for their retry are hidden).
+	WebhookBacklog float64
+	// WebhookDead: deliveries that died (every attempt failed: a partner's
+	// endpoint down for a day) per period.
+	WebhookDead float64
 }
 
 // Stages are the deployable stages by name.
@@ -108,12 +128,13 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 7 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 50, BurstLimit: 100},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 10, BurstLimit: 20},
-		// Dev sees test traffic: 42 in all, so dev and prod together fit in
+		// Dev sees test traffic: 46 in all, so dev and prod together fit in
 		// one account of the default quota.
 		Concurrency: Concurrency{
-			Reserved: map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1},
-			QueueMax: 10,
-			Account:  1000,
+			Reserved:        map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1, "webhooks": 4},
+			QueueMax:        10,
+			WebhookQueueMax: 2,
+			Account:         1000,
 		},
 		Alarms: AlarmThresholds{
 			Period:            5 * time.Minute,
@@ -123,7 +144,11 @@ var Stages = map[string]Stage{
 			FunctionErrors:    5,
 			FunctionThrottles: 5,
 			API5xx:            5,
+			WebhookEventsAge:  30 * time.Minute,
+			WebhookBacklog:    1000,
+			WebhookDead:       1,
 		},
+		WebhookURLs: webhooks.PolicyHTTP,
 	},
 	"prod": {
 		Name:                  "prod",
@@ -149,10 +174,15 @@ var Stages = map[string]Stage{
 		//     table partition: ~30 partitions at that write rate.
 		//   jobs 2, rollup 2: one run per schedule, and an operator's manual
 		//     run beside it.
+		//   webhooks 100, each of its queue mappings at most 50: a batch of
+		//     10 attempts runs at once, ~100 ms at a partner's endpoint, so
+		//     ~5,000 attempts/s on the deliveries queue's 50 (the fan-out's 50
+		//     take 10 events in a few ms each). 604 reserved in all.
 		Concurrency: Concurrency{
-			Reserved: map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2},
-			QueueMax: 100,
-			Account:  1000,
+			Reserved:        map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2, "webhooks": 100},
+			QueueMax:        100,
+			WebhookQueueMax: 50,
+			Account:         1000,
 		},
 		Alarms: AlarmThresholds{
 			Period:            time.Minute,
@@ -162,7 +192,11 @@ var Stages = map[string]Stage{
 			FunctionErrors:    1,
 			FunctionThrottles: 1,
 			API5xx:            1,
+			WebhookEventsAge:  5 * time.Minute,
+			WebhookBacklog:    20000,
+			WebhookDead:       1,
 		},
+		WebhookURLs: webhooks.PolicyHTTPS,
 	},
 }
 
@@ -200,6 +234,15 @@ func (s Stage) ValidateConcurrency(fns []Function) error {
 			return fmt.Errorf("stage %s: function %s has no reserved concurrency (Stage.Concurrency.Reserved)", s.Name, f.Name)
 		}
 		total += n
+		if _, ok := f.Trigger.(WebhookTrigger); ok {
+			if c.WebhookQueueMax < 2 || c.WebhookQueueMax > 1000 {
+				return fmt.Errorf("stage %s: webhook queue mappings' maximum concurrency %d, Lambda allows 2..1000", s.Name, c.WebhookQueueMax)
+			}
+			if 2*c.WebhookQueueMax > n {
+				return fmt.Errorf("stage %s: the webhook queue mappings' maximum concurrency, 2 x %d, above %s's reserved concurrency %d: the excess batches would be throttled and count towards the DLQ",
+					s.Name, c.WebhookQueueMax, f.Name, n)
+			}
+		}
 		if _, ok := f.Trigger.(QueueTrigger); ok {
 			if c.QueueMax < 2 || c.QueueMax > 1000 {
 				return fmt.Errorf("stage %s: queue mapping maximum concurrency %d, Lambda allows 2..1000", s.Name, c.QueueMax)

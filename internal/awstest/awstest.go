@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -54,6 +55,7 @@ var (
 	ddbClients = map[string]*dynamodb.Client{}
 	sqsClients = map[string]*sqs.Client{}
 	ebClients  = map[string]*eventbridge.Client{}
+	kmsClients = map[string]*kms.Client{}
 )
 
 // Endpoint returns the DynamoDB Local endpoint, failing t when testenv is not
@@ -109,16 +111,9 @@ func localRetryer() aws.Retryer {
 func Client(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	ep := Endpoint(t)
-	clientsMu.Lock()
-	defer clientsMu.Unlock()
-	if c, ok := ddbClients[ep]; ok {
-		return c
-	}
-	c := dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(ep)
+	return shared(ddbClients, ep, func() *dynamodb.Client {
+		return dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ep) })
 	})
-	ddbClients[ep] = c
-	return c
 }
 
 // SQSClient returns an SQS client for moto. The test fails when moto is not
@@ -126,16 +121,9 @@ func Client(t testing.TB) *dynamodb.Client {
 func SQSClient(t testing.TB) *sqs.Client {
 	t.Helper()
 	ep := MotoEndpoint(t)
-	clientsMu.Lock()
-	defer clientsMu.Unlock()
-	if c, ok := sqsClients[ep]; ok {
-		return c
-	}
-	c := sqs.NewFromConfig(AWSConfig(), func(o *sqs.Options) {
-		o.BaseEndpoint = aws.String(ep)
+	return shared(sqsClients, ep, func() *sqs.Client {
+		return sqs.NewFromConfig(AWSConfig(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(ep) })
 	})
-	sqsClients[ep] = c
-	return c
 }
 
 // EventBridgeClient returns an EventBridge client for moto. The test fails
@@ -143,16 +131,51 @@ func SQSClient(t testing.TB) *sqs.Client {
 func EventBridgeClient(t testing.TB) *eventbridge.Client {
 	t.Helper()
 	ep := MotoEndpoint(t)
+	return shared(ebClients, ep, func() *eventbridge.Client {
+		return eventbridge.NewFromConfig(AWSConfig(), func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(ep) })
+	})
+}
+
+// KMSClient returns a KMS client for moto. The test fails when moto is not
+// running. Clients are shared within a test binary.
+func KMSClient(t testing.TB) *kms.Client {
+	t.Helper()
+	ep := MotoEndpoint(t)
+	return shared(kmsClients, ep, func() *kms.Client {
+		return kms.NewFromConfig(AWSConfig(), func(o *kms.Options) { o.BaseEndpoint = aws.String(ep) })
+	})
+}
+
+// shared returns cache's client of endpoint ep, made by newClient the first
+// time.
+func shared[C any](cache map[string]C, ep string, newClient func() C) C {
 	clientsMu.Lock()
 	defer clientsMu.Unlock()
-	if c, ok := ebClients[ep]; ok {
+	if c, ok := cache[ep]; ok {
 		return c
 	}
-	c := eventbridge.NewFromConfig(AWSConfig(), func(o *eventbridge.Options) {
-		o.BaseEndpoint = aws.String(ep)
-	})
-	ebClients[ep] = c
+	c := newClient()
+	cache[ep] = c
 	return c
+}
+
+// NewKMSKey creates a symmetric encryption key on moto and schedules its
+// deletion when the test ends. It returns the key's ARN.
+func NewKMSKey(t testing.TB, c *kms.Client) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(t.Name())})
+	if err != nil {
+		t.Fatalf("awstest.NewKMSKey: %v", err)
+	}
+	arn := aws.ToString(out.KeyMetadata.Arn)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(arn), PendingWindowInDays: aws.Int32(7)})
+	})
+	return arn
 }
 
 // StreamsClient returns a DynamoDB Streams client for DynamoDB Local's

@@ -21,6 +21,9 @@ Try:
   curl -s -X POST -H "Authorization: Bearer %[2]s" -H 'Content-Type: application/json' \
     -d '{"points":5,"capture":true}' %[1]s/v1/members/cust-42/redemptions
 
+Webhooks: POST %[1]s/v1/webhooks {"url":"http://127.0.0.1:8081/"} answers a secret;
+  go run ./cmd/accrue webhook listen --secret whsec_...   prints each verified delivery.
+
 Ctrl-C stops everything; data stays in %[8]s (make dev FRESH=1 starts empty).
 `, e.APIURL, e.APIKey, e.Partner, e.QueueURL, filepath.Join(dir, "dev.env"), e.MotoEndpoint, e.Region, filepath.Join(dir, "dev-db"))
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/accrue/accrue/internal/emulators"
@@ -39,6 +40,7 @@ import (
 	"github.com/accrue/accrue/shared/queue"
 	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/store"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 // Config of a local stack.
@@ -66,6 +68,10 @@ type Config struct {
 	// Schedules fired while the stack runs, besides the scheduled jobs the
 	// stack itself fires (member jobs, stats roll-up).
 	Schedules []Schedule
+	// WebhookSchedule is the webhook deliveries' retry schedule (default
+	// webhooks.DefaultSchedule, the one of AWS); make dev WEBHOOK_SCHEDULE=
+	// shortens it.
+	WebhookSchedule webhooks.Schedule
 }
 
 // Env is what a running local stack offers, also written to Dir/dev.env.
@@ -73,6 +79,8 @@ type Env struct {
 	APIURL, APIKey, QueueURL, DLQURL, MotoEndpoint, DynamoDBEndpoint, Region, Table, Partner string
 	// Bus is the local event bus; EventsQueueURL receives a copy of every domain event.
 	Bus, EventsQueueURL string
+	// The webhook delivery path: its queues, DLQ and KMS key.
+	WebhookEventsQueueURL, WebhookDeliveriesQueueURL, WebhookDLQURL, WebhookKey string
 }
 
 func (c *Config) defaults() {
@@ -163,6 +171,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	if err != nil {
 		return err
 	}
+	km := kms.NewFromConfig(awsCfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(moto.Endpoint()) })
 	qs, err := queue.CreatePayments(ctx, sq, cfg.Queue, cfg.Visibility)
 	if err != nil {
 		return err
@@ -173,9 +182,16 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	if err != nil {
 		return err
 	}
+	wh, err := NewWebhooks(ctx, eb, sq, km, store.New(db, cfg.Table), WebhookConfig{
+		Prefix: cfg.Bus, Bus: cfg.Bus, Schedule: cfg.WebhookSchedule, Log: cfg.Log,
+	})
+	if err != nil {
+		return err
+	}
+	wh.checkSecrets(ctx, st, cfg)
 
 	proc := ingest.New(st, cfg.Log, metrics.New(nil))
-	handler := api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Log: cfg.Log})
+	handler := api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Log: cfg.Log, Webhooks: wh.Deps})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -202,6 +218,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 		p.Log = cfg.Log
 		streamWG.Go(func() { _ = p.Run(runCtx) })
 	}
+	streamWG.Go(func() { wh.Run(runCtx) })
 	go func() { defer close(streamDone); streamWG.Wait() }()
 	// The scheduled jobs, as their EventBridge schedules fire them in AWS.
 	jobsRunner := memberjobs.New(st, memberjobs.WithLogger(cfg.Log))
@@ -222,6 +239,8 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 		APIURL: "http://" + ln.Addr().String(), APIKey: key, QueueURL: qs.URL, DLQURL: qs.DLQURL,
 		MotoEndpoint: moto.Endpoint(), DynamoDBEndpoint: ddb.Endpoint(), Region: awsCfg.Region, Table: cfg.Table, Partner: cfg.Partner,
 		Bus: cfg.Bus, EventsQueueURL: eventsQueue,
+		WebhookEventsQueueURL: wh.EventsQueueURL, WebhookDeliveriesQueueURL: wh.DeliveriesQueueURL,
+		WebhookDLQURL: wh.DLQURL, WebhookKey: wh.KeyID,
 	}
 	if err := writeEnv(filepath.Join(cfg.Dir, "dev.env"), env); err != nil {
 		return err
@@ -281,6 +300,10 @@ func writeEnv(path string, e Env) error {
 		"ACCRUE_TABLE=" + e.Table,
 		"ACCRUE_EVENT_BUS=" + e.Bus,
 		"ACCRUE_EVENTS_QUEUE_URL=" + e.EventsQueueURL,
+		"ACCRUE_WEBHOOK_EVENTS_QUEUE_URL=" + e.WebhookEventsQueueURL,
+		"ACCRUE_WEBHOOK_DELIVERIES_QUEUE_URL=" + e.WebhookDeliveriesQueueURL,
+		"ACCRUE_WEBHOOK_DLQ_URL=" + e.WebhookDLQURL,
+		"ACCRUE_WEBHOOK_KEY=" + e.WebhookKey,
 		"AWS_ENDPOINT_URL=" + e.MotoEndpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDBEndpoint,
 		"AWS_REGION=" + e.Region,

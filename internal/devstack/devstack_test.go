@@ -14,6 +14,7 @@ import (
 
 	"github.com/accrue/accrue/internal/devstack"
 	"github.com/accrue/accrue/shared/eventschema/eventschematest"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 func freeAddr(t *testing.T) string {
@@ -219,5 +220,44 @@ func TestClientJourney(t *testing.T) {
 		for _, m := range msgs.Messages {
 			found = found || (strings.Contains(m.Body, `"points.earned"`) && strings.Contains(m.Body, `2026-11-05T10:00:00Z`))
 		}
+	}
+
+	// Webhooks, as the README's make dev section shows them: a webhook to a
+	// local receiver (accrue webhook listen), which prints the redemption's
+	// event, verified.
+	listenAddr := freeAddr(t)
+	out = run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+		"-d", `{"url":"http://`+listenAddr+`/","event_types":["points.redeemed"]}`, env.APIURL+"/v1/webhooks")
+	var wh struct{ ID, Secret string }
+	if err := json.Unmarshal(out, &wh); err != nil || wh.Secret == "" {
+		t.Fatalf("POST /v1/webhooks: %s", out)
+	}
+	bin := filepath.Join(dir, "accrue")
+	run("go", "build", "-o", bin, "./cmd/accrue")
+	listened, err := os.Create(filepath.Join(dir, "listen.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listened.Close()
+	printed := func() string { b, _ := os.ReadFile(listened.Name()); return string(b) }
+	listener := exec.Command(bin, "webhook", "listen", "--addr", listenAddr, "--secret", wh.Secret)
+	listener.Stdout, listener.Stderr = listened, listened
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = listener.Process.Kill(); _ = listener.Wait() }()
+	time.Sleep(webhooks.DefaultCacheTTL) // a new endpoint is seen by deliveries within it
+	run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+		"-d", `{"points":2,"capture":true}`, env.APIURL+"/v1/members/cust-42/redemptions")
+	deadline = time.Now().Add(60 * time.Second)
+	for !strings.Contains(printed(), "points.redeemed member=cust-42") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver printed no verified points.redeemed:\n%s", printed())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out = run(curl, "-s", "-H", auth, env.APIURL+"/v1/webhooks/"+wh.ID+"/deliveries?status=delivered")
+	if !strings.Contains(string(out), `"event_type":"points.redeemed"`) {
+		t.Errorf("the delivery log: %s", out)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -24,20 +26,42 @@ import (
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/rollup"
+	"github.com/accrue/accrue/shared/store"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 // Handlers are the Lambda handlers of functions/, wired as their main.go wire
-// them, for make invoke: on table, and the events function on the event bus
-// named bus through eb.
-func Handlers(db *dynamodb.Client, table string, eb *eventbridge.Client, bus string, log *slog.Logger) map[string]lambda.Handler {
-	return map[string]lambda.Handler{
-		"events": lambda.NewHandler(domainevents.NewPublisher(eb, bus, domainevents.WithLogger(log)).HandleStream),
-		"ingest": lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
-		"api":    lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext),
-		"jobs":   lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
-		"rollup": lambda.NewHandler(rollup.Wire(db, table, log).Handle),
-		"stats":  lambda.NewHandler(rollup.WireConsumer(db, table, log).Handle),
+// them, for make invoke: on the running local stack whose dev.env is env,
+// through cfg's clients (DynamoDB Local and moto).
+func Handlers(cfg aws.Config, env map[string]string, log *slog.Logger) (map[string]lambda.Handler, error) {
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL_DYNAMODB"]) })
+	motoCfg := cfg.Copy()
+	motoCfg.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL"])
+	eb := eventbridge.NewFromConfig(motoCfg)
+	table := env["ACCRUE_TABLE"]
+	wh, err := api.WebhookDepsFromEnv(motoCfg, func(k string) string {
+		if k == webhooks.PolicyEnv {
+			return webhooks.PolicyLocal.Name()
+		}
+		return env[k]
+	})
+	if err != nil {
+		return nil, err
 	}
+	box := webhooks.NewBox(kms.NewFromConfig(motoCfg), env[webhooks.KeyEnv])
+	deliveries := webhooks.New(webhooks.Config{
+		Store: store.New(db, table), Box: box, Queue: webhooks.NewQueue(sqs.NewFromConfig(motoCfg), env[webhooks.DeliveriesQueueEnv]),
+		Policy: webhooks.PolicyLocal, Log: log,
+	})
+	return map[string]lambda.Handler{
+		"events":   lambda.NewHandler(domainevents.NewPublisher(eb, env["ACCRUE_EVENT_BUS"], domainevents.WithLogger(log)).HandleStream),
+		"ingest":   lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
+		"api":      lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, wh, log)).ProxyWithContext),
+		"jobs":     lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
+		"rollup":   lambda.NewHandler(rollup.Wire(db, table, log).Handle),
+		"stats":    lambda.NewHandler(rollup.WireConsumer(db, table, log).Handle),
+		"webhooks": lambda.NewHandler(deliveries.Handle),
+	}, nil
 }
 
 // ReadEnv reads dir/dev.env written by a running make dev.
@@ -69,9 +93,10 @@ func Invoke(ctx context.Context, dir, fn, eventFile string, out io.Writer) error
 		return err
 	}
 	cfg := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL_DYNAMODB"]) })
-	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL"]) })
-	hs := Handlers(db, env["ACCRUE_TABLE"], eb, env["ACCRUE_EVENT_BUS"], slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	hs, err := Handlers(cfg, env, slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	if err != nil {
+		return err
+	}
 	h, ok := hs[fn]
 	if !ok {
 		names := make([]string, 0, len(hs))

@@ -24,6 +24,7 @@ import (
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 var now = time.Date(2026, 11, 5, 12, 0, 0, 0, time.UTC)
@@ -41,6 +42,8 @@ type harness struct {
 	mu       sync.Mutex
 	seen     []exchange
 	norecord bool
+	// deliveries is the webhook deliveries queue (harnessOptions.webhooks).
+	deliveries string
 }
 
 // exchange is one request and its response, checked against the OpenAPI
@@ -85,6 +88,10 @@ type harnessOptions struct {
 	clock          func() time.Time
 	dynamo         []func(*dynamodb.Options)
 	requestTimeout time.Duration
+	// webhooks gives the API its webhook routes' dependencies on moto (a
+	// KMS key, a deliveries queue: h.deliveries) with this URL policy.
+	webhooks *webhooks.URLPolicy
+	resolver webhooks.Resolver
 }
 
 func buildWith(t testing.TB, o harnessOptions) *harness {
@@ -135,7 +142,15 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 	if len(o.dynamo) > 0 {
 		apiKeys = keys.New(dynamodb.New(c.Options(), o.dynamo...), table, keys.WithClock(o.clock))
 	}
-	h.handler = api.New(api.Deps{Store: st, Keys: apiKeys, Ingest: ingest.New(st, log, nil), Log: log, Now: o.clock, RequestTimeout: o.requestTimeout})
+	var wh *api.WebhookDeps
+	if o.webhooks != nil {
+		km := awstest.KMSClient(t)
+		h.deliveries = awstest.NewQueue(t, awstest.SQSClient(t), "", nil)
+		wh = &api.WebhookDeps{Box: webhooks.NewBox(km, awstest.NewKMSKey(t, km)), Queue: webhooks.NewQueue(awstest.SQSClient(t), h.deliveries),
+			Policy: *o.webhooks, Resolver: o.resolver}
+	}
+	h.handler = api.New(api.Deps{Store: st, Keys: apiKeys, Ingest: ingest.New(st, log, nil), Log: log, Now: o.clock, RequestTimeout: o.requestTimeout,
+		Webhooks: wh})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)
 	return h

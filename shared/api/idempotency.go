@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -73,8 +74,14 @@ func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerF
 			c.w.Header().Set("Retry-After", strconv.Itoa(int(max(wait, 1))))
 			return result{}, problem(probIdemBusy, "retry after the first request finishes (or its deadline passes)")
 		}
+		body := old.Body
+		if old.Sealed {
+			if body, err = s.openSealed(ctx, c.principal.PartnerID, old.Body); err != nil {
+				return result{}, err
+			}
+		}
 		c.w.Header().Set("Idempotent-Replayed", "true")
-		return result{status: old.Status, body: rawJSON{contentType: old.ContentType, body: old.Body}}, nil
+		return result{status: old.Status, body: rawJSON{contentType: old.ContentType, body: body}}, nil
 	}
 	c.idem = claim
 	res, err := h(store.WithIdempotency(ctx, claim), c)
@@ -87,6 +94,9 @@ func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerF
 		// and on every retry.
 		if err != nil {
 			c.log.ErrorContext(ctx, "the change committed, then the handler failed; answering the stored response", "error", err)
+		}
+		if c.plain != nil {
+			return stored(*c.plain), nil // the stored one is sealed
 		}
 		return stored(claim.Response), nil
 	}
@@ -103,10 +113,44 @@ func (s *server) idempotent(ctx context.Context, c *call, key string, h handlerF
 		}
 		return result{}, err
 	}
-	if ferr := s.Store.FinishIdempotent(cctx, claim, resp); ferr != nil {
+	if sealed, serr := c.sealed(resp); serr != nil {
+		c.log.ErrorContext(ctx, "sealing an idempotent response failed; not stored", "error", serr)
+		if aerr := s.Store.AbandonIdempotent(cctx, claim); aerr != nil {
+			c.log.ErrorContext(ctx, "forgetting an idempotency key failed", "error", aerr)
+		}
+	} else if ferr := s.Store.FinishIdempotent(cctx, claim, sealed); ferr != nil {
 		c.log.ErrorContext(ctx, "storing an idempotent response failed", "error", ferr)
 	}
 	return stored(resp), nil
+}
+
+// sealed is resp as it is stored: encrypted when the handler asked (its
+// answer shows a secret: POST /v1/webhooks), as is otherwise.
+func (c *call) sealed(resp store.IdemResponse) (store.IdemResponse, error) {
+	if c.seal == nil || len(resp.Body) == 0 {
+		return resp, nil
+	}
+	b, err := c.seal(resp.Body)
+	if err != nil {
+		return store.IdemResponse{}, fmt.Errorf("seal the stored answer: %w", err)
+	}
+	plain := resp
+	c.plain = &plain
+	resp.Body, resp.Sealed = b, true
+	return resp, nil
+}
+
+// openSealed decrypts a sealed stored answer of the partner's.
+func (s *server) openSealed(ctx context.Context, partner string, body []byte) ([]byte, error) {
+	d, err := s.webhookDeps()
+	if err != nil {
+		return nil, err
+	}
+	b, err := d.Box.Open(ctx, partner, body)
+	if err != nil {
+		return nil, fmt.Errorf("open a sealed stored answer: %w", err)
+	}
+	return b, nil
 }
 
 func stored(r store.IdemResponse) result {
@@ -128,7 +172,7 @@ func (c *call) respond(render func(store.Written) (result, error)) {
 		if status5xx {
 			return store.IdemResponse{}, err
 		}
-		return resp, nil
+		return c.sealed(resp)
 	}
 }
 

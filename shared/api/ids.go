@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 
 	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/store"
 )
 
 // The ids a request may carry, checked in this one place before anything
@@ -27,6 +28,10 @@ var (
 	idCatalog = idKind{"lower-case letters, digits, _ and -, 1 to 63 characters", validID}
 	// idEventType names a domain event type (points.earned).
 	idEventType = idKind{"an event type such as points.earned (GET /v1/event-types lists them)", validEventType}
+	// idWebhook is an id Accrue gave a webhook endpoint ("wh_" + hex).
+	idWebhook = idKind{"a webhook id from POST /v1/webhooks (wh_ and 24 hex digits)", store.ValidWebhookID}
+	// idDelivery is an id of a webhook delivery ("dlv_" + hex).
+	idDelivery = idKind{"a delivery id from GET /v1/webhooks/{id}/deliveries (dlv_ and 32 hex digits)", store.ValidDeliveryID}
 	// idSchemaVersion is a version of an event type's schema.
 	idSchemaVersion = idKind{"a schema version: an integer from 1 to 9999", validSchemaVersion}
 )

@@ -83,10 +83,10 @@ var (
 		When: "An `app` key on a route that needs an `admin` key.",
 		Do:   "Call the route with an `admin` key (keep admin keys in back-office systems, not in apps)."}
 	probNotFound = &ProblemType{Slug: "not-found", Title: "Not found", Status: http.StatusNotFound,
-		When: "The member, redemption, reward, review item or route does not exist for this partner (another partner's data is never visible: it is not found).",
+		When: "The member, redemption, reward, review item, webhook endpoint, delivery or route does not exist for this partner (another partner's data is never visible: it is not found).",
 		Do:   "Check the id, the path and that the API key is the partner's that owns the data. A member must be enrolled (`POST /v1/members`) or have paid before it can be read."}
 	probConflict = &ProblemType{Slug: "conflict", Title: "Conflict with the current state", Status: http.StatusConflict,
-		When: "The operation does not fit the current state: a once-only activity already rewarded, a redemption that is not an open hold, a hold that has expired, a member whose data was erased.",
+		When: "The operation does not fit the current state: a once-only activity already rewarded, a redemption that is not an open hold, a hold that has expired, a member whose data was erased, the re-send of a webhook delivery that is not dead (it was delivered, or is still being retried).",
 		Do:   "Read the current state (the member, its ledger) and decide again. Sent unchanged, the request gets the same answer."}
 	probInsufficient = &ProblemType{Slug: "insufficient-points", Title: "Not enough available points", Status: http.StatusUnprocessableEntity,
 		When: "A redemption or a debit adjustment asks for more than the member's available points.",
@@ -124,6 +124,9 @@ var (
 	probMethod = &ProblemType{Slug: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
 		When: "A method the path does not have (such as `DELETE /v1/program`); the `Allow` header lists the methods it has. A path the API does not have is 404 `not-found`.",
 		Do:   "Use one of the methods the `Allow` header lists."}
+	probLimit = &ProblemType{Slug: "limit-reached", Title: "A limit of the partner's account is reached", Status: http.StatusConflict,
+		When: "`POST /v1/webhooks` when the partner already has 16 webhook endpoints.",
+		Do:   "Delete an endpoint you no longer use (`DELETE /v1/webhooks/{id}`), or subscribe an existing one to more event types (`PATCH /v1/webhooks/{id}`), then try again."}
 	probUnsupported = &ProblemType{Slug: "unsupported-media-type", Title: "Send application/json", Status: http.StatusUnsupportedMediaType,
 		When: "A request body with a Content-Type other than `application/json` or `application/*+json`.",
 		Do:   "Send the body as JSON with `Content-Type: application/json`."}
@@ -143,7 +146,7 @@ var problemTypes = []*ProblemType{
 	probValidation, probMalformed, probTooLarge, probUnauth, probForbidden, probNotFound, probConflict,
 	probInsufficient, probOutOfStock, probTier, probInactive, probErased, probExists, probIdemReuse,
 	probIdemBusy, probRejected, probRetry, probInternal, probMethod, probUnsupported,
-	probTransfersOff, probTransferCap, probLastAdminKey,
+	probTransfersOff, probTransferCap, probLastAdminKey, probLimit,
 }
 
 // ProblemTypes returns every problem type the API answers with (copies).
@@ -198,6 +201,10 @@ var errorMap = []struct {
 	{ledger.ErrNotInReview, probConflict, ""},
 	{store.ErrNotFound, probNotFound, ""},
 	{store.ErrUnknownPartner, probNotFound, ""},
+	{store.ErrWebhookNotFound, probNotFound, ""},
+	{store.ErrDeliveryNotFound, probNotFound, ""},
+	{store.ErrDeliveryNotDead, probConflict, ""},
+	{store.ErrTooManyWebhooks, probLimit, ""},
 	{store.ErrMemberExists, probExists, ""},
 	{ledger.ErrMemberInactive, probInactive, ""},
 	{store.ErrMemberErased, probErased, ""},

@@ -82,11 +82,8 @@ func (s *server) settle(ctx context.Context, c *call, capture bool) (result, err
 	if err != nil {
 		return result{}, err
 	}
-	if len(c.body) > 0 {
-		var empty struct{}
-		if err := decodeStrict(c.body, &empty); err != nil {
-			return result{}, err
-		}
+	if err := emptyBody(c); err != nil {
+		return result{}, err
 	}
 	op := s.Store.Cancel
 	if capture {

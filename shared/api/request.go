@@ -71,6 +71,15 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
+// emptyBody checks the body of a route that takes none: nothing, or {}.
+func emptyBody(c *call) error {
+	if len(c.body) == 0 {
+		return nil
+	}
+	var empty struct{}
+	return decodeStrict(c.body, &empty)
+}
+
 func jsonType(kind string) string {
 	switch kind {
 	case "string":

@@ -62,11 +62,8 @@ func (s *server) approve(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	if len(c.body) > 0 {
-		var empty struct{}
-		if err := decodeStrict(c.body, &empty); err != nil {
-			return result{}, err
-		}
+	if err := emptyBody(c); err != nil {
+		return result{}, err
 	}
 	render := renderDecision(id, "approved")
 	c.respond(render)

@@ -14,13 +14,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -28,6 +33,7 @@ import (
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/metrics"
 	"github.com/accrue/accrue/shared/store"
+	"github.com/accrue/accrue/shared/webhooks"
 )
 
 // Authenticator resolves a bearer token to its principal.
@@ -49,6 +55,7 @@ type Store interface {
 	IdempotencyStore
 	TransferStore
 	AuditStore
+	WebhookStore
 }
 
 // Deps are what the API needs.
@@ -60,21 +67,47 @@ type Deps struct {
 	Now    func() time.Time
 	// RequestTimeout is each request's deadline (0: RequestTimeout).
 	RequestTimeout time.Duration
+	// Webhooks: what the webhook routes need (nil: they answer 500).
+	Webhooks *WebhookDeps
 }
 
 // Wire builds the API of the api function on table: the key store and one
 // store shared by the routes and the ingestion path of POST /v1/events, so
-// that a PUT /v1/program refreshes the program cache both of them read.
-func Wire(db *dynamodb.Client, table string, log *slog.Logger) http.Handler {
+// that a PUT /v1/program refreshes the program cache both of them read; wh
+// are the webhook routes' dependencies.
+func Wire(db *dynamodb.Client, table string, wh *WebhookDeps, log *slog.Logger) http.Handler {
 	st := store.New(db, table)
 	proc := ingest.New(st, log, metrics.New(os.Stdout))
-	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Log: log})
+	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Log: log, Webhooks: wh})
+}
+
+// WebhookDepsFromEnv are the webhook routes' dependencies in the api
+// function: the webhook key (ACCRUE_WEBHOOK_KEY), the deliveries queue
+// (ACCRUE_WEBHOOK_DELIVERIES_QUEUE_URL) for re-sends, the stage's URL policy
+// (ACCRUE_WEBHOOK_URLS) and the system's resolver.
+func WebhookDepsFromEnv(cfg aws.Config, getenv func(string) string) (*WebhookDeps, error) {
+	key, queueURL := getenv(webhooks.KeyEnv), getenv(webhooks.DeliveriesQueueEnv)
+	if key == "" || queueURL == "" {
+		return nil, fmt.Errorf("environment variables %s and %s are required", webhooks.KeyEnv, webhooks.DeliveriesQueueEnv)
+	}
+	policy, err := webhooks.ParsePolicy(getenv(webhooks.PolicyEnv))
+	if err != nil {
+		return nil, err
+	}
+	return &WebhookDeps{
+		Box: webhooks.NewBox(kms.NewFromConfig(cfg), key), Queue: webhooks.NewQueue(sqs.NewFromConfig(cfg), queueURL),
+		Policy: policy, Resolver: net.DefaultResolver,
+	}, nil
 }
 
 // Lambda is the api function's handler (functions/api): Wire's handler
 // behind API Gateway's HTTP API (payload format 2.0) adapter.
-func Lambda(db *dynamodb.Client, table string, log *slog.Logger) any {
-	return httpadapter.NewV2(Wire(db, table, log)).ProxyWithContext
+func Lambda(cfg aws.Config, db *dynamodb.Client, table string, log *slog.Logger) (any, error) {
+	wh, err := WebhookDepsFromEnv(cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return httpadapter.NewV2(Wire(db, table, wh, log)).ProxyWithContext, nil
 }
 
 type server struct {
@@ -136,6 +169,15 @@ func New(d Deps) http.Handler {
 	route("DELETE /v1/keys/{id}", admin, false, s.revokeKey)
 	route("GET /v1/audit", admin, false, s.listAudit)
 
+	route("POST /v1/webhooks", admin, true, s.createWebhook)
+	route("GET /v1/webhooks", admin, false, s.listWebhooks)
+	route("GET /v1/webhooks/{id}", admin, false, s.getWebhook)
+	route("PATCH /v1/webhooks/{id}", admin, false, s.patchWebhook)
+	route("DELETE /v1/webhooks/{id}", admin, false, s.deleteWebhook)
+	route("GET /v1/webhooks/{id}/deliveries", admin, false, s.listDeliveries)
+	route("GET /v1/webhooks/{id}/deliveries/{delivery_id}", admin, false, s.getDelivery)
+	route("POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", admin, true, s.retryDelivery)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -174,6 +216,11 @@ type call struct {
 	requestID string
 	// idem is the Idempotency-Key claim of the request, if it has one.
 	idem *store.IdemClaim
+	// seal, set by a handler whose answer shows a secret, encrypts the
+	// answer stored for replay (see idempotent); plain is that answer
+	// unsealed, once stored.
+	seal  func([]byte) ([]byte, error)
+	plain *store.IdemResponse
 }
 
 // RequestTimeout is every request's deadline (API Gateway gives up after 30 s):

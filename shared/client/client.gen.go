@@ -177,6 +177,27 @@ func (e CampaignInputCategories) Valid() bool {
 	}
 }
 
+// Defines values for DeliveryStatus.
+const (
+	DeliveryStatusDead      DeliveryStatus = "dead"
+	DeliveryStatusDelivered DeliveryStatus = "delivered"
+	DeliveryStatusPending   DeliveryStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryStatus enum.
+func (e DeliveryStatus) Valid() bool {
+	switch e {
+	case DeliveryStatusDead:
+		return true
+	case DeliveryStatusDelivered:
+		return true
+	case DeliveryStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EarningRuleCategories.
 const (
 	EarningRuleCategoriesBanking      EarningRuleCategories = "banking"
@@ -777,6 +798,27 @@ func (e StreakRuleInputCategories) Valid() bool {
 	}
 }
 
+// Defines values for DeliveryFilter.
+const (
+	DeliveryFilterDead      DeliveryFilter = "dead"
+	DeliveryFilterDelivered DeliveryFilter = "delivered"
+	DeliveryFilterPending   DeliveryFilter = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryFilter enum.
+func (e DeliveryFilter) Valid() bool {
+	switch e {
+	case DeliveryFilterDead:
+		return true
+	case DeliveryFilterDelivered:
+		return true
+	case DeliveryFilterPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BadRequestStatus.
 const (
 	BadRequestStatusN400 BadRequestStatus = 400
@@ -831,6 +873,7 @@ const (
 	ConflictTypeHttpsaccrueDevproblemsconflict             ConflictType = "https://accrue.dev/problems/conflict"
 	ConflictTypeHttpsaccrueDevproblemsidempotencyKeyReused ConflictType = "https://accrue.dev/problems/idempotency-key-reused"
 	ConflictTypeHttpsaccrueDevproblemslastAdminKey         ConflictType = "https://accrue.dev/problems/last-admin-key"
+	ConflictTypeHttpsaccrueDevproblemslimitReached         ConflictType = "https://accrue.dev/problems/limit-reached"
 	ConflictTypeHttpsaccrueDevproblemsmemberErased         ConflictType = "https://accrue.dev/problems/member-erased"
 	ConflictTypeHttpsaccrueDevproblemsmemberInactive       ConflictType = "https://accrue.dev/problems/member-inactive"
 	ConflictTypeHttpsaccrueDevproblemsoutOfStock           ConflictType = "https://accrue.dev/problems/out-of-stock"
@@ -848,6 +891,8 @@ func (e ConflictType) Valid() bool {
 	case ConflictTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case ConflictTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case ConflictTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case ConflictTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -1671,6 +1716,7 @@ const (
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -1688,6 +1734,8 @@ func (e PostEvent409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -2085,6 +2133,7 @@ const (
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -2102,6 +2151,8 @@ func (e CreateKey409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -2367,6 +2418,7 @@ const (
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -2384,6 +2436,8 @@ func (e RevokeKey409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -2574,6 +2628,7 @@ const (
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -2591,6 +2646,8 @@ func (e EnrollMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -2949,6 +3006,7 @@ const (
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -2966,6 +3024,8 @@ func (e PatchMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -3201,6 +3261,7 @@ const (
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -3218,6 +3279,8 @@ func (e PostActivity409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -3483,6 +3546,7 @@ const (
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -3500,6 +3564,8 @@ func (e Adjust409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -4233,6 +4299,7 @@ const (
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -4250,6 +4317,8 @@ func (e Redeem409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -4524,6 +4593,7 @@ const (
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -4541,6 +4611,8 @@ func (e CancelRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() b
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -4776,6 +4848,7 @@ const (
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -4793,6 +4866,8 @@ func (e CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() 
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -5028,6 +5103,7 @@ const (
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -5045,6 +5121,8 @@ func (e TransferPoints409ApplicationProblemPlusJSONResponseBodyType) Valid() boo
 	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -6081,6 +6159,7 @@ const (
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -6098,6 +6177,8 @@ func (e ApproveReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -6363,6 +6444,7 @@ const (
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
@@ -6380,6 +6462,8 @@ func (e RejectReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
@@ -6912,6 +6996,1560 @@ func (e GetStats500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	}
 }
 
+// Defines values for ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatusN400 ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhooks400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest ListWebhooks400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	ListWebhooks400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  ListWebhooks400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhooks400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhooks400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case ListWebhooks400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatusN401 ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhooks401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated ListWebhooks401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhooks401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhooks401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatusN403 ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhooks403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden ListWebhooks403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhooks403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhooks403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatusN500 ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhooks500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhooks500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError ListWebhooks500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhooks500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhooks500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhooks500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400 CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest CreateWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	CreateWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  CreateWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case CreateWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401 CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated CreateWebhook401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403 CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden CreateWebhook403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatusN409 CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatusN413 CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge CreateWebhook413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatusN415 CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500 CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError CreateWebhook500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatusN503 CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWebhook503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateWebhook503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain CreateWebhook503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the CreateWebhook503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateWebhook503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateWebhook503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400 DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	DeleteWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	DeleteWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case DeleteWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case DeleteWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401 DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	DeleteWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated DeleteWebhook401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e DeleteWebhook401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case DeleteWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403 DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	DeleteWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden DeleteWebhook403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e DeleteWebhook403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case DeleteWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatusN404 DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	DeleteWebhook404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound DeleteWebhook404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e DeleteWebhook404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case DeleteWebhook404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500 DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	DeleteWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError DeleteWebhook500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e DeleteWebhook500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case DeleteWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatusN503 DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteWebhook503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	DeleteWebhook503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain DeleteWebhook503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the DeleteWebhook503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e DeleteWebhook503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case DeleteWebhook503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400 GetWebhook400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhook400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest GetWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	GetWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  GetWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhook400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case GetWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401 GetWebhook401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhook401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated GetWebhook401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhook401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403 GetWebhook403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhook403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden GetWebhook403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhook403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhook404ApplicationProblemPlusJSONResponseBodyStatusN404 GetWebhook404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhook404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhook404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhook404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound GetWebhook404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhook404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhook404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500 GetWebhook500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhook500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhook500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError GetWebhook500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhook500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhook500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400 PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest PatchWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	PatchWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  PatchWebhook400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case PatchWebhook400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401 PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated PatchWebhook401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403 PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden PatchWebhook403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatusN404 PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound PatchWebhook404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatusN413 PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge PatchWebhook413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatusN415 PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500 PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError PatchWebhook500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatusN503 PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchWebhook503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	PatchWebhook503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain PatchWebhook503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the PatchWebhook503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e PatchWebhook503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case PatchWebhook503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveriesParamsStatus.
+const (
+	ListWebhookDeliveriesParamsStatusDead      ListWebhookDeliveriesParamsStatus = "dead"
+	ListWebhookDeliveriesParamsStatusDelivered ListWebhookDeliveriesParamsStatus = "delivered"
+	ListWebhookDeliveriesParamsStatusPending   ListWebhookDeliveriesParamsStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveriesParamsStatus enum.
+func (e ListWebhookDeliveriesParamsStatus) Valid() bool {
+	switch e {
+	case ListWebhookDeliveriesParamsStatusDead:
+		return true
+	case ListWebhookDeliveriesParamsStatusDelivered:
+		return true
+	case ListWebhookDeliveriesParamsStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatusN400 ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatusN401 ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatusN403 ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatusN404 ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatusN500 ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatusN400 GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatusN401 GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatusN403 GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatusN404 GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatusN500 GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatusN400 RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatusN401 RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatusN403 RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatusN404 RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatusN409 RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatusN413 RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatusN415 RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatusN500 RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatusN503 RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
 // Activity Fixed points for a named non-payment action (POST /v1/members/{id}/activities).
 type Activity struct {
 	// Name Activity name: lower-case letters, digits, `_` and `-`, 1 to 63 characters, starting with a letter or digit; unique in its list.
@@ -7256,6 +8894,54 @@ type DecimalInput = interface{}
 
 // DecimalString An exact non-negative decimal as a string, e.g. `"1.25"`.
 type DecimalString = string
+
+// Delivery The delivery of one event to one endpoint, as its last attempt left it.
+type Delivery struct {
+	// Attempts Attempts made, re-sends included.
+	Attempts int `json:"attempts"`
+
+	// DeliveredAt `delivered` only: when.
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+
+	// EventId The event's stable id: the `webhook-id` header and the CloudEvent `id` of every attempt.
+	EventId string `json:"event_id"`
+
+	// EventTime The event's time.
+	EventTime time.Time `json:"event_time"`
+
+	// EventType Example: points.earned
+	EventType string `json:"event_type"`
+
+	// Id The delivery's id: one per event and endpoint.
+	Id string `json:"id"`
+
+	// LastAttemptAt When the last attempt was made.
+	LastAttemptAt *time.Time `json:"last_attempt_at,omitempty"`
+
+	// LastError Why the last attempt failed: `answered 503`, `connection refused`, `timeout: ...`, `not sent: the endpoint is inactive`, ...
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastStatusCode The HTTP status of the last attempt's answer; absent when there was none (see `last_error`).
+	LastStatusCode *int `json:"last_status_code,omitempty"`
+
+	// NextAttemptAt `pending` only: when the next attempt is due.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+
+	// Status `pending`: an attempt is due (`next_attempt_at`); `delivered`: an attempt was answered 2xx; `dead`: every attempt of the schedule failed (the dead-letter list; re-sendable).
+	Status    DeliveryStatus `json:"status"`
+	WebhookId string         `json:"webhook_id"`
+}
+
+// DeliveryStatus `pending`: an attempt is due (`next_attempt_at`); `delivered`: an attempt was answered 2xx; `dead`: every attempt of the schedule failed (the dead-letter list; re-sendable).
+type DeliveryStatus string
+
+// DeliveryList A page of an endpoint's deliveries, newest event first.
+type DeliveryList struct {
+	Data []Delivery `json:"data"`
+
+	// NextCursor Opaque cursor of the next page (pass it as `cursor`); absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
 
 // EarningRule Turns a payment amount into base points; the first matching rule applies.
 type EarningRule struct {
@@ -8494,6 +10180,69 @@ type Transfers struct {
 	MinPoints *int64 `json:"min_points,omitempty"`
 }
 
+// Webhook A webhook endpoint.
+type Webhook struct {
+	Active bool `json:"active"`
+
+	// CreatedAt When the endpoint was created.
+	CreatedAt time.Time `json:"created_at"`
+
+	// EventTypes The event types it receives; [] = every type.
+	EventTypes []string `json:"event_types"`
+	Id         string   `json:"id"`
+
+	// PreviousSecretExpiresAt During a rotation's overlap: until when the previous secret still signs deliveries (beside the current one).
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing secret (Standard Webhooks: `whsec_` + the base64 of 32 random bytes), only in the answer of POST /v1/webhooks and of a PATCH that rotates it: store it then, it is never shown again.
+	Secret *string `json:"secret,omitempty"`
+
+	// SecretCreatedAt When the current signing secret was made.
+	SecretCreatedAt time.Time `json:"secret_created_at"`
+
+	// UpdatedAt When it last changed.
+	UpdatedAt time.Time `json:"updated_at"`
+	Url       string    `json:"url"`
+}
+
+// WebhookList A page of the partner's webhook endpoints, by id.
+type WebhookList struct {
+	Data []Webhook `json:"data"`
+
+	// NextCursor Opaque cursor of the next page (pass it as `cursor`); absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// WebhookPatch Changes to a webhook endpoint; absent fields are unchanged.
+type WebhookPatch struct {
+	// Active An inactive endpoint receives nothing.
+	Active *bool `json:"active,omitempty"`
+
+	// EventTypes The event types it receives, from the catalogue (GET /v1/event-types); empty or absent = every type, including types added later.
+	EventTypes *[]string `json:"event_types,omitempty"`
+
+	// RotateSecret Present: a new signing secret (in the answer); the previous one still signs beside it for `overlap_hours`.
+	RotateSecret *struct {
+		// OverlapHours How long the previous secret still signs (default 24; 0: not at all).
+		OverlapHours *int `json:"overlap_hours,omitempty"`
+	} `json:"rotate_secret,omitempty"`
+
+	// Url Where deliveries are POSTed: an absolute `https://` URL (`http://` only in the dev stage and locally), without user name, password or fragment. Its host must be a public address, or a name none of whose addresses is loopback, private, link-local or otherwise not public (and each delivery connects only to a public address).
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookRequest A new webhook endpoint.
+type WebhookRequest struct {
+	// Active An inactive endpoint receives nothing (default true).
+	Active *bool `json:"active,omitempty"`
+
+	// EventTypes The event types it receives, from the catalogue (GET /v1/event-types); empty or absent = every type, including types added later.
+	EventTypes *[]string `json:"event_types,omitempty"`
+
+	// Url Where deliveries are POSTed: an absolute `https://` URL (`http://` only in the dev stage and locally), without user name, password or fragment. Its host must be a public address, or a name none of whose addresses is loopback, private, link-local or otherwise not public (and each delivery connects only to a public address).
+	Url string `json:"url"`
+}
+
 // AuditFrom defines model for AuditFrom.
 type AuditFrom = string
 
@@ -8502,6 +10251,12 @@ type AuditTo = string
 
 // Cursor defines model for Cursor.
 type Cursor = string
+
+// DeliveryFilter defines model for DeliveryFilter.
+type DeliveryFilter string
+
+// DeliveryId defines model for DeliveryId.
+type DeliveryId = string
 
 // EventTypeName defines model for EventTypeName.
 type EventTypeName = string
@@ -8535,6 +10290,9 @@ type SchemaVersion = string
 
 // To defines model for To.
 type To = openapi_types.Date
+
+// WebhookId defines model for WebhookId.
+type WebhookId = string
 
 // BadRequest defines model for BadRequest.
 type BadRequest struct {
@@ -10004,6 +11762,333 @@ type GetStats500ApplicationProblemPlusJSONResponseBodyStatus int
 // GetStats500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetStats.
 type GetStats500ApplicationProblemPlusJSONResponseBodyType string
 
+// ListWebhooksParams defines parameters for ListWebhooks.
+type ListWebhooksParams struct {
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor: the `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhooks.
+type ListWebhooks400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhooks400ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhooks.
+type ListWebhooks400ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhooks.
+type ListWebhooks401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhooks401ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhooks.
+type ListWebhooks401ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhooks.
+type ListWebhooks403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhooks403ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhooks.
+type ListWebhooks403ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhooks.
+type ListWebhooks500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhooks500ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhooks.
+type ListWebhooks500ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhookParams defines parameters for CreateWebhook.
+type CreateWebhookParams struct {
+	// IdempotencyKey Makes the request safe to retry: same key + same request within 24 hours → the first response, replayed; same key + another request → 409 `idempotency-key-reused`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook400ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook400ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook401ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook401ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook403ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook403ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook409ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook409ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook413ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook413ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook500ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook500ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateWebhook.
+type CreateWebhook503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateWebhook503ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateWebhook.
+type CreateWebhook503ApplicationProblemPlusJSONResponseBodyType string
+
+// DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for DeleteWebhook.
+type DeleteWebhook400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType defines parameters for DeleteWebhook.
+type DeleteWebhook400ApplicationProblemPlusJSONResponseBodyType string
+
+// DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for DeleteWebhook.
+type DeleteWebhook401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// DeleteWebhook401ApplicationProblemPlusJSONResponseBodyType defines parameters for DeleteWebhook.
+type DeleteWebhook401ApplicationProblemPlusJSONResponseBodyType string
+
+// DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for DeleteWebhook.
+type DeleteWebhook403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// DeleteWebhook403ApplicationProblemPlusJSONResponseBodyType defines parameters for DeleteWebhook.
+type DeleteWebhook403ApplicationProblemPlusJSONResponseBodyType string
+
+// DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for DeleteWebhook.
+type DeleteWebhook404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// DeleteWebhook404ApplicationProblemPlusJSONResponseBodyType defines parameters for DeleteWebhook.
+type DeleteWebhook404ApplicationProblemPlusJSONResponseBodyType string
+
+// DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for DeleteWebhook.
+type DeleteWebhook500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// DeleteWebhook500ApplicationProblemPlusJSONResponseBodyType defines parameters for DeleteWebhook.
+type DeleteWebhook500ApplicationProblemPlusJSONResponseBodyType string
+
+// DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for DeleteWebhook.
+type DeleteWebhook503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// DeleteWebhook503ApplicationProblemPlusJSONResponseBodyType defines parameters for DeleteWebhook.
+type DeleteWebhook503ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhook400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhook.
+type GetWebhook400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhook400ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhook.
+type GetWebhook400ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhook401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhook.
+type GetWebhook401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhook401ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhook.
+type GetWebhook401ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhook403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhook.
+type GetWebhook403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhook403ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhook.
+type GetWebhook403ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhook404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhook.
+type GetWebhook404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhook404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhook.
+type GetWebhook404ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhook500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhook.
+type GetWebhook500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhook500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhook.
+type GetWebhook500ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook400ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook400ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook401ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook401ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook403ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook403ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook404ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook404ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook413ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook413ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook500ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook500ApplicationProblemPlusJSONResponseBodyType string
+
+// PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for PatchWebhook.
+type PatchWebhook503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// PatchWebhook503ApplicationProblemPlusJSONResponseBodyType defines parameters for PatchWebhook.
+type PatchWebhook503ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Status Only the deliveries with this status: `pending` (an attempt is due), `delivered`, `dead` (the dead-letter list).
+	Status *ListWebhookDeliveriesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor: the `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListWebhookDeliveriesParamsStatus defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParamsStatus string
+
+// ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponseBodyType string
+
+// ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyType defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries500ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType string
+
+// GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetWebhookDelivery.
+type GetWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDeliveryParams defines parameters for RetryWebhookDelivery.
+type RetryWebhookDeliveryParams struct {
+	// IdempotencyKey Makes the request safe to retry: same key + same request within 24 hours → the first response, replayed; same key + another request → 409 `idempotency-key-reused`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery400ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery401ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery403ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery404ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery413ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery500ApplicationProblemPlusJSONResponseBodyType string
+
+// RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType defines parameters for RetryWebhookDelivery.
+type RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType string
+
 // PostEventJSONRequestBody defines body for PostEvent for application/json ContentType.
 type PostEventJSONRequestBody = PaymentEvent
 
@@ -10048,6 +12133,15 @@ type RejectReviewJSONRequestBody = RejectRequest
 
 // PutRewardsJSONRequestBody defines body for PutRewards for application/json ContentType.
 type PutRewardsJSONRequestBody = RewardsRequest
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookRequest
+
+// PatchWebhookJSONRequestBody defines body for PatchWebhook for application/json ContentType.
+type PatchWebhookJSONRequestBody = WebhookPatch
+
+// RetryWebhookDeliveryJSONRequestBody defines body for RetryWebhookDelivery for application/json ContentType.
+type RetryWebhookDeliveryJSONRequestBody = EmptyObject
 
 // AsRedemptionRequest0 returns the union data inside the RedemptionRequest as a RedemptionRequest0
 func (t RedemptionRequest) AsRedemptionRequest0() (RedemptionRequest0, error) {
@@ -10885,6 +12979,117 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/stats (the `GetStats` operationId).
 	GetStats(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhooks The webhook endpoints
+	//
+	// The partner's endpoints, by id; never their secrets. Paginated.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+	ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookWithBody Create a webhook endpoint
+	//
+	// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhookWithBody(ctx context.Context, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhook Create a webhook endpoint
+	//
+	// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhook(ctx context.Context, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhook Delete a webhook endpoint
+	//
+	// The endpoint receives nothing more (attempts under way are dropped) and its delivery log goes with it.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
+	DeleteWebhook(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhook A webhook endpoint
+	//
+	// One endpoint; never its secret.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/webhooks/{id} (the `GetWebhook` operationId).
+	GetWebhook(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchWebhookWithBody Change a webhook endpoint, or rotate its secret
+	//
+	// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+	PatchWebhookWithBody(ctx context.Context, id WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchWebhook Change a webhook endpoint, or rotate its secret
+	//
+	// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+	PatchWebhook(ctx context.Context, id WebhookId, body PatchWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookDeliveries An endpoint's delivery log
+	//
+	// The endpoint's deliveries, newest event first: each with its status, attempts, the last answer's status code or error, and the next attempt. `status=dead` is the dead-letter list: deliveries whose every attempt failed, which `POST .../deliveries/{delivery_id}/retry` sends again. A delivery shows from its first attempt on; records are kept 30 days after their last attempt. With `status`, a page may hold fewer than `limit` deliveries while `next_cursor` says more may follow. Paginated.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveries(ctx context.Context, id WebhookId, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookDelivery A delivery
+	//
+	// One delivery of the endpoint's log.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/webhooks/{id}/deliveries/{delivery_id} (the `GetWebhookDelivery` operationId).
+	GetWebhookDelivery(ctx context.Context, id WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryWebhookDeliveryWithBody Re-send a dead delivery
+	//
+	// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDeliveryWithBody(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryWebhookDelivery Re-send a dead delivery
+	//
+	// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDelivery(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, body RetryWebhookDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListProblemTypes The problem types
@@ -11845,6 +14050,227 @@ func (c *Client) PutRewards(ctx context.Context, body PutRewardsJSONRequestBody,
 // Corresponds with GET /v1/stats (the `GetStats` operationId).
 func (c *Client) GetStats(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStatsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhooks The webhook endpoints
+//
+// The partner's endpoints, by id; never their secrets. Paginated.
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhooksRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookWithBody Create a webhook endpoint
+//
+// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *Client) CreateWebhookWithBody(ctx context.Context, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhook Create a webhook endpoint
+//
+// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *Client) CreateWebhook(ctx context.Context, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhook Delete a webhook endpoint
+//
+// The endpoint receives nothing more (attempts under way are dropped) and its delivery log goes with it.
+//
+// Role: **admin**.
+//
+// Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
+func (c *Client) DeleteWebhook(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhook A webhook endpoint
+//
+// One endpoint; never its secret.
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/webhooks/{id} (the `GetWebhook` operationId).
+func (c *Client) GetWebhook(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchWebhookWithBody Change a webhook endpoint, or rotate its secret
+//
+// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+func (c *Client) PatchWebhookWithBody(ctx context.Context, id WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchWebhookRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchWebhook Change a webhook endpoint, or rotate its secret
+//
+// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+func (c *Client) PatchWebhook(ctx context.Context, id WebhookId, body PatchWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchWebhookRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookDeliveries An endpoint's delivery log
+//
+// The endpoint's deliveries, newest event first: each with its status, attempts, the last answer's status code or error, and the next attempt. `status=dead` is the dead-letter list: deliveries whose every attempt failed, which `POST .../deliveries/{delivery_id}/retry` sends again. A delivery shows from its first attempt on; records are kept 30 days after their last attempt. With `status`, a page may hold fewer than `limit` deliveries while `next_cursor` says more may follow. Paginated.
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, id WebhookId, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookDeliveriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookDelivery A delivery
+//
+// One delivery of the endpoint's log.
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/webhooks/{id}/deliveries/{delivery_id} (the `GetWebhookDelivery` operationId).
+func (c *Client) GetWebhookDelivery(ctx context.Context, id WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookDeliveryRequest(c.Server, id, deliveryId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryWebhookDeliveryWithBody Re-send a dead delivery
+//
+// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+func (c *Client) RetryWebhookDeliveryWithBody(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryWebhookDeliveryRequestWithBody(c.Server, id, deliveryId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryWebhookDelivery Re-send a dead delivery
+//
+// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+func (c *Client) RetryWebhookDelivery(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, body RetryWebhookDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryWebhookDeliveryRequest(c.Server, id, deliveryId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13508,6 +15934,437 @@ func NewGetStatsRequest(server string, params *GetStatsParams) (*http.Request, e
 	return req, nil
 }
 
+// NewListWebhooksRequest constructs an http.Request for the ListWebhooks method
+func NewListWebhooksRequest(server string, params *ListWebhooksParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookRequest calls the generic CreateWebhook builder with application/json body
+func NewCreateWebhookRequest(server string, params *CreateWebhookParams, body CreateWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateWebhookRequestWithBody constructs an http.Request for the CreateWebhook method, with any body, and a specified content type
+func NewCreateWebhookRequestWithBody(server string, params *CreateWebhookParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteWebhookRequest constructs an http.Request for the DeleteWebhook method
+func NewDeleteWebhookRequest(server string, id WebhookId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookRequest constructs an http.Request for the GetWebhook method
+func NewGetWebhookRequest(server string, id WebhookId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPatchWebhookRequest calls the generic PatchWebhook builder with application/json body
+func NewPatchWebhookRequest(server string, id WebhookId, body PatchWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchWebhookRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPatchWebhookRequestWithBody constructs an http.Request for the PatchWebhook method, with any body, and a specified content type
+func NewPatchWebhookRequestWithBody(server string, id WebhookId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
+func NewListWebhookDeliveriesRequest(server string, id WebhookId, params *ListWebhookDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookDeliveryRequest constructs an http.Request for the GetWebhookDelivery method
+func NewGetWebhookDeliveryRequest(server string, id WebhookId, deliveryId DeliveryId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s/deliveries/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryWebhookDeliveryRequest calls the generic RetryWebhookDelivery builder with application/json body
+func NewRetryWebhookDeliveryRequest(server string, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, body RetryWebhookDeliveryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRetryWebhookDeliveryRequestWithBody(server, id, deliveryId, params, "application/json", bodyReader)
+}
+
+// NewRetryWebhookDeliveryRequestWithBody constructs an http.Request for the RetryWebhookDelivery method, with any body, and a specified content type
+func NewRetryWebhookDeliveryRequestWithBody(server string, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s/deliveries/%s/retry", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -14075,6 +16932,127 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/stats (the `GetStats` operationId).
 	GetStatsWithResponse(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*GetStatsResponse, error)
+
+	// ListWebhooksWithResponse The webhook endpoints
+	//
+	// The partner's endpoints, by id; never their secrets. Paginated.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+	ListWebhooksWithResponse(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*ListWebhooksResponse, error)
+
+	// CreateWebhookWithBodyWithResponse Create a webhook endpoint
+	//
+	// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhookWithBodyWithResponse(ctx context.Context, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
+
+	// CreateWebhookWithResponse Create a webhook endpoint
+	//
+	// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhookWithResponse(ctx context.Context, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
+
+	// DeleteWebhookWithResponse Delete a webhook endpoint
+	//
+	// The endpoint receives nothing more (attempts under way are dropped) and its delivery log goes with it.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
+	DeleteWebhookWithResponse(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*DeleteWebhookResponse, error)
+
+	// GetWebhookWithResponse A webhook endpoint
+	//
+	// One endpoint; never its secret.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/{id} (the `GetWebhook` operationId).
+	GetWebhookWithResponse(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error)
+
+	// PatchWebhookWithBodyWithResponse Change a webhook endpoint, or rotate its secret
+	//
+	// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+	PatchWebhookWithBodyWithResponse(ctx context.Context, id WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchWebhookResponse, error)
+
+	// PatchWebhookWithResponse Change a webhook endpoint, or rotate its secret
+	//
+	// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+	PatchWebhookWithResponse(ctx context.Context, id WebhookId, body PatchWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchWebhookResponse, error)
+
+	// ListWebhookDeliveriesWithResponse An endpoint's delivery log
+	//
+	// The endpoint's deliveries, newest event first: each with its status, attempts, the last answer's status code or error, and the next attempt. `status=dead` is the dead-letter list: deliveries whose every attempt failed, which `POST .../deliveries/{delivery_id}/retry` sends again. A delivery shows from its first attempt on; records are kept 30 days after their last attempt. With `status`, a page may hold fewer than `limit` deliveries while `next_cursor` says more may follow. Paginated.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveriesWithResponse(ctx context.Context, id WebhookId, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// GetWebhookDeliveryWithResponse A delivery
+	//
+	// One delivery of the endpoint's log.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/{id}/deliveries/{delivery_id} (the `GetWebhookDelivery` operationId).
+	GetWebhookDeliveryWithResponse(ctx context.Context, id WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*GetWebhookDeliveryResponse, error)
+
+	// RetryWebhookDeliveryWithBodyWithResponse Re-send a dead delivery
+	//
+	// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDeliveryWithBodyWithResponse(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error)
+
+	// RetryWebhookDeliveryWithResponse Re-send a dead delivery
+	//
+	// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDeliveryWithResponse(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, body RetryWebhookDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error)
 }
 
 // ListProblemTypesResponse200Headers the declared response headers of an HTTP 200 response for ListProblemTypes
@@ -18474,6 +21452,1147 @@ func (r GetStatsResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
+type ListWebhooksResponse200Headers struct {
+	XRequestId *string
+}
+
+// ListWebhooksResponse400Headers the declared response headers of an HTTP 400 response for ListWebhooks
+type ListWebhooksResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListWebhooksResponse401Headers the declared response headers of an HTTP 401 response for ListWebhooks
+type ListWebhooksResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListWebhooksResponse403Headers the declared response headers of an HTTP 403 response for ListWebhooks
+type ListWebhooksResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListWebhooksResponse500Headers the declared response headers of an HTTP 500 response for ListWebhooks
+type ListWebhooksResponse500Headers struct {
+	XRequestId *string
+}
+
+type ListWebhooksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListWebhooksResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListWebhooksResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhooksResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListWebhooksResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListWebhooksResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhooksResponse) GetJSON200() *WebhookList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhooksResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhooksResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhooksResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhooksResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhooksResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhooksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhooksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhooksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhooksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhook
+type CreateWebhookResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// CreateWebhookResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhook
+type CreateWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// CreateWebhookResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhook
+type CreateWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// CreateWebhookResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhook
+type CreateWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
+// CreateWebhookResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhook
+type CreateWebhookResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// CreateWebhookResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhook
+type CreateWebhookResponse413Headers struct {
+	XRequestId *string
+}
+
+// CreateWebhookResponse415Headers the declared response headers of an HTTP 415 response for CreateWebhook
+type CreateWebhookResponse415Headers struct {
+	XRequestId *string
+}
+
+// CreateWebhookResponse500Headers the declared response headers of an HTTP 500 response for CreateWebhook
+type CreateWebhookResponse500Headers struct {
+	XRequestId *string
+}
+
+// CreateWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhook
+type CreateWebhookResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type CreateWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Webhook
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateWebhookResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateWebhookResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateWebhookResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateWebhookResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateWebhookResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWebhookResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookResponse) GetJSON201() *Webhook {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateWebhookResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookResponse204Headers the declared response headers of an HTTP 204 response for DeleteWebhook
+type DeleteWebhookResponse204Headers struct {
+	XRequestId *string
+}
+
+// DeleteWebhookResponse400Headers the declared response headers of an HTTP 400 response for DeleteWebhook
+type DeleteWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// DeleteWebhookResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhook
+type DeleteWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// DeleteWebhookResponse403Headers the declared response headers of an HTTP 403 response for DeleteWebhook
+type DeleteWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
+// DeleteWebhookResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhook
+type DeleteWebhookResponse404Headers struct {
+	XRequestId *string
+}
+
+// DeleteWebhookResponse500Headers the declared response headers of an HTTP 500 response for DeleteWebhook
+type DeleteWebhookResponse500Headers struct {
+	XRequestId *string
+}
+
+// DeleteWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhook
+type DeleteWebhookResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type DeleteWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *DeleteWebhookResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteWebhookResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteWebhookResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteWebhookResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteWebhookResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookResponse200Headers the declared response headers of an HTTP 200 response for GetWebhook
+type GetWebhookResponse200Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookResponse400Headers the declared response headers of an HTTP 400 response for GetWebhook
+type GetWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookResponse401Headers the declared response headers of an HTTP 401 response for GetWebhook
+type GetWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookResponse403Headers the declared response headers of an HTTP 403 response for GetWebhook
+type GetWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookResponse404Headers the declared response headers of an HTTP 404 response for GetWebhook
+type GetWebhookResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookResponse500Headers the declared response headers of an HTTP 500 response for GetWebhook
+type GetWebhookResponse500Headers struct {
+	XRequestId *string
+}
+
+type GetWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Webhook
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWebhookResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetWebhookResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetWebhookResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetWebhookResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookResponse) GetJSON200() *Webhook {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetWebhookResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PatchWebhookResponse200Headers the declared response headers of an HTTP 200 response for PatchWebhook
+type PatchWebhookResponse200Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse400Headers the declared response headers of an HTTP 400 response for PatchWebhook
+type PatchWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse401Headers the declared response headers of an HTTP 401 response for PatchWebhook
+type PatchWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse403Headers the declared response headers of an HTTP 403 response for PatchWebhook
+type PatchWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse404Headers the declared response headers of an HTTP 404 response for PatchWebhook
+type PatchWebhookResponse404Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse413Headers the declared response headers of an HTTP 413 response for PatchWebhook
+type PatchWebhookResponse413Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse415Headers the declared response headers of an HTTP 415 response for PatchWebhook
+type PatchWebhookResponse415Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse500Headers the declared response headers of an HTTP 500 response for PatchWebhook
+type PatchWebhookResponse500Headers struct {
+	XRequestId *string
+}
+
+// PatchWebhookResponse503Headers the declared response headers of an HTTP 503 response for PatchWebhook
+type PatchWebhookResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type PatchWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Webhook
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PatchWebhookResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PatchWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PatchWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchWebhookResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PatchWebhookResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PatchWebhookResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PatchWebhookResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PatchWebhookResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PatchWebhookResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchWebhookResponse) GetJSON200() *Webhook {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PatchWebhookResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PatchWebhookResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListWebhookDeliveriesResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse200Headers struct {
+	XRequestId *string
+}
+
+// ListWebhookDeliveriesResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListWebhookDeliveriesResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListWebhookDeliveriesResponse404Headers the declared response headers of an HTTP 404 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse404Headers struct {
+	XRequestId *string
+}
+
+// ListWebhookDeliveriesResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse500Headers struct {
+	XRequestId *string
+}
+
+type ListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListWebhookDeliveriesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListWebhookDeliveriesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookDeliveriesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListWebhookDeliveriesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListWebhookDeliveriesResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListWebhookDeliveriesResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON200() *DeliveryList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookDeliveryResponse200Headers the declared response headers of an HTTP 200 response for GetWebhookDelivery
+type GetWebhookDeliveryResponse200Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookDeliveryResponse400Headers the declared response headers of an HTTP 400 response for GetWebhookDelivery
+type GetWebhookDeliveryResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookDelivery
+type GetWebhookDeliveryResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookDeliveryResponse403Headers the declared response headers of an HTTP 403 response for GetWebhookDelivery
+type GetWebhookDeliveryResponse403Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookDeliveryResponse404Headers the declared response headers of an HTTP 404 response for GetWebhookDelivery
+type GetWebhookDeliveryResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetWebhookDeliveryResponse500Headers the declared response headers of an HTTP 500 response for GetWebhookDelivery
+type GetWebhookDeliveryResponse500Headers struct {
+	XRequestId *string
+}
+
+type GetWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Delivery
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWebhookDeliveryResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetWebhookDeliveryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookDeliveryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetWebhookDeliveryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetWebhookDeliveryResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetWebhookDeliveryResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookDeliveryResponse) GetJSON200() *Delivery {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetWebhookDeliveryResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookDeliveryResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookDeliveryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetWebhookDeliveryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWebhookDeliveryResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryWebhookDeliveryResponse202Headers the declared response headers of an HTTP 202 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse202Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// RetryWebhookDeliveryResponse400Headers the declared response headers of an HTTP 400 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse400Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse401Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse403Headers the declared response headers of an HTTP 403 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse403Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse404Headers the declared response headers of an HTTP 404 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse404Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse409Headers the declared response headers of an HTTP 409 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse413Headers the declared response headers of an HTTP 413 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse413Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse415Headers the declared response headers of an HTTP 415 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse415Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse500Headers the declared response headers of an HTTP 500 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse500Headers struct {
+	XRequestId *string
+}
+
+// RetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type RetryWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Delivery
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RetryWebhookDeliveryResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RetryWebhookDeliveryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RetryWebhookDeliveryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RetryWebhookDeliveryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RetryWebhookDeliveryResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RetryWebhookDeliveryResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RetryWebhookDeliveryResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RetryWebhookDeliveryResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RetryWebhookDeliveryResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RetryWebhookDeliveryResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON202() *Delivery {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListProblemTypesWithResponse The problem types
 //
 // An HTML page listing every problem type (`type` = `https://accrue.dev/problems/` + slug) with its status and title, each linked to its own page. No authentication.
@@ -19284,6 +23403,193 @@ func (c *ClientWithResponses) GetStatsWithResponse(ctx context.Context, params *
 		return nil, err
 	}
 	return ParseGetStatsResponse(rsp)
+}
+
+// ListWebhooksWithResponse The webhook endpoints
+//
+// The partner's endpoints, by id; never their secrets. Paginated.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*ListWebhooksResponse, error) {
+	rsp, err := c.ListWebhooks(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhooksResponse(rsp)
+}
+
+// CreateWebhookWithBodyWithResponse Create a webhook endpoint
+//
+// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Context, params *CreateWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
+	rsp, err := c.CreateWebhookWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookResponse(rsp)
+}
+
+// CreateWebhookWithResponse Create a webhook endpoint
+//
+// Registers an endpoint that receives the partner's domain events as signed HTTP POSTs: each event of a type it subscribes to (`event_types`, empty = all) is delivered as a CloudEvents 1.0 JSON event (`application/cloudevents+json`), signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for more than 24 hours (see the description at the top). The answer holds the endpoint's signing secret (`secret`, `whsec_...`): it is shown here only, never again — store it now. A partner has at most 16 endpoints.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
+	rsp, err := c.CreateWebhook(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookResponse(rsp)
+}
+
+// DeleteWebhookWithResponse Delete a webhook endpoint
+//
+// The endpoint receives nothing more (attempts under way are dropped) and its delivery log goes with it.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhooks/{id} (the `DeleteWebhook` operationId).
+func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*DeleteWebhookResponse, error) {
+	rsp, err := c.DeleteWebhook(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookResponse(rsp)
+}
+
+// GetWebhookWithResponse A webhook endpoint
+//
+// One endpoint; never its secret.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/{id} (the `GetWebhook` operationId).
+func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, id WebhookId, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error) {
+	rsp, err := c.GetWebhook(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookResponse(rsp)
+}
+
+// PatchWebhookWithBodyWithResponse Change a webhook endpoint, or rotate its secret
+//
+// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+func (c *ClientWithResponses) PatchWebhookWithBodyWithResponse(ctx context.Context, id WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchWebhookResponse, error) {
+	rsp, err := c.PatchWebhookWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchWebhookResponse(rsp)
+}
+
+// PatchWebhookWithResponse Change a webhook endpoint, or rotate its secret
+//
+// Changes `url`, `event_types` and `active` (an inactive endpoint receives nothing; its deliveries under way are not attempted again: they become dead, and can be re-sent once it is active), and rotates the signing secret with `rotate_secret`: a new secret, in this answer only, signs every delivery from now on, and the one it replaces signs them too (a second signature in `webhook-signature`) for `overlap_hours` (default 24; 0 ends it at once), so receivers can switch over without losing a delivery. A change reaches deliveries within seconds.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhooks/{id} (the `PatchWebhook` operationId).
+func (c *ClientWithResponses) PatchWebhookWithResponse(ctx context.Context, id WebhookId, body PatchWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchWebhookResponse, error) {
+	rsp, err := c.PatchWebhook(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchWebhookResponse(rsp)
+}
+
+// ListWebhookDeliveriesWithResponse An endpoint's delivery log
+//
+// The endpoint's deliveries, newest event first: each with its status, attempts, the last answer's status code or error, and the next attempt. `status=dead` is the dead-letter list: deliveries whose every attempt failed, which `POST .../deliveries/{delivery_id}/retry` sends again. A delivery shows from its first attempt on; records are kept 30 days after their last attempt. With `status`, a page may hold fewer than `limit` deliveries while `next_cursor` says more may follow. Paginated.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Context, id WebhookId, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error) {
+	rsp, err := c.ListWebhookDeliveries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// GetWebhookDeliveryWithResponse A delivery
+//
+// One delivery of the endpoint's log.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/{id}/deliveries/{delivery_id} (the `GetWebhookDelivery` operationId).
+func (c *ClientWithResponses) GetWebhookDeliveryWithResponse(ctx context.Context, id WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*GetWebhookDeliveryResponse, error) {
+	rsp, err := c.GetWebhookDelivery(ctx, id, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookDeliveryResponse(rsp)
+}
+
+// RetryWebhookDeliveryWithBodyWithResponse Re-send a dead delivery
+//
+// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+func (c *ClientWithResponses) RetryWebhookDeliveryWithBodyWithResponse(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error) {
+	rsp, err := c.RetryWebhookDeliveryWithBody(ctx, id, deliveryId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryWebhookDeliveryResponse(rsp)
+}
+
+// RetryWebhookDeliveryWithResponse Re-send a dead delivery
+//
+// Sends a dead delivery again: a new round of the retry schedule, with the same `webhook-id` and body (receivers that processed it already recognise it). The answer is 202: the delivery is `pending` until its attempt (or, when the attempt came first, as it left it). Only a dead delivery can be re-sent. The body may be left out or be `{}`.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Context, id WebhookId, deliveryId DeliveryId, params *RetryWebhookDeliveryParams, body RetryWebhookDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error) {
+	rsp, err := c.RetryWebhookDelivery(ctx, id, deliveryId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryWebhookDeliveryResponse(rsp)
 }
 
 // ParseListProblemTypesResponse parses an HTTP response from a ListProblemTypesWithResponse call
@@ -24188,6 +28494,1276 @@ func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhooksResponse parses an HTTP response from a ListWebhooksWithResponse call
+func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhooksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListWebhooksResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListWebhooksResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListWebhooksResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListWebhooksResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListWebhooksResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookResponse parses an HTTP response from a CreateWebhookWithResponse call
+func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Webhook
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateWebhookResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateWebhookResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateWebhookResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateWebhookResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookResponse parses an HTTP response from a DeleteWebhookWithResponse call
+func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers DeleteWebhookResponse204Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteWebhookResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteWebhookResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookResponse parses an HTTP response from a GetWebhookWithResponse call
+func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Webhook
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWebhookResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetWebhookResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetWebhookResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePatchWebhookResponse parses an HTTP response from a PatchWebhookWithResponse call
+func ParsePatchWebhookResponse(rsp *http.Response) (*PatchWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Webhook
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PatchWebhookResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PatchWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PatchWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PatchWebhookResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers PatchWebhookResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PatchWebhookResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers PatchWebhookResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PatchWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookDeliveriesResponse parses an HTTP response from a ListWebhookDeliveriesWithResponse call
+func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListWebhookDeliveriesResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListWebhookDeliveriesResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListWebhookDeliveriesResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListWebhookDeliveriesResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListWebhookDeliveriesResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookDeliveryResponse parses an HTTP response from a GetWebhookDeliveryWithResponse call
+func ParseGetWebhookDeliveryResponse(rsp *http.Response) (*GetWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Delivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWebhookDeliveryResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetWebhookDeliveryResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetWebhookDeliveryResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetWebhookDeliveryResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetWebhookDeliveryResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryWebhookDeliveryResponse parses an HTTP response from a RetryWebhookDeliveryWithResponse call
+func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Delivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RetryWebhookDeliveryResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers RetryWebhookDeliveryResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RetryWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RetryWebhookDeliveryResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RetryWebhookDeliveryResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RetryWebhookDeliveryResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers RetryWebhookDeliveryResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RetryWebhookDeliveryResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers RetryWebhookDeliveryResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RetryWebhookDeliveryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

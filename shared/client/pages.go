@@ -58,6 +58,24 @@ func (a *Accrue) Keys(ctx context.Context, params ListKeysParams) iter.Seq2[Key,
 	})
 }
 
+// Webhooks iterates over the partner's webhook endpoints (admin key).
+func (a *Accrue) Webhooks(ctx context.Context, params ListWebhooksParams) iter.Seq2[Webhook, error] {
+	return pages[Webhook](params.Cursor, func(cursor *string) (*http.Response, error) {
+		params.Cursor = cursor
+		return a.ClientInterface.ListWebhooks(ctx, &params)
+	})
+}
+
+// WebhookDeliveries iterates over a webhook endpoint's deliveries, newest
+// event first; params.Status selects one status (dead: the dead-letter
+// list) (admin key).
+func (a *Accrue) WebhookDeliveries(ctx context.Context, webhookID string, params ListWebhookDeliveriesParams) iter.Seq2[Delivery, error] {
+	return pages[Delivery](params.Cursor, func(cursor *string) (*http.Response, error) {
+		params.Cursor = cursor
+		return a.ClientInterface.ListWebhookDeliveries(ctx, webhookID, &params)
+	})
+}
+
 // pages iterates over the items of the pages that fetch returns, from the
 // page at cursor on.
 func pages[T any](cursor *string, fetch func(cursor *string) (*http.Response, error)) iter.Seq2[T, error] {

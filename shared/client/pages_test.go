@@ -122,6 +122,12 @@ var listers = []lister{
 	{"Keys", "/v1/keys", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
 		return collect(a.Keys(ctx, ListKeysParams{Limit: &limit, Cursor: start}), func(k Key) string { return k.Id }, stop)
 	}},
+	{"Webhooks", "/v1/webhooks", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
+		return collect(a.Webhooks(ctx, ListWebhooksParams{Limit: &limit, Cursor: start}), func(w Webhook) string { return w.Id }, stop)
+	}},
+	{"WebhookDeliveries", "/v1/webhooks/wh_1/deliveries", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
+		return collect(a.WebhookDeliveries(ctx, "wh_1", ListWebhookDeliveriesParams{Limit: &limit, Cursor: start}), func(d Delivery) string { return d.Id }, stop)
+	}},
 }
 
 func TestPaging(t *testing.T) {
@@ -229,7 +235,7 @@ func TestHelpersCoverTheDocument(t *testing.T) {
 	}
 	var helpers []string
 	for _, l := range listers {
-		helpers = append(helpers, strings.ReplaceAll(l.path, "cust-42", "{id}"))
+		helpers = append(helpers, strings.NewReplacer("cust-42", "{id}", "wh_1", "{id}").Replace(l.path))
 	}
 	slices.Sort(paged)
 	slices.Sort(helpers)

@@ -43,25 +43,43 @@ type Queues struct {
 // overrides VisibilityTimeout() when > 0 (the local stack uses a short one so
 // retries are visible within seconds).
 func CreatePayments(ctx context.Context, c *sqs.Client, name string, visibility time.Duration) (Queues, error) {
-	dlq, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq"),
-		Attributes: map[string]string{"MessageRetentionPeriod": strconv.Itoa(int(DLQRetention.Seconds()))}})
+	dlq, err := CreateDLQ(ctx, c, name+"-dlq")
 	if err != nil {
-		return Queues{}, fmt.Errorf("create DLQ: %w", err)
-	}
-	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl,
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return Queues{}, fmt.Errorf("DLQ arn: %w", err)
+		return Queues{}, err
 	}
 	if visibility <= 0 {
 		visibility = VisibilityTimeout()
+	}
+	url, err := CreateWithDLQ(ctx, c, name, dlq, visibility)
+	return Queues{URL: url, DLQURL: dlq}, err
+}
+
+// CreateDLQ creates (or finds) a dead-letter queue named name, keeping
+// messages DLQRetention, and returns its URL.
+func CreateDLQ(ctx context.Context, c *sqs.Client, name string) (string, error) {
+	dlq, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name),
+		Attributes: map[string]string{"MessageRetentionPeriod": strconv.Itoa(int(DLQRetention.Seconds()))}})
+	if err != nil {
+		return "", fmt.Errorf("create DLQ %s: %w", name, err)
+	}
+	return aws.ToString(dlq.QueueUrl), nil
+}
+
+// CreateWithDLQ creates (or finds) the queue named name with the visibility
+// timeout and a redrive policy to the DLQ at dlqURL after MaxReceiveCount
+// receives, and returns its URL.
+func CreateWithDLQ(ctx context.Context, c *sqs.Client, name, dlqURL string, visibility time.Duration) (string, error) {
+	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlqURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", fmt.Errorf("DLQ arn: %w", err)
 	}
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
 		"VisibilityTimeout": strconv.Itoa(int(visibility.Seconds())),
 		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"%d"}`, attrs.Attributes["QueueArn"], MaxReceiveCount),
 	}})
 	if err != nil {
-		return Queues{}, fmt.Errorf("create queue: %w", err)
+		return "", fmt.Errorf("create queue %s: %w", name, err)
 	}
-	return Queues{URL: aws.ToString(q.QueueUrl), DLQURL: aws.ToString(dlq.QueueUrl)}, nil
+	return aws.ToString(q.QueueUrl), nil
 }

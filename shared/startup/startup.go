@@ -36,12 +36,20 @@ func Config(wire func(cfg aws.Config, log *slog.Logger) (any, error)) {
 
 // Table starts a function on the table named by ACCRUE_TABLE.
 func Table(wire func(db *dynamodb.Client, table string, log *slog.Logger) any) {
+	TableConfig(func(_ aws.Config, db *dynamodb.Client, table string, log *slog.Logger) (any, error) {
+		return wire(db, table, log), nil
+	})
+}
+
+// TableConfig starts a function on the table named by ACCRUE_TABLE that
+// also uses other AWS services (cfg).
+func TableConfig(wire func(cfg aws.Config, db *dynamodb.Client, table string, log *slog.Logger) (any, error)) {
 	Config(func(cfg aws.Config, log *slog.Logger) (any, error) {
 		table, err := awsclient.Env("ACCRUE_TABLE")
 		if err != nil {
 			return nil, err
 		}
-		return wire(awsclient.DynamoDB(cfg), table, log), nil
+		return wire(cfg, awsclient.DynamoDB(cfg), table, log)
 	})
 }
 

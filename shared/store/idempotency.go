@@ -57,7 +57,10 @@ type IdemRecord struct {
 	Status      int    `dynamodbav:"status,omitempty"`
 	ContentType string `dynamodbav:"ctype,omitempty"`
 	Body        []byte `dynamodbav:"body,omitempty"`
-	TTL         int64  `dynamodbav:"ttl"`
+	// Sealed: Body is encrypted (an answer that shows a secret; the API
+	// opens it to replay it).
+	Sealed bool  `dynamodbav:"sealed,omitempty"`
+	TTL    int64 `dynamodbav:"ttl"`
 }
 
 // Lease is when an in-progress record's claim ends.
@@ -68,6 +71,8 @@ type IdemResponse struct {
 	Status      int
 	ContentType string
 	Body        []byte
+	// Sealed: Body is encrypted by the caller (the store stores it as is).
+	Sealed bool
 }
 
 // Written is what a committed change produced, for the response stored with it.
@@ -82,7 +87,9 @@ type Written struct {
 	OtherEntry *ledger.Entry
 	// Result: what a change another package commits through the store
 	// produced (package keys: a new key's metadata, never its secret).
-	Result any
+	Result   any
+	Webhook  *Webhook  // the webhook endpoint written, if any
+	Delivery *Delivery // the webhook delivery written, if any
 }
 
 // IdemClaim is an Idempotency-Key a request holds.
@@ -146,7 +153,7 @@ func stored(c *IdemClaim, resp IdemResponse) {
 // idemDone is the put of a claim's done record, conditional on the claim.
 func (s *Store) idemDone(c *IdemClaim, resp IdemResponse) (types.TransactWriteItem, error) {
 	rec := IdemRecord{RequestHash: c.Hash, Done: true, Status: resp.Status, ContentType: resp.ContentType, Body: resp.Body,
-		TTL: s.now().Add(IdempotencyTTL).Unix()}
+		Sealed: resp.Sealed, TTL: s.now().Add(IdempotencyTTL).Unix()}
 	pk, sk := idemKey(c.Partner, c.Key)
 	it, err := item(rec, pk, sk)
 	if err != nil {

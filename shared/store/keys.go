@@ -14,6 +14,11 @@ package store
 //	P#{partner}#CAMPAIGN#{id}#{s}   BUDGET                  one of BudgetShards shares of a campaign's budget
 //	P#{partner}                     REWARD#{id}             reward catalog item with its stock
 //	P#{partner}                     KEY#{key id}            API key metadata for listing (package keys)
+//	P#{partner}                     WEBHOOK#{id}            a webhook endpoint: URL, event types, its signing
+//	                                                        secrets encrypted with KMS (webhooks.go)
+//	P#{partner}                     WEBHOOKS                how many webhook endpoints the partner has
+//	P#{partner}#WH#{id}#D#{s}       {delivery id}           one of DeliveryShards partitions of an endpoint's
+//	                                                        deliveries (its log), by delivery id: newest first
 //	P#{partner}#M#{member}          MEMBER                  balances, rules state, version, seq; in the due index
 //	                                                        (dsh, due) while a scheduled job has work for it some day
 //	P#{partner}#M#{member}          PAY#{payment}#S|R       earn / reverse entry of a payment (and its lot); the key
@@ -76,6 +81,7 @@ const (
 	partIdem     = "IDEM"
 	partAudit    = "AUDIT"
 	partStats    = "STATS"
+	partWebhook  = "WH#"
 
 	skProgram     = "PROGRAM"
 	skMember      = "MEMBER"
@@ -86,6 +92,7 @@ const (
 	skAPIKeyHash  = "KEY"
 	skBudgetShard = "BUDGET"
 	skIdem        = "IDEM"
+	skWebhooks    = "WEBHOOKS"
 
 	pfxReward     = "REWARD#"
 	pfxAPIKey     = "KEY#"
@@ -97,11 +104,15 @@ const (
 	pfxKeyHash    = "KEYHASH#"
 	pfxLate       = "LATE#"
 	pfxAudit      = "AUDIT#"
+	pfxWebhook    = "WEBHOOK#"
 
 	// Partitions of the stats roll-up's partial figures, under statsPK.
 	partStatsDay    = "#D#"
 	partStatsShards = "#S"
 	partStatsLate   = "#L"
+
+	// The deliveries of a webhook endpoint, under webhookDeliveriesPK.
+	partDeliveries = "#D"
 
 	sfxEarn    = "#S"
 	sfxReverse = "#R"
@@ -194,6 +205,31 @@ func bucket(s string, n int) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(s))
 	return h.Sum32() % uint32(n)
+}
+
+// Keys of webhook endpoints and their deliveries (webhooks.go).
+
+// webhookKey is the key of partner's webhook endpoint id.
+func webhookKey(partner, id string) (pk, sk string) { return partnerPK(partner), pfxWebhook + id }
+
+// webhookCountKey is the key of the count of partner's webhook endpoints.
+func webhookCountKey(partner string) (pk, sk string) { return partnerPK(partner), skWebhooks }
+
+// webhookDeliveriesPK names the deliveries of an endpoint as one list: the
+// partition key a delivery listing's cursor carries. No item has it: the
+// deliveries are spread over DeliveryShards partitions below it.
+func webhookDeliveriesPK(partner, webhook string) string {
+	return partnerPK(partner) + "#" + partWebhook + webhook + partDeliveries
+}
+
+// deliveryShardPK is shard i of an endpoint's deliveries.
+func deliveryShardPK(partner, webhook string, i int) string {
+	return fmt.Sprintf("%s#%02d", webhookDeliveriesPK(partner, webhook), i)
+}
+
+// deliveryKey is the key of a delivery: its id, in the shard its id hashes to.
+func deliveryKey(partner, webhook, id string) (pk, sk string) {
+	return deliveryShardPK(partner, webhook, int(bucket(id, DeliveryShards))), id
 }
 
 // Sort keys.

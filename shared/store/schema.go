@@ -13,7 +13,8 @@
 // accrual.go, refund.go, redemptions.go, review.go, audit.go, rejected.go,
 // idempotency.go, gdpr.go and erased.go, due.go (due index), rollup.go and
 // stats.go (stats roll-up state and figures), partials.go (the partial
-// figures the stats consumer sums from the table's stream).
+// figures the stats consumer sums from the table's stream), webhooks.go
+// (webhook endpoints and their delivery records).
 package store
 
 import (
