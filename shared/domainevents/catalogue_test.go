@@ -26,7 +26,7 @@ func TestCatalogueIsWhatTheMapperEmits(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{domainevents.TypePointsEarned, domainevents.TypePointsRedeemed, domainevents.TypePointsExpired,
-		domainevents.TypePointsExpiring, domainevents.TypeTierChanged, domainevents.TypeMemberFlagged, domainevents.TypePointsReversed} {
+		domainevents.TypePointsExpiring, domainevents.TypeTierChanged, domainevents.TypeMemberFlagged, domainevents.TypePointsReversed, domainevents.TypeMemberMerged} {
 		if !slices.Contains(domainevents.Types(), typ) {
 			t.Errorf("Types() misses %s", typ)
 		}
