@@ -269,6 +269,25 @@ func TestMergeDeduplicationAndRefunds(t *testing.T) {
 	if m := e.member(t, "telco", "anna"); m.Available != 280 || m.Lifetime != 200+150-20 {
 		t.Fatalf("after the redeliveries: %+v", m.Balances)
 	}
+	// The queue's path: a batch's members read ahead (the absorbed id's item
+	// is its alias, which the accrual follows).
+	batch := []payment.Payment{pay("telco", "boris", "p1", 10000), pay("telco", "boris", "p5", 1000), pay("telco", "boris", "p6", 1000)}
+	hints, err := e.st.Prefetch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range batch {
+		out, err := e.st.ApplyHinted(ctx, ev, hints)
+		if err != nil || out.Duplicate != (i == 0) || (i > 0 && out.Member.ID != "anna") {
+			t.Fatalf("batch payment %s of boris: %+v, %v", ev.PaymentID, out, err)
+		}
+	}
+	if _, err := e.st.Apply(ctx, refund("telco", "boris", "r5", "p5", 1000)); err != nil {
+		t.Fatal(err) // and out again, to keep the figures below
+	}
+	if _, err := e.st.Apply(ctx, refund("telco", "boris", "r6", "p6", 1000)); err != nil {
+		t.Fatal(err)
+	}
 
 	// p1's points are on anna now: the refund takes them from there.
 	r1 := refund("telco", "boris", "r1", "p1", 5000) // 70 of 100 in all: 50 more
@@ -305,7 +324,7 @@ func TestMergeDeduplicationAndRefunds(t *testing.T) {
 	if _, err := e.st.Apply(ctx, refund("telco", "boris", "r3", "p2", 1)); !errors.Is(err, ledger.ErrRefundExceeds) {
 		t.Fatalf("refunding more than the payment: %v", err)
 	}
-	if m := e.member(t, "telco", "anna"); m.Available != 180 || m.Lifetime != 200+150-20-50-50 {
+	if m := e.member(t, "telco", "anna"); m.Available != 180 || m.Lifetime != 200+150-20-50-50+10+10-10-10 {
 		t.Fatalf("after the refunds: %+v", m.Balances)
 	}
 	e.audit(t, "telco", "anna")
