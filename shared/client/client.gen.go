@@ -9326,7 +9326,7 @@ type ListAuditParams struct {
 	// To Newest records (inclusive): an RFC 3339 time, or a date `YYYY-MM-DD` (UTC) for its last instant; absent = up to now. Not before `from`.
 	To *AuditTo `form:"to,omitempty" json:"to,omitempty"`
 
-	// MemberId Only the records that concern this member (the partner's own member id).
+	// MemberId Only the records that concern this member (the partner's own member id). An id merged into another member lists its own records (up to and including the merge), not its survivor's.
 	MemberId *MemberIdQuery `form:"member_id,omitempty" json:"member_id,omitempty"`
 
 	// Limit Page size, 1 to 100.
