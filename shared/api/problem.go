@@ -134,7 +134,7 @@ var (
 		When: "Fewer points than the program's `transfers.min_points`, more than `max_points`, more than the sender may still send today (`member_daily`), or points spread over more lots than one transfer takes; `detail` says which.",
 		Do:   "Transfer an amount within the limits `detail` names (the program shows them: `GET /v1/program`), or split a very large transfer."}
 	probMerged = &ProblemType{Slug: "member-merged", Title: "The member id was merged into another member", Status: http.StatusConflict,
-		When: "POST /v1/members/{id}/merge whose `absorbed_member_id` (or whose survivor) is an id merged into another member before: it answers as that member now.",
+		When: "POST /v1/members/{id}/merge whose `absorbed_member_id` was merged into a member before: it answers as that member now (a survivor id that was merged is followed to its survivor instead).",
 		Do:   "Nothing, if it is the merge you meant: `GET /v1/members/{id}` of the id shows the member it resolves to (`merged_into`). To retry a merge whose answer was lost, send its `Idempotency-Key` again: the first answer is replayed."}
 	probMergeBlocked = &ProblemType{Slug: "merge-blocked", Title: "The absorbed member has open holds or points in review", Status: http.StatusConflict,
 		When: "POST /v1/members/{id}/merge while the member to absorb has an open redemption hold or points held for review: both name the absorbed member's lots, which a merge would empty.",
