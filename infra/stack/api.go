@@ -40,6 +40,7 @@ var Routes = []Route{
 	{"POST", "/v1/members/{id}/redemptions/{rid}/cancel"},
 	{"POST", "/v1/members/{id}/adjustments"},
 	{"POST", "/v1/members/{id}/transfers"},
+	{"POST", "/v1/members/{id}/merge"},
 	{"GET", "/v1/members/{id}/data"},
 	{"DELETE", "/v1/members/{id}/data"},
 	{"GET", "/v1/rewards"},

@@ -585,6 +585,7 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"POST /v1/members/{id}/redemptions/{rid}/cancel",
 		"POST /v1/members/{id}/adjustments",
 		"POST /v1/members/{id}/transfers",
+		"POST /v1/members/{id}/merge",
 		"GET /v1/members/{id}/data", "DELETE /v1/members/{id}/data",
 		"GET /v1/rewards", "PUT /v1/rewards",
 		"GET /v1/stats",

@@ -23,7 +23,7 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"name":"autopay_enabled"}`, `{"rewards":[{"id":"a","name":"A","cost":1,"stock":2}]}`,
 		`{"program":{"name":"x"},"member_id":"m"}`, `{"points":1e400}`, `[]`, `{"a":1} {"b":2}`, ``, `{`,
 		`{"to_member_id":"m2","points":5,"reason":"gift"}`, `{"to_member_id":null,"points":-1}`, `{"role":"admin","label":"ops"}`,
-		`{"role":7}`,
+		`{"role":7}`, `{"absorbed_member_id":"m2","reason":"one person"}`, `{"absorbed_member_id":"m1"}`, `{"absorbed_member_id":"","reason":" "}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -32,7 +32,7 @@ func FuzzRequestBodies(f *testing.F) {
 		func() any { return &redeemRequest{} }, func() any { return &adjustRequest{} },
 		func() any { return &activityRequest{} }, func() any { return &rewardsRequest{} },
 		func() any { return &simulateRequest{} }, func() any { return &transferRequest{} },
-		func() any { return &createKeyRequest{} },
+		func() any { return &createKeyRequest{} }, func() any { return &mergeRequest{} },
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, target := range targets {
@@ -40,6 +40,9 @@ func FuzzRequestBodies(f *testing.F) {
 			err := decodeStrict(body, v)
 			if tr, ok := v.(*transferRequest); ok && err == nil {
 				err = tr.validate("m1") // the transfer's own checks: client problems too
+			}
+			if mr, ok := v.(*mergeRequest); ok && err == nil {
+				err = mr.validate("m1") // the merge's own checks
 			}
 			if err == nil {
 				continue

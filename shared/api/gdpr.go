@@ -31,6 +31,8 @@ type ExportView struct {
 	Redemptions  []ledger.Redemption `json:"redemptions"`
 	Review       []store.ReviewItem  `json:"review"`
 	ExportedAt   time.Time           `json:"exported_at"`
+	// Merged: the export of each id merged into the member (the same person).
+	Merged []ExportView `json:"merged,omitempty"`
 }
 
 // eraseReply is DELETE /v1/members/{id}/data's answer.
@@ -49,6 +51,14 @@ func (s *server) exportData(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	v := exportView(x)
+	for _, mx := range x.Merged {
+		v.Merged = append(v.Merged, exportView(mx))
+	}
+	return result{http.StatusOK, v}, nil
+}
+
+func exportView(x store.Export) ExportView {
 	v := ExportView{
 		MemberID: x.MemberID, Status: string(x.Status), Tags: nonNil(x.Tags), Tier: x.Tier,
 		Balances: Balances{x.Balances, x.Qualifying}, RulesState: x.Rules, Activities: x.Activities,
@@ -62,7 +72,7 @@ func (s *server) exportData(ctx context.Context, c *call) (result, error) {
 		r.Reasons = nonNil(r.Reasons)
 		v.Review = append(v.Review, r)
 	}
-	return result{http.StatusOK, v}, nil
+	return v
 }
 
 // eraseData is DELETE /v1/members/{id}/data (GDPR erasure): personal data

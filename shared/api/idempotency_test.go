@@ -126,6 +126,8 @@ func idemRoutes() []idemRoute {
 			}, false},
 		{"transfer", "POST", "/v1/members/m1/transfers", map[string]any{"to_member_id": "m2", "points": 4}, 201,
 			func(h *harness) int { return ledgerLen(h, "m2") }, false},
+		{"merge", "POST", "/v1/members/m1/merge", map[string]any{"absorbed_member_id": "m2"}, 201,
+			func(h *harness) int { return ledgerLen(h, "m1") - 1 }, false},
 		{"key", "POST", "/v1/keys", map[string]any{"role": "app", "label": "idem"}, 201,
 			func(h *harness) int {
 				n := 0

@@ -80,6 +80,11 @@ type MemberView struct {
 	Streaks      []StreakView `json:"streaks"`
 	CreatedAt    time.Time    `json:"created_at"`
 	LastActivity time.Time    `json:"last_activity_at"`
+	// MergedInto: set when the id asked for was merged into this member (a
+	// member merge): this member's id, which the old id answers as.
+	MergedInto string `json:"merged_into,omitempty"`
+	// MergedIDs: the ids merged into this member, which answer as it.
+	MergedIDs []string `json:"merged_ids,omitempty"`
 }
 
 // ExpiringWindowDays is how far ahead GET /v1/members/{id} looks for expiring points.
@@ -101,7 +106,7 @@ func (s *server) memberView(ctx context.Context, m ledger.Member) (MemberView, e
 		MemberID: m.ID, Status: string(m.Status), Tags: nonNil(m.Rules.Tags),
 		Balances:  Balances{Balances: m.Balances, Qualifying: m.Rules.Qualifying},
 		CreatedAt: m.CreatedAt, LastActivity: m.LastActivity, Streaks: []StreakView{},
-		Expiring: Expiring{Days: ExpiringWindowDays, Lots: []ExpiringLot{}},
+		Expiring: Expiring{Days: ExpiringWindowDays, Lots: []ExpiringLot{}}, MergedIDs: m.Absorbed,
 	}
 	v.Tier = tierView(p, m.Rules)
 	for k, st := range m.Rules.Streaks {
@@ -187,7 +192,16 @@ func (s *server) getMember(ctx context.Context, c *call) (result, error) {
 		return result{}, err
 	}
 	v, err := s.memberView(ctx, m)
-	return result{http.StatusOK, v}, err
+	return result{http.StatusOK, mergedView(v, id)}, err
+}
+
+// mergedView marks a member view read through an id merged into the member
+// (the store follows it: the member's id is another).
+func mergedView(v MemberView, asked string) MemberView {
+	if v.MemberID != asked {
+		v.MergedInto = v.MemberID
+	}
+	return v
 }
 
 type patchRequest struct {
@@ -228,7 +242,7 @@ func (s *server) patchMember(ctx context.Context, c *call) (result, error) {
 		return result{}, err
 	}
 	v, err := s.memberView(ctx, m)
-	return result{http.StatusOK, v}, err
+	return result{http.StatusOK, mergedView(v, id)}, err
 }
 
 // EntryView is a ledger entry as the API shows it.
@@ -280,10 +294,11 @@ func (s *server) getLedger(ctx context.Context, c *call) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	if _, err := s.Store.Member(ctx, c.principal.PartnerID, id); err != nil {
+	m, err := s.Store.Member(ctx, c.principal.PartnerID, id)
+	if err != nil {
 		return result{}, err
 	}
-	page, err := s.Store.Ledger(ctx, c.principal.PartnerID, id, limit, cursor)
+	page, err := s.Store.Ledger(ctx, c.principal.PartnerID, m.ID, limit, cursor) // an absorbed id: its survivor's
 	if err != nil {
 		return result{}, err
 	}

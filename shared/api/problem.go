@@ -136,6 +136,15 @@ var (
 	probTransferCap = &ProblemType{Slug: "transfer-limit", Title: "The transfer is outside the program's transfer limits", Status: http.StatusUnprocessableEntity,
 		When: "Fewer points than the program's `transfers.min_points`, more than `max_points`, more than the sender may still send today (`member_daily`), or points spread over more lots than one transfer takes; `detail` says which.",
 		Do:   "Transfer an amount within the limits `detail` names (the program shows them: `GET /v1/program`), or split a very large transfer."}
+	probMerged = &ProblemType{Slug: "member-merged", Title: "The member id was merged into another member", Status: http.StatusConflict,
+		When: "POST /v1/members/{id}/merge whose `absorbed_member_id` was merged into a member before: it answers as that member now (a survivor id that was merged is followed to its survivor instead).",
+		Do:   "Nothing, if it is the merge you meant: `GET /v1/members/{id}` of the id shows the member it resolves to (`merged_into`). To retry a merge whose answer was lost, send its `Idempotency-Key` again: the first answer is replayed."}
+	probMergeBlocked = &ProblemType{Slug: "merge-blocked", Title: "The absorbed member has open holds or points in review", Status: http.StatusConflict,
+		When: "POST /v1/members/{id}/merge while the member to absorb has an open redemption hold or points held for review: both name the absorbed member's lots, which a merge would empty.",
+		Do:   "Capture or cancel its open holds (`POST /v1/members/{id}/redemptions/{rid}/capture` or `/cancel`) and decide its review items (`POST /v1/review/{id}/approve` or `/reject`), then merge."}
+	probMergeLimit = &ProblemType{Slug: "merge-limit", Title: "The merge is larger than one merge can be", Status: http.StatusUnprocessableEntity,
+		When: "POST /v1/members/{id}/merge of a member with more open lots (points earned at different times, neither spent nor expired) than one merge moves in its single transaction, or into a member that would then hold more than 10 merged ids; `detail` says which.",
+		Do:   "Nothing was changed. Merge later, when fewer of the absorbed member's lots are open (points are spent earliest expiry first, and expire); a member can absorb at most 10 ids."}
 	probLastAdminKey = &ProblemType{Slug: "last-admin-key", Title: "The partner's last active admin key cannot be revoked", Status: http.StatusConflict,
 		When: "DELETE /v1/keys/{id} of the partner's only active admin key: create another admin key first.",
 		Do:   "Create another admin key first (`POST /v1/keys` with `role: admin`), then revoke this one. An operator can still revoke any key with the CLI."}
@@ -146,7 +155,7 @@ var problemTypes = []*ProblemType{
 	probValidation, probMalformed, probTooLarge, probUnauth, probForbidden, probNotFound, probConflict,
 	probInsufficient, probOutOfStock, probTier, probInactive, probErased, probExists, probIdemReuse,
 	probIdemBusy, probRejected, probRetry, probInternal, probMethod, probUnsupported,
-	probTransfersOff, probTransferCap, probLastAdminKey, probLimit,
+	probTransfersOff, probTransferCap, probLastAdminKey, probLimit, probMerged, probMergeBlocked, probMergeLimit,
 }
 
 // ProblemTypes returns every problem type the API answers with (copies).
@@ -228,6 +237,10 @@ var errorMap = []struct {
 	{ledger.ErrTransfersDisabled, probTransfersOff, ""},
 	{ledger.ErrTransferLimit, probTransferCap, ""},
 	{ledger.ErrSameMember, probValidation, "to_member_id"},
+	{ledger.ErrMergeSame, probValidation, "absorbed_member_id"},
+	{ledger.ErrAlreadyMerged, probMerged, ""},
+	{ledger.ErrMergeBlocked, probMergeBlocked, ""},
+	{ledger.ErrMergeLimit, probMergeLimit, ""},
 	{keys.ErrLastAdminKey, probLastAdminKey, ""},
 	{keys.ErrNotFound, probNotFound, ""},
 	{keys.ErrBadCursor, probValidation, "cursor"},
@@ -236,7 +249,9 @@ var errorMap = []struct {
 // verbatim reports whether the text of an error of kind err is written for
 // the client (it names the limit a request broke), so that it is the
 // problem's detail as a whole.
-func verbatim(err error) bool { return err == ledger.ErrTransferLimit }
+func verbatim(err error) bool {
+	return err == ledger.ErrTransferLimit || err == ledger.ErrMergeLimit || err == ledger.ErrMergeBlocked
+}
 
 // toProblem turns any error into the problem the client sees. Unknown errors
 // become a 500 whose body says nothing of the cause (the log has it).

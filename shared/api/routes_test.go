@@ -45,6 +45,7 @@ func routes() []route {
 		{"GET", "/v1/event-types/points.earned", false, nil, 200},
 		{"GET", "/v1/event-types/points.earned/versions/1", false, nil, 200},
 		{"POST", "/v1/members/m1/transfers", false, map[string]any{"to_member_id": "m3", "points": 1, "reason": "gift"}, 201},
+		{"POST", "/v1/members/m1/merge", true, map[string]any{"absorbed_member_id": "m4", "reason": "one person"}, 201},
 		{"POST", "/v1/keys", true, map[string]any{"role": "app", "label": "route test"}, 201},
 		{"GET", "/v1/keys", true, nil, 200},
 		{"DELETE", "/v1/keys/{key}", true, nil, 200},
@@ -55,12 +56,14 @@ func routes() []route {
 // fixtures: ids made by prepare for the routes that need them.
 type fixtures map[string]string
 
-// prepare makes member m1 (with points and two open holds), m2, and two held
-// events in review, and returns the ids to substitute in the routes.
+// prepare makes member m1 (with points and two open holds), m2, m4 (to merge
+// into m1), and two held events in review, and returns the ids to
+// substitute in the routes.
 func (h *harness) prepare() fixtures {
 	t := h.t
 	h.seed("m1", 100000, 200000) // 10 + 20 points
 	h.seed("m2", 100000)
+	h.seed("m4", 100000)
 	f := fixtures{}
 	for _, k := range []string{"rid", "rid2"} {
 		r := h.call("POST", "/v1/members/m1/redemptions", "telco/app", map[string]any{"points": 1}).expect(t, 201, "")

@@ -54,6 +54,7 @@ type Store interface {
 	PrivacyStore
 	IdempotencyStore
 	TransferStore
+	MergeStore
 	AuditStore
 	WebhookStore
 }
@@ -149,6 +150,7 @@ func New(d Deps) http.Handler {
 	route("POST /v1/members/{id}/redemptions/{rid}/cancel", app, true, s.cancel)
 	route("POST /v1/members/{id}/adjustments", admin, true, s.adjust)
 	route("POST /v1/members/{id}/transfers", app, true, s.transfer)
+	route("POST /v1/members/{id}/merge", admin, true, s.mergeMembers)
 	route("GET /v1/members/{id}/data", admin, false, s.exportData)
 	route("DELETE /v1/members/{id}/data", admin, false, s.eraseData)
 

@@ -59,11 +59,15 @@ func (s *server) simulate(ctx context.Context, c *call) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		es, err := s.Store.Entries(ctx, partner, req.MemberID)
-		if err != nil {
-			return result{}, err
+		// The person's history: the member's payments and those of the ids
+		// merged into it (an absorbed id asked for is its survivor).
+		for _, id := range append([]string{m.ID}, m.Absorbed...) {
+			es, err := s.Store.Entries(ctx, partner, id)
+			if err != nil {
+				return result{}, err
+			}
+			sim.Payments = append(sim.Payments, history(m, es)...)
 		}
-		sim.Payments = history(m, es)
 		sim.Start = map[string]rules.State{m.ID: {Tags: m.Rules.Tags}}
 	} else {
 		if len(req.Payments) > simulate.MaxPayments {

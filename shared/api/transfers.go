@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/store"
@@ -15,27 +13,29 @@ type TransferStore interface {
 	Transfer(ctx context.Context, partner, from, to string, req ledger.TransferRequest) (store.TransferResult, error)
 }
 
-// MaxTransferReasonLen is the longest reason of a transfer, in characters.
-const MaxTransferReasonLen = 500
-
 type transferRequest struct {
 	ToMemberID string `json:"to_member_id"`
 	Points     int64  `json:"points"`
 	Reason     string `json:"reason"`
 }
 
-// transferSide is one member of a transfer: its entry and balances after it.
-type transferSide struct {
+// memberSide is one member of a two-member change (a transfer, a merge):
+// its entry and balances after it.
+type memberSide struct {
 	MemberID string    `json:"member_id"`
 	Entry    EntryView `json:"entry"`
 	Balances Balances  `json:"balances"`
 }
 
+func sideOf(m ledger.Member, e *ledger.Entry) memberSide {
+	return memberSide{MemberID: m.ID, Entry: entryView(*e), Balances: balancesOf(m)}
+}
+
 // transferReply is POST /v1/members/{id}/transfers' answer.
 type transferReply struct {
-	Points int64        `json:"points"`
-	From   transferSide `json:"from"`
-	To     transferSide `json:"to"`
+	Points int64      `json:"points"`
+	From   memberSide `json:"from"`
+	To     memberSide `json:"to"`
 }
 
 // transfer is POST /v1/members/{id}/transfers: points of member {id} go to
@@ -54,9 +54,7 @@ func (s *server) transfer(ctx context.Context, c *call) (result, error) {
 		return result{}, err
 	}
 	render := func(w store.Written) (result, error) {
-		return result{http.StatusCreated, transferReply{Points: req.Points,
-			From: transferSide{MemberID: w.Member.ID, Entry: entryView(*w.Entry), Balances: balancesOf(w.Member)},
-			To:   transferSide{MemberID: w.Other.ID, Entry: entryView(*w.OtherEntry), Balances: balancesOf(w.Other)}}}, nil
+		return result{http.StatusCreated, transferReply{Points: req.Points, From: sideOf(w.Member, w.Entry), To: sideOf(w.Other, w.OtherEntry)}}, nil
 	}
 	c.respond(render)
 	res, err := s.Store.Transfer(ctx, c.principal.PartnerID, from, req.ToMemberID,
@@ -77,8 +75,6 @@ func (r *transferRequest) validate(from string) error {
 		return invalid("to_member_id", "must be another member than the sender")
 	case r.Points <= 0 || r.Points > 100_000_000:
 		return invalid("points", "a positive integer (at most 100000000)")
-	case utf8.RuneCountInString(r.Reason) > MaxTransferReasonLen || (r.Reason != "" && strings.TrimSpace(r.Reason) == ""):
-		return invalid("reason", "optional: 1 to 500 characters, not only spaces")
 	}
-	return nil
+	return validReason(r.Reason)
 }

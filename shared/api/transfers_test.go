@@ -131,24 +131,18 @@ func TestTransfersIsolation(t *testing.T) {
 	h.audits(t, "m1")
 }
 
-// The same transfer with one Idempotency-Key, 10 times at once and then once
-// more: one transfer (one entry on each ledger, one audit record); every
-// answer is the first one (201), replayed, or 409 request-in-progress while
-// it runs.
-func TestTransferIdempotent(t *testing.T) {
-	h := newHarness(t)
-	h.seed("m1", 100000, 200000)
-	h.seed("m2")
-	body := map[string]any{"to_member_id": "m2", "points": 7}
+// oneAnswer sends one POST with one Idempotency-Key 10 times at once, then
+// once more, and checks the answers: each is the first answer (201), or 409
+// request-in-progress while it ran; the last is the replay.
+func (h *harness) oneAnswer(t *testing.T, path, key string, body any, idem string) {
+	t.Helper()
 	replies := make([]reply, 10)
 	var wg sync.WaitGroup
 	for i := range replies {
-		wg.Go(func() {
-			replies[i] = h.call("POST", "/v1/members/m1/transfers", "telco/app", body, "Idempotency-Key", "gift-1")
-		})
+		wg.Go(func() { replies[i] = h.call("POST", path, key, body, "Idempotency-Key", idem) })
 	}
 	wg.Wait()
-	replies = append(replies, h.call("POST", "/v1/members/m1/transfers", "telco/app", body, "Idempotency-Key", "gift-1"))
+	replies = append(replies, h.call("POST", path, key, body, "Idempotency-Key", idem))
 	var first string
 	for _, r := range replies {
 		switch r.Status {
@@ -167,6 +161,18 @@ func TestTransferIdempotent(t *testing.T) {
 	if last := replies[len(replies)-1]; last.Status != 201 || last.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("the replay: %d %v", last.Status, last.Header)
 	}
+}
+
+// The same transfer with one Idempotency-Key, 10 times at once and then once
+// more: one transfer (one entry on each ledger, one audit record); every
+// answer is the first one (201), replayed, or 409 request-in-progress while
+// it runs.
+func TestTransferIdempotent(t *testing.T) {
+	h := newHarness(t)
+	h.seed("m1", 100000, 200000)
+	h.seed("m2")
+	body := map[string]any{"to_member_id": "m2", "points": 7}
+	h.oneAnswer(t, "/v1/members/m1/transfers", "telco/app", body, "gift-1")
 	if a, b := len(h.transferEntries(t, "m1")), len(h.transferEntries(t, "m2")); a != 1 || b != 1 {
 		t.Fatalf("%d and %d transfer entries, want one each", a, b)
 	}

@@ -24,6 +24,7 @@ const (
 	AuditRecordActionKeyCreate      AuditRecordAction = "key.create"
 	AuditRecordActionKeyRevoke      AuditRecordAction = "key.revoke"
 	AuditRecordActionMemberErase    AuditRecordAction = "member.erase"
+	AuditRecordActionMemberMerge    AuditRecordAction = "member.merge"
 	AuditRecordActionPointsTransfer AuditRecordAction = "points.transfer"
 	AuditRecordActionProgramUpdate  AuditRecordAction = "program.update"
 	AuditRecordActionReviewApprove  AuditRecordAction = "review.approve"
@@ -41,6 +42,8 @@ func (e AuditRecordAction) Valid() bool {
 	case AuditRecordActionKeyRevoke:
 		return true
 	case AuditRecordActionMemberErase:
+		return true
+	case AuditRecordActionMemberMerge:
 		return true
 	case AuditRecordActionPointsTransfer:
 		return true
@@ -67,6 +70,7 @@ const (
 	BreakdownLineKindEarn       BreakdownLineKind = "earn"
 	BreakdownLineKindExpire     BreakdownLineKind = "expire"
 	BreakdownLineKindFrequency  BreakdownLineKind = "frequency"
+	BreakdownLineKindMerge      BreakdownLineKind = "merge"
 	BreakdownLineKindRedeem     BreakdownLineKind = "redeem"
 	BreakdownLineKindRelease    BreakdownLineKind = "release"
 	BreakdownLineKindReverse    BreakdownLineKind = "reverse"
@@ -95,6 +99,8 @@ func (e BreakdownLineKind) Valid() bool {
 	case BreakdownLineKindExpire:
 		return true
 	case BreakdownLineKindFrequency:
+		return true
+	case BreakdownLineKindMerge:
 		return true
 	case BreakdownLineKindRedeem:
 		return true
@@ -264,6 +270,7 @@ const (
 	EntryKindBonus    EntryKind = "bonus"
 	EntryKindEarn     EntryKind = "earn"
 	EntryKindExpire   EntryKind = "expire"
+	EntryKindMerge    EntryKind = "merge"
 	EntryKindRedeem   EntryKind = "redeem"
 	EntryKindRelease  EntryKind = "release"
 	EntryKindReverse  EntryKind = "reverse"
@@ -280,6 +287,8 @@ func (e EntryKind) Valid() bool {
 	case EntryKindEarn:
 		return true
 	case EntryKindExpire:
+		return true
+	case EntryKindMerge:
 		return true
 	case EntryKindRedeem:
 		return true
@@ -485,6 +494,7 @@ const (
 	MemberStatusActive    MemberStatus = "active"
 	MemberStatusErased    MemberStatus = "erased"
 	MemberStatusErasing   MemberStatus = "erasing"
+	MemberStatusMerged    MemberStatus = "merged"
 	MemberStatusSuspended MemberStatus = "suspended"
 )
 
@@ -496,6 +506,8 @@ func (e MemberStatus) Valid() bool {
 	case MemberStatusErased:
 		return true
 	case MemberStatusErasing:
+		return true
+	case MemberStatusMerged:
 		return true
 	case MemberStatusSuspended:
 		return true
@@ -876,6 +888,8 @@ const (
 	ConflictTypeHttpsaccrueDevproblemslimitReached         ConflictType = "https://accrue.dev/problems/limit-reached"
 	ConflictTypeHttpsaccrueDevproblemsmemberErased         ConflictType = "https://accrue.dev/problems/member-erased"
 	ConflictTypeHttpsaccrueDevproblemsmemberInactive       ConflictType = "https://accrue.dev/problems/member-inactive"
+	ConflictTypeHttpsaccrueDevproblemsmemberMerged         ConflictType = "https://accrue.dev/problems/member-merged"
+	ConflictTypeHttpsaccrueDevproblemsmergeBlocked         ConflictType = "https://accrue.dev/problems/merge-blocked"
 	ConflictTypeHttpsaccrueDevproblemsoutOfStock           ConflictType = "https://accrue.dev/problems/out-of-stock"
 	ConflictTypeHttpsaccrueDevproblemsrequestInProgress    ConflictType = "https://accrue.dev/problems/request-in-progress"
 	ConflictTypeHttpsaccrueDevproblemstransfersDisabled    ConflictType = "https://accrue.dev/problems/transfers-disabled"
@@ -897,6 +911,10 @@ func (e ConflictType) Valid() bool {
 	case ConflictTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case ConflictTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case ConflictTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case ConflictTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case ConflictTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -1108,6 +1126,7 @@ func (e UnprocessableContentStatus) Valid() bool {
 const (
 	UnprocessableContentTypeHttpsaccrueDevproblemseventRejected      UnprocessableContentType = "https://accrue.dev/problems/event-rejected"
 	UnprocessableContentTypeHttpsaccrueDevproblemsinsufficientPoints UnprocessableContentType = "https://accrue.dev/problems/insufficient-points"
+	UnprocessableContentTypeHttpsaccrueDevproblemsmergeLimit         UnprocessableContentType = "https://accrue.dev/problems/merge-limit"
 	UnprocessableContentTypeHttpsaccrueDevproblemstierTooLow         UnprocessableContentType = "https://accrue.dev/problems/tier-too-low"
 	UnprocessableContentTypeHttpsaccrueDevproblemstransferLimit      UnprocessableContentType = "https://accrue.dev/problems/transfer-limit"
 )
@@ -1118,6 +1137,8 @@ func (e UnprocessableContentType) Valid() bool {
 	case UnprocessableContentTypeHttpsaccrueDevproblemseventRejected:
 		return true
 	case UnprocessableContentTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case UnprocessableContentTypeHttpsaccrueDevproblemsmergeLimit:
 		return true
 	case UnprocessableContentTypeHttpsaccrueDevproblemstierTooLow:
 		return true
@@ -1719,6 +1740,8 @@ const (
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    PostEvent409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -1740,6 +1763,10 @@ func (e PostEvent409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case PostEvent409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -1816,6 +1843,7 @@ func (e PostEvent422ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
 const (
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
+	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit         PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-limit"
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
 	PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      PostEvent422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
@@ -1826,6 +1854,8 @@ func (e PostEvent422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected:
 		return true
 	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit:
 		return true
 	case PostEvent422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
 		return true
@@ -2136,6 +2166,8 @@ const (
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CreateKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -2157,6 +2189,10 @@ func (e CreateKey409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case CreateKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -2421,6 +2457,8 @@ const (
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    RevokeKey409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -2442,6 +2480,10 @@ func (e RevokeKey409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case RevokeKey409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -2631,6 +2673,8 @@ const (
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    EnrollMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -2652,6 +2696,10 @@ func (e EnrollMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case EnrollMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -3009,6 +3057,8 @@ const (
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    PatchMember409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -3030,6 +3080,10 @@ func (e PatchMember409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case PatchMember409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -3264,6 +3318,8 @@ const (
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    PostActivity409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -3285,6 +3341,10 @@ func (e PostActivity409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case PostActivity409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -3549,6 +3609,8 @@ const (
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    Adjust409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -3570,6 +3632,10 @@ func (e Adjust409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case Adjust409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -3646,6 +3712,7 @@ func (e Adjust422ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
 const (
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
+	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit         Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-limit"
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
 	Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      Adjust422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
@@ -3656,6 +3723,8 @@ func (e Adjust422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected:
 		return true
 	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit:
 		return true
 	case Adjust422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
 		return true
@@ -4185,6 +4254,339 @@ func (e GetLedger500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	}
 }
 
+// Defines values for MergeMembers400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers400ApplicationProblemPlusJSONResponseBodyStatusN400 MergeMembers400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest MergeMembers400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	MergeMembers400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  MergeMembers400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case MergeMembers400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers401ApplicationProblemPlusJSONResponseBodyStatusN401 MergeMembers401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated MergeMembers401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers403ApplicationProblemPlusJSONResponseBodyStatusN403 MergeMembers403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden MergeMembers403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers404ApplicationProblemPlusJSONResponseBodyStatusN404 MergeMembers404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound MergeMembers404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyStatusN409 MergeMembers409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    MergeMembers409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case MergeMembers409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers413ApplicationProblemPlusJSONResponseBodyStatusN413 MergeMembers413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge MergeMembers413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers415ApplicationProblemPlusJSONResponseBodyStatusN415 MergeMembers415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers422ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers422ApplicationProblemPlusJSONResponseBodyStatusN422 MergeMembers422ApplicationProblemPlusJSONResponseBodyStatus = 422
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers422ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers422ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers422ApplicationProblemPlusJSONResponseBodyStatusN422:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers422ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      MergeMembers422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
+	MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints MergeMembers422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
+	MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit         MergeMembers422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-limit"
+	MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         MergeMembers422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
+	MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      MergeMembers422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers422ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected:
+		return true
+	case MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit:
+		return true
+	case MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
+		return true
+	case MergeMembers422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers500ApplicationProblemPlusJSONResponseBodyStatusN500 MergeMembers500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError MergeMembers500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	MergeMembers503ApplicationProblemPlusJSONResponseBodyStatusN503 MergeMembers503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e MergeMembers503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case MergeMembers503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MergeMembers503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	MergeMembers503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain MergeMembers503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the MergeMembers503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e MergeMembers503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case MergeMembers503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Redeem400ApplicationProblemPlusJSONResponseBodyStatus.
 const (
 	Redeem400ApplicationProblemPlusJSONResponseBodyStatusN400 Redeem400ApplicationProblemPlusJSONResponseBodyStatus = 400
@@ -4302,6 +4704,8 @@ const (
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    Redeem409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -4323,6 +4727,10 @@ func (e Redeem409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case Redeem409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -4399,6 +4807,7 @@ func (e Redeem422ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
 const (
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
+	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit         Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-limit"
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
 	Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      Redeem422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
@@ -4409,6 +4818,8 @@ func (e Redeem422ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected:
 		return true
 	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit:
 		return true
 	case Redeem422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
 		return true
@@ -4596,6 +5007,8 @@ const (
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CancelRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -4617,6 +5030,10 @@ func (e CancelRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() b
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case CancelRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -4851,6 +5268,8 @@ const (
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -4872,6 +5291,10 @@ func (e CaptureRedemption409ApplicationProblemPlusJSONResponseBodyType) Valid() 
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case CaptureRedemption409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -5106,6 +5529,8 @@ const (
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    TransferPoints409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -5127,6 +5552,10 @@ func (e TransferPoints409ApplicationProblemPlusJSONResponseBodyType) Valid() boo
 	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case TransferPoints409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -5203,6 +5632,7 @@ func (e TransferPoints422ApplicationProblemPlusJSONResponseBodyStatus) Valid() b
 const (
 	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected      TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/event-rejected"
 	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/insufficient-points"
+	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit         TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-limit"
 	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow         TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/tier-too-low"
 	TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransferLimit      TransferPoints422ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfer-limit"
 )
@@ -5213,6 +5643,8 @@ func (e TransferPoints422ApplicationProblemPlusJSONResponseBodyType) Valid() boo
 	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemseventRejected:
 		return true
 	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinsufficientPoints:
+		return true
+	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeLimit:
 		return true
 	case TransferPoints422ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstierTooLow:
 		return true
@@ -6162,6 +6594,8 @@ const (
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    ApproveReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -6183,6 +6617,10 @@ func (e ApproveReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case ApproveReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -6447,6 +6885,8 @@ const (
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    RejectReview409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -6468,6 +6908,10 @@ func (e RejectReview409ApplicationProblemPlusJSONResponseBodyType) Valid() bool 
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case RejectReview409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -7236,6 +7680,8 @@ const (
 	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CreateWebhook409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -7257,6 +7703,10 @@ func (e CreateWebhook409ApplicationProblemPlusJSONResponseBodyType) Valid() bool
 	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case CreateWebhook409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -8412,6 +8862,8 @@ const (
 	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
 	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
 	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
 	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
 	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
 	RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
@@ -8433,6 +8885,10 @@ func (e RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyType) Valid
 	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
 		return true
 	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
 		return true
 	case RetryWebhookDelivery409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
 		return true
@@ -8626,13 +9082,13 @@ type AuditRecord struct {
 	// Id The record's id (records written before ids existed have none).
 	Id *string `json:"id,omitempty"`
 
-	// MemberId The member concerned (a transfer's sender).
+	// MemberId The member concerned (a transfer's sender, a merge's survivor).
 	MemberId *string `json:"member_id,omitempty"`
 
 	// OtherEntrySeq The entry it booked on `other_member_id`'s ledger.
 	OtherEntrySeq *int64 `json:"other_entry_seq,omitempty"`
 
-	// OtherMemberId The second member concerned (a transfer's receiver).
+	// OtherMemberId The second member concerned (a transfer's receiver, the member a merge absorbed).
 	OtherMemberId *string `json:"other_member_id,omitempty"`
 	Points        *int64  `json:"points,omitempty"`
 	Reason        *string `json:"reason,omitempty"`
@@ -8712,7 +9168,7 @@ type BreakdownLine struct {
 	// Detail Human detail (e.g. the reason of an adjustment).
 	Detail *string `json:"detail,omitempty"`
 
-	// Kind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason).
+	// Kind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason), `merge` (`out`: the absorbed member emptied, `lot`: a lot received from it, `in`: the survivor's closing entry).
 	Kind BreakdownLineKind `json:"kind"`
 
 	// Points Signed contribution; the lines of an entry sum to its points.
@@ -8722,7 +9178,7 @@ type BreakdownLine struct {
 	Rule string `json:"rule"`
 }
 
-// BreakdownLineKind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason).
+// BreakdownLineKind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason), `merge` (`out`: the absorbed member emptied, `lot`: a lot received from it, `in`: the survivor's closing entry).
 type BreakdownLineKind string
 
 // Campaign A time-boxed promotion: exactly one of `multiplier` (0 < m ≤ 100, applied to the base points) and `bonus`.
@@ -8833,7 +9289,7 @@ type CapsInput struct {
 	ProgramMonthly *int64 `json:"program_monthly,omitempty"`
 }
 
-// Counterpart The other member of a transfer entry and its entry of the same transfer; `member_id` is `[erased]` once that member's data was erased.
+// Counterpart The other member of a transfer or merge entry and its entry of the same transfer or merge (of a merged lot, the absorbed member's entry the lot came from); `member_id` is `[erased]` once that member's data was erased.
 type Counterpart struct {
 	EntrySeq int64  `json:"entry_seq"`
 	MemberId string `json:"member_id"`
@@ -9015,7 +9471,7 @@ type Entry struct {
 	// Breakdown How the points were computed.
 	Breakdown []BreakdownLine `json:"breakdown"`
 
-	// Counterpart The other member of a transfer entry and its entry of the same transfer; `member_id` is `[erased]` once that member's data was erased.
+	// Counterpart The other member of a transfer or merge entry and its entry of the same transfer or merge (of a merged lot, the absorbed member's entry the lot came from); `member_id` is `[erased]` once that member's data was erased.
 	Counterpart *Counterpart `json:"counterpart,omitempty"`
 
 	// Delta What one ledger entry changed in each balance (signed).
@@ -9024,7 +9480,7 @@ type Entry struct {
 	// HoldReasons Fraud limits that held the entry for review.
 	HoldReasons *[]string `json:"hold_reasons,omitempty"`
 
-	// Kind Entry kind.
+	// Kind Entry kind (`merge`: a member merge — on the survivor, one entry per lot it received and one closing entry; on the absorbed member, the entry that emptied it).
 	Kind EntryKind `json:"kind"`
 
 	// Lot The points an earning entry carries until they are spent or expire.
@@ -9036,7 +9492,7 @@ type Entry struct {
 	// Points Signed amount the entry added to or took from the member's points; the breakdown lines sum to it.
 	Points int64 `json:"points"`
 
-	// Reason Reason of a manual adjustment, review decision or transfer.
+	// Reason Reason of a manual adjustment, review decision, transfer or merge.
 	Reason *string `json:"reason,omitempty"`
 
 	// RedemptionId The redemption the entry belongs to.
@@ -9046,7 +9502,7 @@ type Entry struct {
 	Seq int64 `json:"seq"`
 }
 
-// EntryKind Entry kind.
+// EntryKind Entry kind (`merge`: a member merge — on the survivor, one entry per lot it received and one closing entry; on the absorbed member, the entry that emptied it).
 type EntryKind string
 
 // EntryList A page of ledger entries, newest first.
@@ -9306,6 +9762,9 @@ type Lot struct {
 	// ExpiresAt When the lot's points expire.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
+	// MovedTo Where a member merge moved a lot's points: the survivor and its entry carrying them now.
+	MovedTo *LotMove `json:"moved_to,omitempty"`
+
 	// Remaining Points of the lot not yet spent or expired; absent when 0.
 	Remaining *int64 `json:"remaining,omitempty"`
 
@@ -9315,6 +9774,12 @@ type Lot struct {
 
 // LotState Which balance the lot's remaining points count in; absent once the lot is used up.
 type LotState string
+
+// LotMove Where a member merge moved a lot's points: the survivor and its entry carrying them now.
+type LotMove struct {
+	EntrySeq int64  `json:"entry_seq"`
+	MemberId string `json:"member_id"`
+}
 
 // Member A member: balances, tier and progress to the next (absent when the program has no tiers), points expiring in the next 30 days, streaks.
 type Member struct {
@@ -9333,7 +9798,13 @@ type Member struct {
 	// MemberId The partner's own id of the member.
 	MemberId string `json:"member_id"`
 
-	// Status `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure).
+	// MergedIds The ids merged into this member (which answer as it); absent when none.
+	MergedIds *[]string `json:"merged_ids,omitempty"`
+
+	// MergedInto Present when the id asked for was merged into this member (POST /v1/members/{id}/merge): this member's id, which that id answers as from now on.
+	MergedInto *string `json:"merged_into,omitempty"`
+
+	// Status `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure); `merged` (an absorbed member, shown only in its survivor's GDPR export: its id answers as the survivor).
 	Status MemberStatus `json:"status"`
 
 	// Streaks Streaks per rule and subscription.
@@ -9358,9 +9829,12 @@ type MemberExport struct {
 	LastActivityAt time.Time `json:"last_activity_at"`
 
 	// Ledger Every ledger entry, oldest first.
-	Ledger      []Entry      `json:"ledger"`
-	MemberId    string       `json:"member_id"`
-	Redemptions []Redemption `json:"redemptions"`
+	Ledger   []Entry `json:"ledger"`
+	MemberId string  `json:"member_id"`
+
+	// Merged The export of each id merged into this member (the same person), with status `merged`.
+	Merged      *[]MergedMemberExport `json:"merged,omitempty"`
+	Redemptions []Redemption          `json:"redemptions"`
 
 	// Review Pending review items.
 	Review []ReviewItem `json:"review"`
@@ -9368,7 +9842,7 @@ type MemberExport struct {
 	// RulesState The rules engine's whole state of a member (fields are absent when empty).
 	RulesState RulesState `json:"rules_state"`
 
-	// Status `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure).
+	// Status `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure); `merged` (an absorbed member, shown only in its survivor's GDPR export: its id answers as the survivor).
 	Status MemberStatus `json:"status"`
 	Tags   []string     `json:"tags"`
 
@@ -9388,8 +9862,63 @@ type MemberPatch struct {
 // MemberPatchStatus `suspended` suspends, `active` reactivates; absent = unchanged.
 type MemberPatchStatus string
 
-// MemberStatus `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure).
+// MemberStatus `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure); `merged` (an absorbed member, shown only in its survivor's GDPR export: its id answers as the survivor).
 type MemberStatus string
+
+// MergeRequest defines model for MergeRequest.
+type MergeRequest struct {
+	// AbsorbedMemberId The member to merge into member `{id}` (the survivor): another active member of the same partner, never merged before. Its id answers as the survivor from then on.
+	AbsorbedMemberId string `json:"absorbed_member_id"`
+
+	// Reason Optional (up to 500 characters, not only spaces): kept in both members' merge entries and the audit trail.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// MergeResult A merge: the survivor's closing merge entry (its ledger has one merge entry per moved lot just before it) and balances after the merge, and the absorbed member's merge entry, which emptied it (its balances are all 0).
+type MergeResult struct {
+	Absorbed MergeSide `json:"absorbed"`
+	Survivor MergeSide `json:"survivor"`
+}
+
+// MergeSide defines model for MergeSide.
+type MergeSide struct {
+	// Balances A member's balances.
+	Balances Balances `json:"balances"`
+
+	// Entry A ledger entry (append-only). `payment` is set on entries made from a payment event (absent on an erased member's entries: the payment id was personal).
+	Entry    Entry  `json:"entry"`
+	MemberId string `json:"member_id"`
+}
+
+// MergedMemberExport GDPR export of a member id merged into another (status `merged`): everything kept about it.
+type MergedMemberExport struct {
+	// Activities Times each named activity was rewarded.
+	Activities *map[string]int64 `json:"activities,omitempty"`
+
+	// Balances A member's balances.
+	Balances       Balances  `json:"balances"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExportedAt     time.Time `json:"exported_at"`
+	LastActivityAt time.Time `json:"last_activity_at"`
+
+	// Ledger Every ledger entry, oldest first.
+	Ledger      []Entry      `json:"ledger"`
+	MemberId    string       `json:"member_id"`
+	Redemptions []Redemption `json:"redemptions"`
+
+	// Review Pending review items.
+	Review []ReviewItem `json:"review"`
+
+	// RulesState The rules engine's whole state of a member (fields are absent when empty).
+	RulesState RulesState `json:"rules_state"`
+
+	// Status `active`; `suspended` (points do not change); `erasing` (a GDPR erasure has started and not finished: DELETE /v1/members/{id}/data again completes it); `erased` (the anonymised member left by an erasure); `merged` (an absorbed member, shown only in its survivor's GDPR export: its id answers as the survivor).
+	Status MemberStatus `json:"status"`
+	Tags   []string     `json:"tags"`
+
+	// Tier Current tier (absent without tiers).
+	Tier *string `json:"tier,omitempty"`
+}
 
 // Money An amount of money in whole minor units of its currency (cents of EUR, yen of JPY, fils of KWD): values computed from the point value are exact until one rounding at the end — down for a bill credit (what is paid out), half to even for liability (what is reported).
 type Money struct {
@@ -10570,7 +11099,7 @@ type ListAuditParams struct {
 	// To Newest records (inclusive): an RFC 3339 time, or a date `YYYY-MM-DD` (UTC) for its last instant; absent = up to now. Not before `from`.
 	To *AuditTo `form:"to,omitempty" json:"to,omitempty"`
 
-	// MemberId Only the records that concern this member (the partner's own member id).
+	// MemberId Only the records that concern this member (the partner's own member id). An id merged into another member lists its own records (up to and including the merge), not its survivor's.
 	MemberId *MemberIdQuery `form:"member_id,omitempty" json:"member_id,omitempty"`
 
 	// Limit Page size, 1 to 100.
@@ -11179,6 +11708,69 @@ type GetLedger500ApplicationProblemPlusJSONResponseBodyStatus int
 
 // GetLedger500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetLedger.
 type GetLedger500ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembersParams defines parameters for MergeMembers.
+type MergeMembersParams struct {
+	// IdempotencyKey Makes the request safe to retry: same key + same request within 24 hours → the first response, replayed; same key + another request → 409 `idempotency-key-reused`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// MergeMembers400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers400ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers400ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers401ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers401ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers403ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers403ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers404ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers404ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers409ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers409ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers413ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers413ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers422ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers422ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers422ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers422ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers500ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers500ApplicationProblemPlusJSONResponseBodyType string
+
+// MergeMembers503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for MergeMembers.
+type MergeMembers503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// MergeMembers503ApplicationProblemPlusJSONResponseBodyType defines parameters for MergeMembers.
+type MergeMembers503ApplicationProblemPlusJSONResponseBodyType string
 
 // RedeemParams defines parameters for Redeem.
 type RedeemParams struct {
@@ -12107,6 +12699,9 @@ type PostActivityJSONRequestBody = ActivityRequest
 // AdjustJSONRequestBody defines body for Adjust for application/json ContentType.
 type AdjustJSONRequestBody = AdjustmentRequest
 
+// MergeMembersJSONRequestBody defines body for MergeMembers for application/json ContentType.
+type MergeMembersJSONRequestBody = MergeRequest
+
 // RedeemJSONRequestBody defines body for Redeem for application/json ContentType.
 type RedeemJSONRequestBody = RedemptionRequest
 
@@ -12630,7 +13225,7 @@ type ClientInterface interface {
 
 	// GetMember Read a member
 	//
-	// Balances, tier and progress to the next, points expiring in the next 30 days, streaks.
+	// Balances, tier and progress to the next, points expiring in the next 30 days, streaks. An id merged into another member (POST /v1/members/{id}/merge) answers as that member: `member_id` is the survivor's and `merged_into` names it.
 	//
 	// Role: **app** (or admin).
 	//
@@ -12729,6 +13324,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/members/{id}/ledger (the `GetLedger` operationId).
 	GetLedger(ctx context.Context, id MemberId, params *GetLedgerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MergeMembersWithBody Merge another member id into this member
+	//
+	// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+	MergeMembersWithBody(ctx context.Context, id MemberId, params *MergeMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MergeMembers Merge another member id into this member
+	//
+	// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+	MergeMembers(ctx context.Context, id MemberId, params *MergeMembersParams, body MergeMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RedeemWithBody Redeem points
 	//
@@ -13370,7 +13987,7 @@ func (c *Client) EnrollMember(ctx context.Context, params *EnrollMemberParams, b
 
 // GetMember Read a member
 //
-// Balances, tier and progress to the next, points expiring in the next 30 days, streaks.
+// Balances, tier and progress to the next, points expiring in the next 30 days, streaks. An id merged into another member (POST /v1/members/{id}/merge) answers as that member: `member_id` is the survivor's and `merged_into` names it.
 //
 // Role: **app** (or admin).
 //
@@ -13560,6 +14177,48 @@ func (c *Client) ExportMemberData(ctx context.Context, id MemberId, reqEditors .
 // Corresponds with GET /v1/members/{id}/ledger (the `GetLedger` operationId).
 func (c *Client) GetLedger(ctx context.Context, id MemberId, params *GetLedgerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetLedgerRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MergeMembersWithBody Merge another member id into this member
+//
+// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+func (c *Client) MergeMembersWithBody(ctx context.Context, id MemberId, params *MergeMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMergeMembersRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MergeMembers Merge another member id into this member
+//
+// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+func (c *Client) MergeMembers(ctx context.Context, id MemberId, params *MergeMembersParams, body MergeMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMergeMembersRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -15157,6 +15816,68 @@ func NewGetLedgerRequest(server string, id MemberId, params *GetLedgerParams) (*
 	return req, nil
 }
 
+// NewMergeMembersRequest calls the generic MergeMembers builder with application/json body
+func NewMergeMembersRequest(server string, id MemberId, params *MergeMembersParams, body MergeMembersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMergeMembersRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewMergeMembersRequestWithBody constructs an http.Request for the MergeMembers method, with any body, and a specified content type
+func NewMergeMembersRequestWithBody(server string, id MemberId, params *MergeMembersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/members/%s/merge", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewRedeemRequest calls the generic Redeem builder with application/json body
 func NewRedeemRequest(server string, id MemberId, params *RedeemParams, body RedeemJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -16563,7 +17284,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetMemberWithResponse Read a member
 	//
-	// Balances, tier and progress to the next, points expiring in the next 30 days, streaks.
+	// Balances, tier and progress to the next, points expiring in the next 30 days, streaks. An id merged into another member (POST /v1/members/{id}/merge) answers as that member: `member_id` is the survivor's and `merged_into` names it.
 	//
 	// Role: **app** (or admin).
 	//
@@ -16670,6 +17391,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/members/{id}/ledger (the `GetLedger` operationId).
 	GetLedgerWithResponse(ctx context.Context, id MemberId, params *GetLedgerParams, reqEditors ...RequestEditorFn) (*GetLedgerResponse, error)
+
+	// MergeMembersWithBodyWithResponse Merge another member id into this member
+	//
+	// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+	MergeMembersWithBodyWithResponse(ctx context.Context, id MemberId, params *MergeMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeMembersResponse, error)
+
+	// MergeMembersWithResponse Merge another member id into this member
+	//
+	// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+	MergeMembersWithResponse(ctx context.Context, id MemberId, params *MergeMembersParams, body MergeMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeMembersResponse, error)
 
 	// RedeemWithBodyWithResponse Redeem points
 	//
@@ -19341,6 +20084,197 @@ func (r GetLedgerResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetLedgerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// MergeMembersResponse201Headers the declared response headers of an HTTP 201 response for MergeMembers
+type MergeMembersResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// MergeMembersResponse400Headers the declared response headers of an HTTP 400 response for MergeMembers
+type MergeMembersResponse400Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse401Headers the declared response headers of an HTTP 401 response for MergeMembers
+type MergeMembersResponse401Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse403Headers the declared response headers of an HTTP 403 response for MergeMembers
+type MergeMembersResponse403Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse404Headers the declared response headers of an HTTP 404 response for MergeMembers
+type MergeMembersResponse404Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse409Headers the declared response headers of an HTTP 409 response for MergeMembers
+type MergeMembersResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// MergeMembersResponse413Headers the declared response headers of an HTTP 413 response for MergeMembers
+type MergeMembersResponse413Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse415Headers the declared response headers of an HTTP 415 response for MergeMembers
+type MergeMembersResponse415Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse422Headers the declared response headers of an HTTP 422 response for MergeMembers
+type MergeMembersResponse422Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse500Headers the declared response headers of an HTTP 500 response for MergeMembers
+type MergeMembersResponse500Headers struct {
+	XRequestId *string
+}
+
+// MergeMembersResponse503Headers the declared response headers of an HTTP 503 response for MergeMembers
+type MergeMembersResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type MergeMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *MergeResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableContent
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *MergeMembersResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *MergeMembersResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *MergeMembersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *MergeMembersResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *MergeMembersResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *MergeMembersResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *MergeMembersResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *MergeMembersResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *MergeMembersResponse422Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *MergeMembersResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MergeMembersResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r MergeMembersResponse) GetJSON201() *MergeResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r MergeMembersResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r MergeMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MergeMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MergeMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MergeMembersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22831,7 +23765,7 @@ func (c *ClientWithResponses) EnrollMemberWithResponse(ctx context.Context, para
 
 // GetMemberWithResponse Read a member
 //
-// Balances, tier and progress to the next, points expiring in the next 30 days, streaks.
+// Balances, tier and progress to the next, points expiring in the next 30 days, streaks. An id merged into another member (POST /v1/members/{id}/merge) answers as that member: `member_id` is the survivor's and `merged_into` names it.
 //
 // Role: **app** (or admin).
 //
@@ -22997,6 +23931,40 @@ func (c *ClientWithResponses) GetLedgerWithResponse(ctx context.Context, id Memb
 		return nil, err
 	}
 	return ParseGetLedgerResponse(rsp)
+}
+
+// MergeMembersWithBodyWithResponse Merge another member id into this member
+//
+// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+func (c *ClientWithResponses) MergeMembersWithBodyWithResponse(ctx context.Context, id MemberId, params *MergeMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeMembersResponse, error) {
+	rsp, err := c.MergeMembersWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMergeMembersResponse(rsp)
+}
+
+// MergeMembersWithResponse Merge another member id into this member
+//
+// Two external ids of one person become one member: `absorbed_member_id` is merged into member `{id}` (the survivor), in one transaction on both members. The absorbed member's open lots (available and pending points) move to the survivor, each as one `merge` entry keeping the lot's expiry and release dates; available, pending, lifetime and qualifying points are summed; its debt is carried over (repaid at once from the survivor's available lots); the survivor keeps the higher tier of the two (or the one the summed qualifying points reach), streaks (per subscription, the longer), the union of tags and of once-only activities. The absorbed member's ledger stays, ending with a `merge` entry that empties it; each closing entry names the other (`counterpart`). The absorbed id answers as the survivor from then on, on every route and for payments (see Merged member ids above). Both members must be active; the absorbed member must have no open redemption hold and no points in review (`merge-blocked`), and at most as many open lots as one transaction moves (`merge-limit`). Merging an id merged before is `member-merged`. The merge is in the audit trail (`member.merge`) and published as the `member.merged` event.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/members/{id}/merge (the `MergeMembers` operationId).
+func (c *ClientWithResponses) MergeMembersWithResponse(ctx context.Context, id MemberId, params *MergeMembersParams, body MergeMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeMembersResponse, error) {
+	rsp, err := c.MergeMembers(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMergeMembersResponse(rsp)
 }
 
 // RedeemWithBodyWithResponse Redeem points
@@ -26131,6 +27099,236 @@ func ParseGetLedgerResponse(rsp *http.Response) (*GetLedgerResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseMergeMembersResponse parses an HTTP response from a MergeMembersWithResponse call
+func ParseMergeMembersResponse(rsp *http.Response) (*MergeMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MergeMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest MergeResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableContent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers MergeMembersResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers MergeMembersResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers MergeMembersResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers MergeMembersResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers MergeMembersResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers MergeMembersResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers MergeMembersResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers MergeMembersResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers MergeMembersResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 500:
+		var headers MergeMembersResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers MergeMembersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -51,6 +51,15 @@
 //   - tier.changed: INSERT or MODIFY of a member item whose rs.tier differs
 //     from before ("" for a new member; the store leaves a member below the
 //     first upgrade at ""). Fields: from_tier, to_tier, qualifying.
+//   - member.merged (not in spec §6; added because a partner whose two
+//     customer ids became one member must learn that the absorbed id now
+//     answers as the survivor): INSERT of the survivor's closing merge entry
+//     (kind merge, its first line's rule "in"). member_id is the survivor.
+//     Fields: absorbed_member_id, entry_seq (that entry; the survivor's
+//     ledger has the moved lots before it). The absorbed member's entries,
+//     the survivor's lot entries and the absorbed lots emptied are no event
+//     (no point was earned, expired or spent), nor is the absorbed member
+//     item's change; a tier the merge raised is tier.changed, as always.
 //   - points.reversed (not in spec §6; added because a partner that showed
 //     "you earned 100 points" must be able to take them back): INSERT of a
 //     reverse entry that took announced points (a refund: lifetime points
@@ -106,6 +115,7 @@ const (
 	TypeTierChanged    = "tier.changed"
 	TypeMemberFlagged  = "member.flagged"
 	TypePointsReversed = "points.reversed"
+	TypeMemberMerged   = "member.merged"
 )
 
 // schemaVersions: the version of each type's schema (shared/eventschema)
@@ -118,6 +128,7 @@ var schemaVersions = map[string]int{
 	TypeTierChanged:    1,
 	TypeMemberFlagged:  1,
 	TypePointsReversed: 1,
+	TypeMemberMerged:   1,
 }
 
 // Types lists every event type FromRecord can emit, sorted.
@@ -161,7 +172,8 @@ type Event struct {
 
 	// EntrySeq: the ledger entry that made the change (or carries the lot).
 	EntrySeq int64 `json:"entry_seq,omitempty"`
-	// Kind of that entry (earn, bonus, release, adjust, reverse, expire).
+	// Kind of that entry (earn, bonus, release, adjust, reverse, expire,
+	// transfer, merge).
 	Kind string `json:"kind,omitempty"`
 	// Points earned, redeemed, expired, expiring, reversed or held (positive).
 	Points int64 `json:"points,omitempty"`
@@ -190,6 +202,9 @@ type Event struct {
 	// Hold (member.flagged).
 	Reasons []string   `json:"reasons,omitempty"`
 	HeldAt  *time.Time `json:"held_at,omitempty"`
+
+	// Merge (member.merged): the id merged into the member.
+	AbsorbedMemberID string `json:"absorbed_member_id,omitempty"`
 }
 
 // Line summarises a breakdown line: which rule contributed how many points
@@ -285,6 +300,11 @@ type (
 		HeldAt  *time.Time `json:"held_at"`
 		Payment *Payment   `json:"payment"`
 	}
+	wireMerged struct {
+		wireHead
+		AbsorbedMemberID string `json:"absorbed_member_id"`
+		EntrySeq         int64  `json:"entry_seq"`
+	}
 	// wirePayment: a payment's id, amount and currency are always there.
 	wirePayment struct {
 		ID          string `json:"id"`
@@ -326,6 +346,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			reasons = []string{}
 		}
 		v = wireFlagged{h, e.Points, reasons, e.HeldAt, e.Payment}
+	case TypeMemberMerged:
+		v = wireMerged{h, e.AbsorbedMemberID, e.EntrySeq}
 	default:
 		return nil, fmt.Errorf("event %s: type %q is not in the catalogue", e.ID, e.Type)
 	}

@@ -168,6 +168,13 @@ func (c *change) entry() ([]Event, error) {
 			return nil, nil // nothing reversed, or a rejected hold (never announced)
 		}
 		return []Event{base(TypePointsReversed, -e.Points)}, nil
+	case ledger.KindMerge:
+		if len(e.Breakdown) == 0 || e.Breakdown[0].Rule != ledger.MergeIn || e.Counterpart == "" || e.Counterpart == ledger.ErasedCounterpart {
+			return nil, nil // the absorbed member's entry, a moved lot
+		}
+		ev := c.event(TypeMemberMerged, partner, member, cause, e.At)
+		ev.EntrySeq, ev.AbsorbedMemberID = e.Seq, e.Counterpart
+		return []Event{ev}, nil
 	}
 	return nil, nil // redeem entries: points.redeemed comes from the redemption item
 }

@@ -56,6 +56,17 @@ func TestFromRecord(t *testing.T) {
 	expire := entry(ledger.KindExpire, 7, -30, ledger.Balances{Available: -30}, ledger.Lot{})
 	expireValued := expire
 	expireValued.Value = &ledger.Money{AmountMinor: 15, Currency: "EUR"}
+	mergeIn := entry(ledger.KindMerge, 12, 0, ledger.Balances{Lifetime: 300}, ledger.Lot{})
+	mergeIn.Breakdown = []rules.Line{{Kind: rules.KindMerge, Rule: ledger.MergeIn, Detail: "absorbed another member"}}
+	mergeIn.Counterpart, mergeIn.CounterpartSeq = "cust-7", 4
+	mergeLot := entry(ledger.KindMerge, 11, 120, ledger.Balances{Available: 120}, ledger.Lot{State: ledger.LotAvailable, Remaining: 120, ExpiresAt: &exp})
+	mergeLot.Breakdown = []rules.Line{{Kind: rules.KindMerge, Rule: ledger.MergeLot, Points: 120}}
+	mergeLot.Counterpart, mergeLot.CounterpartSeq = "cust-7", 1
+	mergeOut := entry(ledger.KindMerge, 4, -120, ledger.Balances{Available: -120, Lifetime: -300}, ledger.Lot{})
+	mergeOut.MemberID, mergeOut.Counterpart, mergeOut.CounterpartSeq = "cust-7", member, 12
+	mergeOut.Breakdown = []rules.Line{{Kind: rules.KindMerge, Rule: ledger.MergeOut, Points: -120}}
+	movedLot := earn
+	movedLot.MemberID, movedLot.Lot = "cust-7", ledger.Lot{ExpiresAt: &exp, MovedTo: &ledger.LotMove{MemberID: member, EntrySeq: 11}}
 	refund := entry(ledger.KindReverse, 8, -40, ledger.Balances{Available: -40, Lifetime: -40}, ledger.Lot{})
 	refund.PaymentRef = ledger.PaymentRef{PaymentID: "ref-1", AmountMinor: 4000, Currency: "EUR", RefundOf: "pay-1"}
 	rejected := entry(ledger.KindReverse, 9, -900, ledger.Balances{Review: -900}, ledger.Lot{})
@@ -168,6 +179,12 @@ func TestFromRecord(t *testing.T) {
 		{"budget counter", record("INSERT", "P#acme", "BUDGET#2026-03", nil, image(t, map[string]any{"spent": 5}, "P#acme", "BUDGET#2026-03", nil)), nil},
 		{"audit", record("INSERT", "P#acme#AUDIT", "x", nil, image(t, map[string]any{"member": "m"}, "P#acme#AUDIT", "x", nil)), nil},
 		{"member's audit copy", record("INSERT", mpk, "AUDIT#2026-03-05T10:00:00.000000000Z#a1", nil, image(t, map[string]any{"member": "m", "action": "adjust"}, mpk, "AUDIT#2026-03-05T10:00:00.000000000Z#a1", nil)), nil},
+		{"merged: the survivor's closing entry", record("INSERT", mpk, "E#0000000000000012", nil, image(t, mergeIn, mpk, "E#0000000000000012", nil)), []domainevents.Event{{
+			Type: "member.merged", PartnerID: partner, MemberID: member, Time: t0, EntrySeq: 12, AbsorbedMemberID: "cust-7"}}},
+		{"merged: a lot moved to the survivor", record("INSERT", mpk, "E#0000000000000011", nil, image(t, mergeLot, mpk, "E#0000000000000011", nil)), nil},
+		{"merged: the absorbed member emptied", record("INSERT", "P#acme#M#cust-7", "E#0000000000000004", nil, image(t, mergeOut, "P#acme#M#cust-7", "E#0000000000000004", nil)), nil},
+		{"merged: the absorbed lot emptied (modify)", record("MODIFY", "P#acme#M#cust-7", "PAY#pay-7#S", image(t, earn, "P#acme#M#cust-7", "PAY#pay-7#S", nil),
+			image(t, movedLot, "P#acme#M#cust-7", "PAY#pay-7#S", nil)), nil},
 		{"transfer sent", record("INSERT", mpk, "E#0000000000000009", nil, image(t, map[string]any{"partner": "acme", "member": "m", "seq": 9, "kind": "transfer", "pts": -5,
 			"d": map[string]any{"avail": -5}, "cp": "m2", "cps": 3}, mpk, "E#0000000000000009", nil)), nil},
 	}

@@ -60,10 +60,12 @@ var (
 )
 
 // Reversal is what a refund changes: the refund entry, the original payment's
-// entry (its lot and refund totals) and any other lots it consumed.
+// entry (its lot and refund totals), the entry carrying the payment's lot when
+// a merge moved it (Lot; else Original), and any other lots it consumed.
 type Reversal struct {
 	Entry    Entry
 	Original *Entry
+	Lot      *Entry
 	Others   []*Entry
 }
 
@@ -75,6 +77,15 @@ type Reversal struct {
 // other available lots earliest-expiry first (others, in any order; only
 // available lots are used), and only what is already spent becomes debt.
 func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, now time.Time) (Reversal, error) {
+	return ReverseFrom(m, orig, orig, others, refund, now)
+}
+
+// ReverseFrom is Reverse of a payment whose points a member merge moved to
+// another entry: orig is the payment's entry (its amount, points and refund
+// totals), own the entry that carries the payment's lot now (the survivor's
+// merge entry; orig itself when the lot never moved). The points come out of
+// own first.
+func ReverseFrom(m *Member, orig, own *Entry, others []*Entry, refund payment.Payment, now time.Time) (Reversal, error) {
 	if refund.Currency != orig.Currency {
 		return Reversal{}, fmt.Errorf("%w: refund %s, payment %s", ErrRefundCurrency, refund.Currency, orig.Currency)
 	}
@@ -84,11 +95,11 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 	}
 	target := proportional(orig.Points, total, orig.AmountMinor)
 	n := max(target-orig.Reversed, 0)
-	wasReview := orig.State == LotReview
+	wasReview := own.State == LotReview
 
 	var delta Balances
 	var lines []rules.Line
-	took, d := orig.Lot.take(n)
+	took, d := own.Lot.take(n)
 	delta.add(d)
 	if took > 0 {
 		lines = append(lines, rules.Line{Kind: rules.KindReverse, Rule: orig.PaymentID, Points: -took, Detail: "from the payment's own lot"})
@@ -103,7 +114,7 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 			if rest == 0 {
 				break
 			}
-			if o.State != LotAvailable || o == orig {
+			if o.State != LotAvailable || o == orig || o == own {
 				continue
 			}
 			t, d := o.Lot.take(rest)
@@ -133,7 +144,7 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 	e := Entry{Kind: KindReverse, At: now.UTC(), Points: -n, Breakdown: lines, Delta: delta, PaymentRef: ref}
 	m.LastActivity = now.UTC()
 	m.Apply(&e)
-	return Reversal{Entry: e, Original: orig, Others: touched}, nil
+	return Reversal{Entry: e, Original: orig, Lot: own, Others: touched}, nil
 }
 
 // ReversalNeeded is how many more points a refund of amount would reverse from

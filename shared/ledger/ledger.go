@@ -35,6 +35,9 @@ const (
 	StatusActive    Status = "active"
 	StatusSuspended Status = "suspended"
 	StatusErased    Status = "erased"
+	// StatusMerged: the member was merged into another (MergedInto): its id
+	// resolves to that member, and its own ledger ends with the merge.
+	StatusMerged Status = "merged"
 )
 
 // Balances of a member, and the same shape as an entry's deltas.
@@ -99,6 +102,13 @@ type Member struct {
 	// transfer limit (Transfer).
 	SentDay   string `dynamodbav:"xday,omitempty" json:"-"`
 	SentOnDay int64  `dynamodbav:"xsent,omitempty" json:"-"`
+	// MergedInto: the member this one was merged into (status merged); the
+	// id resolves to that member from then on (see Merge).
+	MergedInto string `dynamodbav:"mto,omitempty" json:"-"`
+	// Absorbed: the ids merged into this member, directly or through a
+	// member it absorbed (at most MaxAbsorbed): their partitions hold the
+	// history of its points (deduplication, refunds, the tier window).
+	Absorbed []string `dynamodbav:"absorbed,omitempty" json:"-"`
 }
 
 // ReleaseDue reports whether a pending lot of m has come to its release
@@ -164,7 +174,18 @@ const (
 	// KindTransfer: points sent to another member (negative) or received
 	// from one (positive, with a lot of its own).
 	KindTransfer Kind = "transfer"
+	// KindMerge: a member merge (Merge): on the absorbed member, the entry
+	// that empties it; on the survivor, one entry per lot it received and
+	// one for the rest (debt, lifetime points).
+	KindMerge Kind = "merge"
 )
+
+// LotKinds are the kinds of the entries that can carry a lot of their own
+// (and so be announced as expiring, points.expiring's kind). A new kind that
+// makes lots belongs here: the event catalogue's test holds the schema to it.
+func LotKinds() []Kind {
+	return []Kind{KindEarn, KindBonus, KindAdjust, KindTransfer, KindMerge}
+}
 
 // LotState says which balance a lot's remaining points count in.
 type LotState string
@@ -191,6 +212,16 @@ type Lot struct {
 	// announcement was made (ReportedValue), the event's value; nil on lots
 	// announced before Accrue recorded it.
 	WarnedValue *Money `dynamodbav:"wval,omitempty" json:"-"`
+	// MovedTo: where a merge moved the lot's points (the survivor and the
+	// entry that carries them now); the lot itself is then empty.
+	MovedTo *LotMove `dynamodbav:"mvto,omitempty" json:"moved_to,omitempty"`
+}
+
+// LotMove names the entry of another member that carries a lot's points
+// since a merge.
+type LotMove struct {
+	MemberID string `dynamodbav:"m" json:"member_id"`
+	EntrySeq int64  `dynamodbav:"s" json:"entry_seq"`
 }
 
 // PaymentRef is what an entry made from a payment event remembers of it.

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/accrue/accrue/shared/ledger"
+	"github.com/accrue/accrue/shared/payment"
 	"github.com/accrue/accrue/shared/rollup"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -363,5 +365,72 @@ func TestConsumerOnSampleStreamEvent(t *testing.T) {
 	days := e.days("telco")
 	if len(days) != 1 || days[0].Day != "2026-11-05" || days[0].Issued != 12 || days[0].ActiveMembers != 1 || days[0].Outstanding != 12 {
 		t.Fatalf("days %+v", days)
+	}
+}
+
+// A member merge counts in no figure: its entries on both members move
+// outstanding and lifetime points and sum to zero within the day (issued,
+// reversed, expired, redeemed and outstanding as without it), also when the
+// absorbed member owes debt that the survivor's points repay at once (debt
+// goes down by what was repaid); a payment of the absorbed id afterwards is
+// issued once, to the survivor.
+func TestMergeCountsNothing(t *testing.T) {
+	cases := []struct {
+		name string
+		at   string
+		debt bool
+	}{
+		{"the same day", "2026-11-05 12:00:00", false},
+		{"the next day", "2026-11-06 12:00:00", false},
+		{"with the absorbed member's debt", "2026-11-05 12:00:00", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.program("merge", programIn("Europe/Moscow"), in(msk, "2026-11-05 09:00:00"))
+			e.pay("merge", "m1", "pay-1", 100000, in(msk, "2026-11-05 10:00:00")) // 10
+			e.pay("merge", "m2", "pay-2", 200000, in(msk, "2026-11-05 10:30:00")) // 20
+			e.pay("merge", "m2", "pay-3", 400000, in(msk, "2026-11-05 11:00:00")) // 40
+			ctx := context.Background()
+			debt := int64(0)
+			if tc.debt {
+				// m2 spends its 60 points, then a refund of pay-3 claws 40
+				// back: m2 owes 40, which m1's 10 points repay in part.
+				e.clock.set(in(msk, "2026-11-05 11:10:00"))
+				if _, _, err := e.st.Redeem(ctx, "merge", "m2", ledger.RedeemRequest{Points: 60, Capture: true}); err != nil {
+					t.Fatal(err)
+				}
+				refund := payEvent("merge", "m2", "ref-3", 400000, in(msk, "2026-11-05 11:20:00"))
+				refund.Type, refund.RefundOf = payment.TypeRefunded, "pay-3"
+				e.clock.set(refund.Time)
+				if _, err := e.st.Apply(ctx, refund); err != nil {
+					t.Fatal(err)
+				}
+				debt = 40 - 10
+			}
+			e.clock.set(in(msk, tc.at))
+			if _, err := e.st.Merge(ctx, "merge", "m1", "m2", ledger.MergeRequest{Actor: "key-1"}); err != nil {
+				t.Fatal(err)
+			}
+			e.pay("merge", "m2", "pay-4", 100000, in(msk, "2026-11-06 13:00:00")) // 10, to m1
+			e.run(in(msk, "2026-11-07 00:30:00"))
+			days := e.days("merge")
+			checkDays(t, days, "2026-11-05", msk)
+			want := []struct{ issued, reversed, redeemed, out, debt, active int64 }{{70, 0, 0, 70, 0, 2}, {10, 0, 0, 80, 0, 1}, {0, 0, 0, 80, 0, 0}}
+			if tc.debt {
+				want = []struct{ issued, reversed, redeemed, out, debt, active int64 }{{70, 40, 60, -30, debt, 2}, {10, 0, 0, -20, 20, 1}, {0, 0, 0, -20, 20, 0}}
+			}
+			if len(days) != len(want) {
+				t.Fatalf("days %+v", days)
+			}
+			for i, w := range want {
+				d := days[i]
+				if d.Issued != w.issued || d.Reversed != w.reversed || d.Redeemed != w.redeemed || d.Expired != 0 ||
+					d.Outstanding != w.out || d.Debt != w.debt || d.ActiveMembers != w.active {
+					t.Errorf("%s: %+v; want %+v", d.Day, d, w)
+				}
+			}
+		})
 	}
 }

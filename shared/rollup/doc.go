@@ -69,7 +69,11 @@
 // Transfers between members (transfer entries) move outstanding points from
 // one member to another: each entry's Δ(Available+Pending+Held) is summed as
 // transferred (internal, not reported), and a transfer's two entries, written
-// in one transaction at one time, cancel out within the partner's day.
+// in one transaction at one time, cancel out within the partner's day. A
+// member merge (merge entries) is the same: the absorbed member's entry and
+// the survivor's, written in one transaction at one time, move outstanding
+// points (transferred, summing to 0) and lifetime points (±, counted neither
+// as issued nor as reversed); debt the merge repays at once shows in debt.
 //
 // The flows account for every point: each entry's Δ(Available+Pending+Held)
 // equals its issued − reversed − redeemed − expired − debited + transferred

@@ -45,6 +45,11 @@ func Of(e ledger.Entry) (Figures, error) {
 		}
 	case ledger.KindTransfer:
 		f.Transferred = d.Available + d.Pending + d.Held
+	case ledger.KindMerge:
+		// Points and lifetime points of one person moving from an absorbed
+		// member to its survivor: neither issued nor taken back.
+		f.Issued, f.Reversed = 0, 0
+		f.Transferred = d.Available + d.Pending + d.Held
 	}
 	if err := Check(f); err != nil {
 		f.Unbalanced = 1
@@ -56,8 +61,9 @@ func Of(e ledger.Entry) (Figures, error) {
 
 // Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited +
 // Transferred, and that no entry summed into f was unbalanced on its own.
-// (Transferred is 0 over a partner's whole day: a transfer's two entries
-// are written together, at one time.)
+// (Transferred is 0 over a partner's whole day: a transfer's two entries,
+// and a merge's entries on its two members, are written together, at one
+// time.)
 func Check(f Figures) error {
 	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited + f.Transferred; flows != f.Net {
 		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d + transferred %d = %d, outstanding changed by %d",

@@ -44,6 +44,9 @@ func TestFiguresOfEntries(t *testing.T) {
 		{"refund of points held for review", ledger.KindReverse, -10, B{Review: -10}, rollup.Figures{}, false},
 		{"transfer sent", ledger.KindTransfer, -15, B{Available: -15}, rollup.Figures{Transferred: -15, Net: -15}, false},
 		{"transfer received, repaying debt", ledger.KindTransfer, 15, B{Available: 15, Debt: -4}, rollup.Figures{Transferred: 15, Net: 15, DebtChange: -4}, false},
+		{"merge: the absorbed member emptied", ledger.KindMerge, -40, B{Available: -30, Pending: -10, Debt: 0, Lifetime: -70}, rollup.Figures{Transferred: -40, Net: -40}, false},
+		{"merge: a lot received, repaying debt", ledger.KindMerge, 30, B{Available: 30, Debt: -5}, rollup.Figures{Transferred: 30, Net: 30, DebtChange: -5}, false},
+		{"merge: the survivor's closing entry", ledger.KindMerge, -8, B{Available: -8, Debt: 3, Lifetime: 70}, rollup.Figures{Transferred: -8, Net: -8, DebtChange: 3}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

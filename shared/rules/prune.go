@@ -35,28 +35,35 @@ func (e *eval) pruneStreaks() {
 			delete(e.st.Streaks, k)
 		}
 	}
-	if len(e.st.Streaks) > MaxStreaks {
-		keys := make([]string, 0, len(e.st.Streaks))
-		for k := range e.st.Streaks {
-			keys = append(keys, k)
-		}
-		starts := make(map[string]time.Time, len(keys))
-		for _, k := range keys {
-			p, _ := parsePeriod(e.st.Streaks[k].LastPeriod)
-			starts[k] = p.start()
-		}
-		slices.SortFunc(keys, func(a, b string) int {
-			if c := starts[b].Compare(starts[a]); c != 0 {
-				return c // newest first
-			}
-			return strings.Compare(a, b)
-		})
-		for _, k := range keys[MaxStreaks:] {
-			delete(e.st.Streaks, k)
-		}
-	}
+	capStreaks(e.st.Streaks)
 	if len(e.st.Streaks) == 0 {
 		e.st.Streaks = nil
+	}
+}
+
+// capStreaks drops, beyond MaxStreaks, the entries with the oldest last
+// periods (ties by key).
+func capStreaks(streaks map[string]Streak) {
+	if len(streaks) <= MaxStreaks {
+		return
+	}
+	keys := make([]string, 0, len(streaks))
+	for k := range streaks {
+		keys = append(keys, k)
+	}
+	starts := make(map[string]time.Time, len(keys))
+	for _, k := range keys {
+		p, _ := parsePeriod(streaks[k].LastPeriod)
+		starts[k] = p.start()
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := starts[b].Compare(starts[a]); c != 0 {
+			return c // newest first
+		}
+		return strings.Compare(a, b)
+	})
+	for _, k := range keys[MaxStreaks:] {
+		delete(streaks, k)
 	}
 }
 

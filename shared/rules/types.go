@@ -88,12 +88,13 @@ const (
 	KindReverse    LineKind = "reverse"     // a refund took points back
 	KindDebt       LineKind = "debt"        // a clawback created debt, or a credit repaid it
 	KindTransfer   LineKind = "transfer"    // points sent to or received from another member (Rule: out, in; Detail: the reason)
+	KindMerge      LineKind = "merge"       // a member merge (Rule: out on the absorbed member; lot, in on the survivor)
 )
 
 // LineKinds lists every line kind.
 func LineKinds() []LineKind {
 	return []LineKind{KindEarn, KindTier, KindCampaign, KindStreak, KindFrequency, KindCap,
-		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt, KindTransfer}
+		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt, KindTransfer, KindMerge}
 }
 
 // Result of evaluating one payment.

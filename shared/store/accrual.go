@@ -73,12 +73,14 @@ func (s *Store) accrue(ctx context.Context, pay payment.Payment, h *Hints) (Outc
 	return out, err
 }
 
-// accrueOnce loads the member (a hint, or a read), decides (rules.Evaluate,
-// ledger.Accrue), reserves the points it draws from program-wide budgets
-// (budget.go: single-item writes, not in the transaction) and commits one
-// transaction: the member conditional on its version (or on its absence, a
-// new one, with its id's erasure mark checked), the payment's entry under its
-// deduplication key, and the review item of a held accrual. It returns what
+// accrueOnce loads the member (a hint, or a read; an absorbed id resolves to
+// its survivor), decides (rules.Evaluate, ledger.Accrue), reserves the points
+// it draws from program-wide budgets (budget.go: single-item writes, not in
+// the transaction) and commits one transaction: the member conditional on its
+// version (or on its absence, a new one, with its id's erasure mark checked),
+// the payment's entry under its deduplication key, and the review item of a
+// held accrual; for a member that absorbed others, the absence of the key in
+// each of their partitions (absorbedDedup: one item per absorbed id). It returns what
 // it holds of the budgets, committed or not: prev, when the payment wants
 // the same points of them again, or a new reservation.
 func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payment.Payment, h *Hints, prev *reserved) (out Outcome, held *reserved, err error) {
@@ -118,6 +120,7 @@ func (s *Store) accrueOnce(ctx context.Context, prog *program.Program, pay payme
 	if err := t.dedupEntry(&entry, paymentSK(pay.PaymentID, pay.Type)); err != nil {
 		return Outcome{}, held, err
 	}
+	t.absorbedDedup(&m, paymentSK(pay.PaymentID, pay.Type))
 	if enrolled {
 		t.notErased(pay.PartnerID, pay.MemberID) // an erased id never comes back to life by itself
 	}
@@ -213,9 +216,10 @@ func (s *Store) bookReleasesOn(ctx context.Context, m *ledger.Member, p *program
 }
 
 // hintedMember returns the member from the hints when they know it (or know
-// it is absent), and reads it otherwise.
+// it is absent), and reads it otherwise; an absorbed id resolves to its
+// survivor (Member), which a hint of the absorbed item does not give.
 func (s *Store) hintedMember(ctx context.Context, partner, member string, h *Hints) (ledger.Member, error) {
-	if hm, known := h.get(memberPK(partner, member)); known {
+	if hm, known := h.get(memberPK(partner, member)); known && (hm == nil || hm.MergedInto == "") {
 		if hm == nil {
 			return ledger.Member{}, fmt.Errorf("%s/%s: %w", partner, member, ErrMemberNotFound)
 		}

@@ -50,6 +50,7 @@ const (
 	AuditKeyCreate     AuditAction = "key.create"      // an API key created (Target: its id; role and label)
 	AuditKeyRevoke     AuditAction = "key.revoke"      // an API key revoked
 	AuditTransfer      AuditAction = "points.transfer" // points moved from MemberID to OtherMemberID
+	AuditMerge         AuditAction = "member.merge"    // OtherMemberID merged into MemberID (the survivor)
 )
 
 // AuditRecord is one audited action, kept per partner (and per member

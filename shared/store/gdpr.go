@@ -23,6 +23,16 @@ package store
 //     replaced, reason redacted: actor, action, points and time stay), in the
 //     partner's trail and in every member's copy of them (audit.go).
 //
+// A member merge links the survivor with the ids it absorbed: one person.
+// Erasing either id erases the person: the survivor (an absorbed id
+// resolves to it) is marked first, so that payments on any of its ids stop
+// (member_inactive), then each absorbed id is erased as a member of its own
+// (its partition, its alias item — the absorbed id is personal data — and an
+// erasure mark of its id, so that none of its old payments comes back), then
+// the survivor. Merge entries name the other member like transfers do and
+// are redacted the same way, and an absorbed lot's MovedTo is dropped; the
+// export of a survivor includes each absorbed member's (Merged).
+//
 // Point transfers link two members. The erased member's own transfer entries
 // lose the other member's id and their reason (free text); the other
 // member's entries of those transfers name the erased one no more
@@ -130,16 +140,44 @@ type Export struct {
 	Redemptions  []ledger.Redemption `json:"redemptions"`
 	Review       []ReviewItem        `json:"review"`
 	ExportedAt   time.Time           `json:"exported_at"`
+	// Merged: the export of each id merged into this member (a member
+	// merge: the same person), absorbed member by absorbed member.
+	Merged []Export `json:"merged,omitempty"`
 }
 
 // Export returns everything kept about a member: the member, all of its ledger
-// entries (oldest first), its redemptions and its pending review items. The
-// reads are consistent but not one snapshot.
+// entries (oldest first), its redemptions and its pending review items, and
+// the same of every id merged into it. An absorbed id exports its survivor
+// (the person). The reads are consistent but not one snapshot.
 func (s *Store) Export(ctx context.Context, partner, member string) (Export, error) {
 	m, err := s.Member(ctx, partner, member)
 	if err != nil {
 		return Export{}, err
 	}
+	x, err := s.exportMember(ctx, m)
+	if err != nil {
+		return Export{}, err
+	}
+	for _, id := range m.Absorbed {
+		am, err := s.rawMember(ctx, partner, id)
+		if errors.Is(err, ErrMemberNotFound) {
+			continue
+		}
+		if err != nil {
+			return Export{}, err
+		}
+		ax, err := s.exportMember(ctx, am)
+		if err != nil {
+			return Export{}, err
+		}
+		x.Merged = append(x.Merged, ax)
+	}
+	return x, nil
+}
+
+// exportMember is the export of one member item's partition.
+func (s *Store) exportMember(ctx context.Context, m ledger.Member) (Export, error) {
+	partner, member := m.PartnerID, m.ID
 	es, err := s.Entries(ctx, partner, member)
 	if err != nil {
 		return Export{}, err
@@ -196,14 +234,27 @@ func (s *Store) memberRedemptions(ctx context.Context, partner, member string) (
 // kept and how). It is idempotent and resumable: after a crash or an error,
 // calling it again completes the erasure with the same anonymous id. Erasing
 // an already anonymised member returns its own id; an unknown member (or one
-// erased before: its id is gone) is ErrMemberNotFound.
+// erased before: its id is gone) is ErrMemberNotFound. An absorbed id erases
+// its survivor, and every id merged into it (the person).
 func (s *Store) Erase(ctx context.Context, partner, member, actor string) (string, error) {
+	if m, err := s.Member(ctx, partner, member); err == nil {
+		member = m.ID
+	}
+	return s.eraseMember(ctx, partner, member, actor)
+}
+
+// eraseMember erases one member item's partition, and first, once the
+// member is marked, those of the ids it absorbed.
+func (s *Store) eraseMember(ctx context.Context, partner, member, actor string) (string, error) {
 	var out string
 	err := s.retry(ctx, "erase "+partner+"/"+member, func() error {
 		m, anon, err := s.markErasing(ctx, partner, member, actor)
 		if err == nil && anon == "" {
 			out = m.ID // already anonymised
 			return nil
+		}
+		if err == nil {
+			err = s.eraseAbsorbed(ctx, m, actor)
 		}
 		if err == nil {
 			err = s.moveErased(ctx, m, anon)
@@ -231,11 +282,22 @@ func (s *Store) Erase(ctx context.Context, partner, member, actor string) (strin
 	return out, nil
 }
 
+// eraseAbsorbed erases each id merged into m (m is marked erasing: none of
+// its ids takes payments meanwhile); one erased before is gone already.
+func (s *Store) eraseAbsorbed(ctx context.Context, m ledger.Member, actor string) error {
+	for _, id := range m.Absorbed {
+		if _, err := s.eraseMember(ctx, m.PartnerID, id, actor); err != nil && !errors.Is(err, ErrMemberNotFound) {
+			return fmt.Errorf("erase %s/%s, merged into %s: %w", m.PartnerID, id, m.ID, err)
+		}
+	}
+	return nil
+}
+
 // markErasing returns the member in state erasing and its anonymous id,
 // marking it first when needed (step 1). An anonymised member comes back with
 // anon "".
 func (s *Store) markErasing(ctx context.Context, partner, member, actor string) (ledger.Member, string, error) {
-	m, err := s.Member(ctx, partner, member)
+	m, err := s.rawMember(ctx, partner, member)
 	if err != nil {
 		return m, "", err
 	}
@@ -394,9 +456,7 @@ func (s *Store) planMoves(ctx context.Context, m ledger.Member, anon string) ([]
 			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
 				return nil, nil, fmt.Errorf("unmarshal entry %s: %w", sk, err)
 			}
-			if ref := s.counterpartRedaction(partner, member, &e); ref != nil {
-				refs = append(refs, ref)
-			}
+			refs = append(refs, s.counterpartRedaction(partner, member, &e)...)
 			nsk := entrySK(e.Seq)
 			lotKeys[sk] = nsk
 			scrubEntry(&e, anon)
@@ -556,26 +616,42 @@ func (s *Store) auditRedactions(partner, member, anon string, it map[string]type
 }
 
 // counterpartRedaction is the update of the other member's entry of a
-// transfer of member (e): it names member no more (ledger.ErasedCounterpart)
-// and loses its reason, the free text both entries carry. Conditional on
-// still naming member (nothing happens to an entry already redacted, or
-// moved by the other member's own erasure, which cleared its counterpart);
-// the entry's version is incremented, so that a concurrent rewrite of its lot
-// re-reads it.
-func (s *Store) counterpartRedaction(partner, member string, e *ledger.Entry) *dynamodb.UpdateItemInput {
-	if e.Kind != ledger.KindTransfer || e.Counterpart == "" || e.Counterpart == ledger.ErasedCounterpart || e.CounterpartSeq <= 0 {
-		return nil
+// transfer or a merge of member (e): it names member no more
+// (ledger.ErasedCounterpart) and loses its reason, the free text both
+// entries carry. Conditional on still naming member (nothing happens to an
+// entry already redacted, or moved by the other member's own erasure, which
+// cleared its counterpart); the entry's version is incremented, so that a
+// concurrent rewrite of its lot re-reads it. A lot a merge moved names the
+// survivor's entry carrying it (MovedTo), which names member likewise.
+func (s *Store) counterpartRedaction(partner, member string, e *ledger.Entry) []*dynamodb.UpdateItemInput {
+	type ref struct {
+		member string
+		seq    int64
 	}
-	return &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(memberPK(partner, e.Counterpart), entrySK(e.CounterpartSeq)),
-		UpdateExpression:         aws.String("SET #cp = :e, #ver = #ver + :one REMOVE #reason, #bd[0].#d"),
-		ConditionExpression:      aws.String("#cp = :m"),
-		ExpressionAttributeNames: map[string]string{"#cp": "cp", "#ver": "ver", "#reason": "reason", "#bd": "bd", "#d": "d"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":e": &types.AttributeValueMemberS{Value: ledger.ErasedCounterpart}, ":m": &types.AttributeValueMemberS{Value: member},
-			":one": num(1),
-		},
+	var refs []ref
+	if e.Kind == ledger.KindTransfer || e.Kind == ledger.KindMerge {
+		refs = append(refs, ref{e.Counterpart, e.CounterpartSeq})
 	}
+	if e.MovedTo != nil {
+		refs = append(refs, ref{e.MovedTo.MemberID, e.MovedTo.EntrySeq})
+	}
+	var out []*dynamodb.UpdateItemInput
+	for _, r := range refs {
+		if r.member == "" || r.member == ledger.ErasedCounterpart || r.seq <= 0 {
+			continue
+		}
+		out = append(out, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: key(memberPK(partner, r.member), entrySK(r.seq)),
+			UpdateExpression:         aws.String("SET #cp = :e, #ver = #ver + :one REMOVE #reason, #bd[0].#d"),
+			ConditionExpression:      aws.String("#cp = :m"),
+			ExpressionAttributeNames: map[string]string{"#cp": "cp", "#ver": "ver", "#reason": "reason", "#bd": "bd", "#d": "d"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":e": &types.AttributeValueMemberS{Value: ledger.ErasedCounterpart}, ":m": &types.AttributeValueMemberS{Value: member},
+				":one": num(1),
+			},
+		})
+	}
+	return out
 }
 
 // redactRefs runs the updates of planMoves' refs; one whose condition fails
@@ -597,6 +673,7 @@ func (s *Store) redactRefs(ctx context.Context, refs []*dynamodb.UpdateItemInput
 func (s *Store) finishErase(ctx context.Context, m ledger.Member, anon, actor string) error {
 	am := m
 	am.ID, am.Status, am.Rules, am.Activities = anon, ledger.StatusErased, rules.State{}, nil
+	am.MergedInto, am.Absorbed = "", nil // other ids of the person
 	am.Version = m.Version + 1
 	now := s.now().UTC()
 	t := s.newTxn()
@@ -636,6 +713,7 @@ func scrubEntry(e *ledger.Entry, anon string) {
 	}
 	e.MemberID = anon
 	e.EventID, e.PaymentID, e.RefundOf, e.Recurring, e.Reason = "", "", "", nil, ""
+	e.MovedTo = nil // where a merge moved the lot: the survivor
 	// A transfer's other member: a link from the anonymous ledger to a
 	// living member (who would tell who the erased one was).
 	e.Counterpart, e.CounterpartSeq = "", 0

@@ -20,7 +20,9 @@ package store
 //	P#{partner}#WH#{id}#D#{s}       {delivery id}           one of DeliveryShards partitions of an endpoint's
 //	                                                        deliveries (its log), by delivery id: newest first
 //	P#{partner}#M#{member}          MEMBER                  balances, rules state, version, seq; in the due index
-//	                                                        (dsh, due) while a scheduled job has work for it some day
+//	                                                        (dsh, due) while a scheduled job has work for it some day;
+//	                                                        of a member merged into another, the alias (status merged,
+//	                                                        mto = the survivor: Member follows it; merge.go)
 //	P#{partner}#M#{member}          PAY#{payment}#S|R       earn / reverse entry of a payment (and its lot); the key
 //	                                                        is the deduplication record (put only if absent)
 //	P#{partner}#M#{member}          E#{seq}                 any other ledger entry (activity, adjustment, redemption,

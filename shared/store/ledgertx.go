@@ -56,11 +56,12 @@ var ErrOtherMemberNotFound = errors.New("the other member (a transfer's receiver
 // UpdateLedger runs fn on the member and commits what it booked in one
 // transaction; on a concurrent change it runs fn again on fresh data. fn must
 // be free of side effects other than on tx. A business error from fn is
-// returned as is, with nothing written.
+// returned as is, with nothing written. An absorbed id is its survivor's
+// ledger (see Member): tx.Member is the survivor.
 func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn func(*LedgerTx) error) (ledger.Member, error) {
 	var out ledger.Member
 	err := s.retry(ctx, "update ledger of "+partner+"/"+member, func() error {
-		tx, m, err := s.beginLedger(ctx, partner, member, s.now())
+		tx, m, err := s.beginLedger(ctx, partner, member, s.now(), true)
 		out = m
 		if err != nil {
 			return err
@@ -89,27 +90,37 @@ func (s *Store) UpdateLedger(ctx context.Context, partner, member string, fn fun
 // transfer): fn books on both, and what it booked commits in ONE
 // transaction, each member conditional on the version read (one that fn
 // left unchanged is checked all the same: fn's decision read it). The
-// second member missing is ErrOtherMemberNotFound. It returns both members
+// second member missing is ErrOtherMemberNotFound; two ids of one member
+// (after following merges) are ledger.ErrSameMember. It returns both members
 // as written (as read, on error).
 func (s *Store) UpdateLedgers(ctx context.Context, partner, a, b string, fn func(ta, tb *LedgerTx) error) (ledger.Member, ledger.Member, error) {
+	return s.updateLedgers(ctx, partner, a, b, true, fn)
+}
+
+// updateLedgers is UpdateLedgers; with followB false, b is read as it is
+// (an absorbed member itself, not its survivor: a merge's absorbed member).
+func (s *Store) updateLedgers(ctx context.Context, partner, a, b string, followB bool, fn func(ta, tb *LedgerTx) error) (ledger.Member, ledger.Member, error) {
 	if a == b {
 		return ledger.Member{}, ledger.Member{}, fmt.Errorf("update ledgers of %s/%s: %w", partner, a, ledger.ErrSameMember)
 	}
 	var outA, outB ledger.Member
 	err := s.retry(ctx, "update ledgers of "+partner+"/"+a+" and "+b, func() error {
 		now := s.now()
-		ta, ma, err := s.beginLedger(ctx, partner, a, now)
+		ta, ma, err := s.beginLedger(ctx, partner, a, now, true)
 		outA = ma
 		if err != nil {
 			return err
 		}
-		tb, mb, err := s.beginLedger(ctx, partner, b, now)
+		tb, mb, err := s.beginLedger(ctx, partner, b, now, followB)
 		outB = mb
 		if errors.Is(err, ErrMemberNotFound) {
 			return fmt.Errorf("%w: %w", ErrOtherMemberNotFound, err)
 		}
 		if err != nil {
 			return err
+		}
+		if ma.ID == mb.ID {
+			return fmt.Errorf("update ledgers of %s/%s and %s: one member: %w", partner, a, b, ledger.ErrSameMember)
 		}
 		if err := fn(ta, tb); err != nil {
 			// A refusal is final only if neither member changed since read.
@@ -146,11 +157,15 @@ func (s *Store) UpdateLedgers(ctx context.Context, partner, a, b string, fn func
 	return outA, outB, err
 }
 
-// beginLedger reads member and starts its transaction at now, with the
-// releases of its pending points that are due booked first. It returns the
-// member as read (also on a later error).
-func (s *Store) beginLedger(ctx context.Context, partner, member string, now time.Time) (*LedgerTx, ledger.Member, error) {
-	m, err := s.Member(ctx, partner, member)
+// beginLedger reads member (following merges, with follow) and starts its
+// transaction at now, with the releases of its pending points that are due
+// booked first. It returns the member as read (also on a later error).
+func (s *Store) beginLedger(ctx context.Context, partner, member string, now time.Time, follow bool) (*LedgerTx, ledger.Member, error) {
+	read := s.rawMember
+	if follow {
+		read = s.Member
+	}
+	m, err := read(ctx, partner, member)
 	if err != nil {
 		return nil, m, err
 	}
@@ -253,7 +268,7 @@ func (tx *LedgerTx) refusal(err error) error {
 	if errors.Is(err, errConflict) {
 		return err
 	}
-	now, rerr := tx.s.Member(tx.ctx, tx.Member.PartnerID, tx.Member.ID)
+	now, rerr := tx.s.rawMember(tx.ctx, tx.Member.PartnerID, tx.Member.ID)
 	if rerr == nil && now.Version != tx.prevVersion {
 		return errConflict
 	}
@@ -449,16 +464,30 @@ func (tx *LedgerTx) Holds() ([]ledger.Redemption, error) {
 // newest first (read consistently through the ledger index, stopping at the
 // first page that reaches older entries), with the attributes the index
 // projects (LedgerIndexAttributes: no lot), which is all the tier window
-// needs.
+// needs. A member that absorbed others (a merge) gets theirs too, after its
+// own: their payments are its history (the qualifying window).
 func (tx *LedgerTx) EntriesSince(since time.Time) ([]ledger.Entry, error) {
+	var out []ledger.Entry
+	for _, id := range append([]string{tx.Member.ID}, tx.Member.Absorbed...) {
+		es, err := tx.s.entriesSince(tx.ctx, tx.Member.PartnerID, id, since)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+// entriesSince is EntriesSince of one member's partition.
+func (s *Store) entriesSince(ctx context.Context, partner, member string, since time.Time) ([]ledger.Entry, error) {
 	// Entries are ordered by sequence; their times follow it up to the clock
 	// skew of concurrent writers, so reading goes a day further back.
 	stop := since.Add(-24 * time.Hour)
-	p := dynamodb.NewQueryPaginator(tx.s.db, &dynamodb.QueryInput{
-		TableName: aws.String(tx.s.table), IndexName: aws.String(IndexLedger), ConsistentRead: aws.Bool(true),
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(IndexLedger), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(lsk, :l)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: memberPK(tx.Member.PartnerID, tx.Member.ID)},
+			":pk": &types.AttributeValueMemberS{Value: memberPK(partner, member)},
 			":l":  &types.AttributeValueMemberS{Value: pfxLedger},
 		},
 		ScanIndexForward: aws.Bool(false),
@@ -466,9 +495,9 @@ func (tx *LedgerTx) EntriesSince(since time.Time) ([]ledger.Entry, error) {
 	})
 	var out []ledger.Entry
 	for p.HasMorePages() {
-		page, err := p.NextPage(tx.ctx)
+		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("query ledger of %s/%s: %w", tx.Member.PartnerID, tx.Member.ID, err)
+			return nil, fmt.Errorf("query ledger of %s/%s: %w", partner, member, err)
 		}
 		var es []ledger.Entry
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {

@@ -119,7 +119,7 @@ func (s *Store) Adjust(ctx context.Context, partner, member string, a ledger.Adj
 		}
 		tx.changedTakes(lots, takes)
 		booked = *tx.booked(e)
-		return tx.t.audit(partner, AuditRecord{At: tx.Now.UTC(), Actor: a.Actor, Action: AuditAdjust, MemberID: member,
+		return tx.t.audit(partner, AuditRecord{At: tx.Now.UTC(), Actor: a.Actor, Action: AuditAdjust, MemberID: tx.Member.ID,
 			Points: a.Points, Reason: a.Reason, Entry: e.Seq})
 	})
 	return m, booked, err

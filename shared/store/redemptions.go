@@ -210,7 +210,7 @@ func (s *Store) Cancel(ctx context.Context, partner, member, rid string) (ledger
 func (s *Store) settle(ctx context.Context, partner, member, rid string, capture bool) (ledger.Redemption, ledger.Member, error) {
 	var red ledger.Redemption
 	m, err := s.UpdateLedger(ctx, partner, member, func(tx *LedgerTx) error {
-		r, err := s.Redemption(ctx, partner, member, rid)
+		r, err := s.Redemption(ctx, partner, tx.Member.ID, rid) // an absorbed id: its survivor's
 		if err != nil {
 			return err
 		}

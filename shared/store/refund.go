@@ -38,36 +38,57 @@ func (s *Store) Refund(ctx context.Context, pay payment.Payment) (Outcome, error
 // transaction: the member, the refund's entry under its deduplication key,
 // every lot it changed (each conditional on its version) and, for a payment
 // held for review, its review item.
+//
+// Across a member merge: an absorbed id resolves to its survivor (Member), a
+// member's payments are in its own partition or in those of the ids it
+// absorbed, and so is a refund applied before the merge (a duplicate now).
+// The payment's points are where the merge moved them (Lot.MovedTo: the
+// survivor's entry carrying the lot). A payment's entry in an absorbed
+// partition keeps its refund totals: it is written there, with the absorbed
+// member item's version incremented (touchMember), so that an erasure of
+// that partition, fenced on the version, sees the change.
 func (s *Store) refundOnce(ctx context.Context, prog *program.Program, pay payment.Payment) (Outcome, error) {
 	now := s.now()
-	pk := memberPK(pay.PartnerID, pay.MemberID)
+	partner := pay.PartnerID
 	refundSK := paymentSK(pay.PaymentID, pay.Type)
 	// A refund already applied would now look like an over-refund: check first.
-	var seen ledger.Entry
-	if found, err := s.getItem(ctx, pk, refundSK, &seen); err != nil {
-		return Outcome{}, err
-	} else if found {
-		return Outcome{Duplicate: true}, nil
+	if dup, err := s.exists(ctx, partner, pay.MemberID, refundSK); err != nil || dup {
+		return Outcome{Duplicate: dup}, err
 	}
-	m, err := s.Member(ctx, pay.PartnerID, pay.MemberID)
+	m, err := s.Member(ctx, partner, pay.MemberID)
 	if errors.Is(err, ErrMemberNotFound) {
 		// An erased member's payments never come back: permanent. Otherwise
 		// the payment may still arrive: transient.
-		if erased, eerr := s.Erased(ctx, pay.PartnerID, pay.MemberID); eerr != nil {
+		if erased, eerr := s.Erased(ctx, partner, pay.MemberID); eerr != nil {
 			return Outcome{}, eerr
 		} else if erased {
-			return Outcome{}, fmt.Errorf("refund %s of %s/%s: %w", pay.PaymentID, pay.PartnerID, pay.MemberID, ErrMemberErased)
+			return Outcome{}, fmt.Errorf("refund %s of %s/%s: %w", pay.PaymentID, partner, pay.MemberID, ErrMemberErased)
 		}
 		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
 	}
 	if err != nil {
 		return Outcome{}, err
 	}
+	parts := append([]string{m.ID}, m.Absorbed...)
+	for _, id := range parts {
+		if id == pay.MemberID {
+			continue // checked first
+		}
+		if dup, err := s.exists(ctx, partner, id, refundSK); err != nil || dup {
+			return Outcome{Duplicate: dup}, err
+		}
+	}
 	origSK := paymentSK(pay.RefundOf, payment.TypeSucceeded)
 	var stored ledger.Entry
-	if found, err := s.getItem(ctx, pk, origSK, &stored); err != nil {
-		return Outcome{}, err
-	} else if !found {
+	found := false
+	for _, id := range parts {
+		if found, err = s.getItem(ctx, memberPK(partner, id), origSK, &stored); err != nil {
+			return Outcome{}, err
+		} else if found {
+			break
+		}
+	}
+	if !found {
 		return Outcome{}, fmt.Errorf("refund %s of %s: %w", pay.PaymentID, pay.RefundOf, ErrOriginalNotFound)
 	}
 	prevVersion := m.Version
@@ -75,18 +96,26 @@ func (s *Store) refundOnce(ctx context.Context, prog *program.Program, pay payme
 	if err != nil {
 		return Outcome{}, err
 	}
-	orig := rel.lot(origSK, &stored) // the payment's own lot, released just now or as stored
+	orig, own, ownSK := &stored, &stored, origSK
+	if stored.MemberID == m.ID {
+		orig = rel.lot(origSK, &stored) // the payment's own lot, released just now or as stored
+		own = orig
+	} else if moved, sk, err := s.movedLot(ctx, m, &stored); err != nil {
+		return Outcome{}, err
+	} else if moved != nil {
+		own, ownSK = rel.lot(sk, moved), sk
+	}
 	var others []*ledger.Entry
 	keys := map[*ledger.Entry]string{}
-	if orig.State != ledger.LotReview && ledger.ReversalNeeded(orig, pay.AmountMinor) > orig.Remaining {
-		others, keys, err = s.availableLots(ctx, pay.PartnerID, pay.MemberID, origSK)
+	if own.State != ledger.LotReview && ledger.ReversalNeeded(orig, pay.AmountMinor) > own.Remaining {
+		others, keys, err = s.availableLots(ctx, partner, m.ID, ownSK)
 		if err != nil {
 			return Outcome{}, err
 		}
-		others = rel.merge(others, keys, origSK)
+		others = rel.merge(others, keys, ownSK)
 	}
-	heldAt, wasHeld := orig.At, orig.State == ledger.LotReview
-	rev, err := ledger.Reverse(&m, orig, others, pay, now)
+	heldAt, wasHeld := orig.At, own.State == ledger.LotReview
+	rev, err := ledger.ReverseFrom(&m, orig, own, others, pay, now)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -101,8 +130,14 @@ func (s *Store) refundOnce(ctx context.Context, prog *program.Program, pay payme
 	if err := t.dedupEntry(&rev.Entry, refundSK); err != nil {
 		return Outcome{}, err
 	}
-	keys[rev.Original] = origSK
-	for _, e := range append([]*ledger.Entry{rev.Original}, rev.Others...) {
+	t.absorbedDedup(&m, refundSK)
+	keys[rev.Lot] = ownSK
+	changed := append([]*ledger.Entry{rev.Lot}, rev.Others...)
+	if orig != own {
+		keys[orig] = origSK
+		changed = append(changed, orig)
+	}
+	for _, e := range changed {
 		if rel.has(e) {
 			continue // written with the releases, as the refund left it
 		}
@@ -110,10 +145,13 @@ func (s *Store) refundOnce(ctx context.Context, prog *program.Program, pay payme
 			return Outcome{}, err
 		}
 	}
+	if orig.MemberID != m.ID {
+		t.touchMember(partner, orig.MemberID)
+	}
 	if wasHeld {
 		// The review queue shows what is really waiting: the points left in
 		// the held lot, or nothing once the payment is refunded in full.
-		t.reviewAfterRefund(pay.PartnerID, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original)
+		t.reviewAfterRefund(partner, reviewSK(heldAt, m.ID, pay.RefundOf), rev.Original)
 	}
 	if err := t.commit(ctx, Written{Member: m, Entry: &rev.Entry}); err != nil {
 		if errors.Is(err, errDuplicate) {
@@ -122,6 +160,37 @@ func (s *Store) refundOnce(ctx context.Context, prog *program.Program, pay payme
 		return Outcome{}, err
 	}
 	return Outcome{Member: m, Entry: rev.Entry}, nil
+}
+
+// exists reports whether member's partition holds the item sk.
+func (s *Store) exists(ctx context.Context, partner, member, sk string) (bool, error) {
+	var seen ledger.Entry
+	return s.getItem(ctx, memberPK(partner, member), sk, &seen)
+}
+
+// movedLot follows where merges moved the lot of e, an entry of a member m
+// absorbed: the entry of m carrying it now, and its key; nil when the lot was
+// used up before it reached m (nothing of it is left to reverse).
+func (s *Store) movedLot(ctx context.Context, m ledger.Member, e *ledger.Entry) (*ledger.Entry, string, error) {
+	for hops := 0; e.MovedTo != nil; hops++ {
+		if hops > ledger.MaxAbsorbed {
+			return nil, "", fmt.Errorf("lot of %s/%s entry %d: more than %d moves to follow", e.PartnerID, e.MemberID, e.Seq, ledger.MaxAbsorbed)
+		}
+		to, sk := e.MovedTo, entrySK(e.MovedTo.EntrySeq)
+		var next ledger.Entry
+		found, err := s.getItem(ctx, memberPK(m.PartnerID, to.MemberID), sk, &next)
+		if err != nil {
+			return nil, "", err
+		}
+		if !found {
+			return nil, "", fmt.Errorf("lot of %s/%s entry %d moved to %s entry %d: %w", e.PartnerID, e.MemberID, e.Seq, to.MemberID, to.EntrySeq, ErrNotFound)
+		}
+		if next.MemberID == m.ID {
+			return &next, sk, nil
+		}
+		e = &next
+	}
+	return nil, "", nil
 }
 
 // availableLots returns up to maxOtherLots of the member's available lots,

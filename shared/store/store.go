@@ -138,8 +138,24 @@ func (s *Store) getItem(ctx context.Context, pk, sk string, out any) (found bool
 	return true, nil
 }
 
-// Member returns a member.
+// Member returns a member. An id that was merged into another member
+// (ledger.StatusMerged) resolves to that member, the survivor: the member
+// returned then has another ID than the one asked for, which tells the
+// caller. One more read per merge followed, only for absorbed ids.
 func (s *Store) Member(ctx context.Context, partner, member string) (ledger.Member, error) {
+	m, err := s.rawMember(ctx, partner, member)
+	for hops := 0; err == nil && m.Status == ledger.StatusMerged && m.MergedInto != ""; hops++ {
+		if hops >= ledger.MaxAbsorbed {
+			return m, fmt.Errorf("%s/%s: more than %d merges to follow", partner, member, ledger.MaxAbsorbed)
+		}
+		m, err = s.rawMember(ctx, partner, m.MergedInto)
+	}
+	return m, err
+}
+
+// rawMember reads the member item of id as it is: an absorbed member is
+// returned itself (status merged), not followed.
+func (s *Store) rawMember(ctx context.Context, partner, member string) (ledger.Member, error) {
 	var m ledger.Member
 	found, err := s.getItem(ctx, memberPK(partner, member), skMember, &m)
 	if err != nil {
@@ -154,6 +170,7 @@ func (s *Store) Member(ctx context.Context, partner, member string) (ledger.Memb
 // UpdateMember changes a member's own fields (status, tags) inside an
 // optimistic-concurrency loop: update sees the current member and may change
 // anything but its balances, which only ledger entries change (invariant 4).
+// An absorbed id changes its survivor (see Member).
 func (s *Store) UpdateMember(ctx context.Context, partner, member string, update func(*ledger.Member) error) (ledger.Member, error) {
 	var out ledger.Member
 	err := s.retry(ctx, "update member "+partner+"/"+member, func() error {
@@ -162,11 +179,11 @@ func (s *Store) UpdateMember(ctx context.Context, partner, member string, update
 		if err != nil {
 			return err
 		}
-		before, prev := m.Balances, m.Version
+		before, prev, id := m.Balances, m.Version, m.ID
 		if err := update(&m); err != nil {
 			return err
 		}
-		if m.Balances != before || m.PartnerID != partner || m.ID != member {
+		if m.Balances != before || m.PartnerID != partner || m.ID != id {
 			return errors.New("UpdateMember may not change balances or identity")
 		}
 		m.Version = prev + 1

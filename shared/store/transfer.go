@@ -62,7 +62,7 @@ func (s *Store) Transfer(ctx context.Context, partner, from, to string, req ledg
 		ta.changedTakes(lots, x.Takes)
 		res.Out, res.In = *ta.booked(x.Out), *tb.booked(x.In)
 		return ta.t.audit(partner, AuditRecord{At: ta.Now, Actor: req.Actor, Action: AuditTransfer,
-			MemberID: from, OtherMemberID: to, Points: req.Points, Reason: req.Reason, Entry: x.Out.Seq, OtherEntry: x.In.Seq})
+			MemberID: ta.Member.ID, OtherMemberID: tb.Member.ID, Points: req.Points, Reason: req.Reason, Entry: x.Out.Seq, OtherEntry: x.In.Seq})
 	})
 	res.From, res.To = a, b
 	return res, err

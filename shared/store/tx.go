@@ -93,6 +93,20 @@ func (t *txn) putMember(m *ledger.Member, prevVersion int64, isNew bool) error {
 // before (errDuplicate).
 func (t *txn) dedupEntry(e *ledger.Entry, sk string) error { return t.newEntry(e, sk, roleDedup) }
 
+// absorbedDedup checks, for an event on member m, the deduplication key sk in
+// the partition of every id m absorbed (a merge): an event applied to an
+// absorbed member before the merge, delivered again since, fails it as a
+// duplicate (roleDedup). Those partitions take no new entries after the
+// merge; the check in the transaction makes the answer exact all the same.
+func (t *txn) absorbedDedup(m *ledger.Member, sk string) {
+	for _, id := range m.Absorbed {
+		t.add(roleDedup, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(t.s.table), Key: key(memberPK(m.PartnerID, id), sk),
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}})
+	}
+}
+
 // entry writes a new ledger entry (its key is new: a concurrent writer that
 // took the same sequence number conflicts).
 func (t *txn) entry(e *ledger.Entry) error { return t.newEntry(e, entrySK(e.Seq), roleFenced) }
@@ -158,6 +172,19 @@ func (t *txn) notErased(partner, member string) {
 	t.add(roleErased, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: aws.String(t.s.table), Key: key(erasedPK(partner, member), skErased),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}})
+}
+
+// touchMember increments the version of member's item (which must exist)
+// and changes nothing else: a write in an absorbed member's partition (a
+// refund's update of a payment's entry) shows in the version that an erasure
+// of that partition is fenced on.
+func (t *txn) touchMember(partner, member string) {
+	t.add(roleFenced, types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(t.s.table), Key: key(memberPK(partner, member), skMember),
+		UpdateExpression:          aws.String("ADD ver :one"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
 	}})
 }
 

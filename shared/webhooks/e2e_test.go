@@ -375,7 +375,7 @@ func TestJourneyReachesTheWebhook(t *testing.T) {
 	whOther := r.subscribe("other", others.srv.URL, nil, true)
 
 	// Enrolment, payments, a redemption, a refund, a held payment approved,
-	// then the jobs: warnings, expiry, the tier going down.
+	// a member merged into another, then the jobs: warnings, expiry, the tier going down.
 	r.call("POST", "/v1/members", "telco/app", map[string]any{"member_id": "m1"}, http.StatusCreated, nil)
 	r.call("POST", "/v1/events", "telco/app", payment("telco", "m1", "p1", 110000, ""), http.StatusCreated, nil)
 	r.call("POST", "/v1/events", "telco/app", payment("telco", "m2", "p2", 20000, ""), http.StatusCreated, nil)
@@ -392,6 +392,8 @@ func TestJourneyReachesTheWebhook(t *testing.T) {
 		t.Fatalf("review queue %+v", review)
 	}
 	r.call("POST", "/v1/review/"+review.Data[0].ID+"/approve", "telco/admin", nil, http.StatusOK, nil)
+	r.call("POST", "/v1/events", "telco/app", payment("telco", "m4", "p4", 30000, ""), http.StatusCreated, nil)
+	r.call("POST", "/v1/members/m1/merge", "telco/admin", map[string]any{"absorbed_member_id": "m4"}, http.StatusCreated, nil)
 	r.call("POST", "/v1/events", "other/app", payment("other", "o1", "o1", 50000, ""), http.StatusCreated, nil)
 	for _, at := range []time.Time{t0.AddDate(0, 0, 23), t0.AddDate(0, 0, 30), t0.AddDate(0, 0, 30).Add(time.Second)} {
 		r.set(at)
