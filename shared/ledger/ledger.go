@@ -94,6 +94,9 @@ type Member struct {
 	// member's latest activity, oldest first (MarkActive): the stats roll-up
 	// counts the member active on a day when the day appears here.
 	ActiveDays []string `dynamodbav:"adays,omitempty" json:"-"`
+	// ImportRef names the bulk import and the line of its file that created
+	// the member ("{import id}/{line}"); empty for a member enrolled otherwise.
+	ImportRef string `dynamodbav:"imp,omitempty" json:"-"`
 }
 
 // ReleaseDue reports whether a pending lot of m has come to its release
@@ -156,6 +159,8 @@ const (
 	KindExpire  Kind = "expire"
 	KindReverse Kind = "reverse"
 	KindAdjust  Kind = "adjust"
+	// KindImport: an opening balance brought by a bulk import (import.go).
+	KindImport Kind = "import"
 )
 
 // LotState says which balance a lot's remaining points count in.

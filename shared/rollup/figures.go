@@ -29,6 +29,11 @@ func Of(e ledger.Entry) (Figures, error) {
 	d := e.Delta
 	f := Figures{Net: d.Available + d.Pending + d.Held, DebtChange: d.Debt}
 	switch {
+	case e.Kind == ledger.KindImport:
+		// An opening balance: points issued before the partner came to
+		// Accrue, now outstanding here. Its lifetime points were earned
+		// then, not on the day of the import: not issued.
+		f.Imported = f.Net
 	case d.Lifetime > 0:
 		f.Issued = d.Lifetime
 	case d.Lifetime < 0:
@@ -52,12 +57,12 @@ func Of(e ledger.Entry) (Figures, error) {
 	return f, nil
 }
 
-// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited, and
-// that no entry summed into f was unbalanced on its own.
+// Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited +
+// Imported, and that no entry summed into f was unbalanced on its own.
 func Check(f Figures) error {
-	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited; flows != f.Net {
-		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d = %d, outstanding changed by %d",
-			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, flows, f.Net)
+	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited + f.Imported; flows != f.Net {
+		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d + imported %d = %d, outstanding changed by %d",
+			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, f.Imported, flows, f.Net)
 	}
 	if f.Unbalanced != 0 {
 		return fmt.Errorf("%w: %d entries whose own flows do not (the stats consumer logged each)", ErrUnbalanced, f.Unbalanced)

@@ -42,6 +42,9 @@ func TestFiguresOfEntries(t *testing.T) {
 		{"refund with clawback", ledger.KindReverse, -10, B{Available: -10, Debt: 6, Lifetime: -10}, rollup.Figures{Reversed: 10, Net: -10, DebtChange: 6}, false},
 		{"refund of pending points", ledger.KindReverse, -10, B{Pending: -10, Lifetime: -10}, rollup.Figures{Reversed: 10, Net: -10}, false},
 		{"refund of points held for review", ledger.KindReverse, -10, B{Review: -10}, rollup.Figures{}, false},
+		{"imported available lot", ledger.KindImport, 500, B{Available: 500}, rollup.Figures{Imported: 500, Net: 500}, false},
+		{"imported pending lot", ledger.KindImport, 200, B{Pending: 200}, rollup.Figures{Imported: 200, Net: 200}, false},
+		{"imported lifetime points: not issued today", ledger.KindImport, 0, B{Lifetime: 9000}, rollup.Figures{}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

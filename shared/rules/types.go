@@ -87,12 +87,13 @@ const (
 	KindExpire     LineKind = "expire"      // points expired (Rule: expiry or inactivity)
 	KindReverse    LineKind = "reverse"     // a refund took points back
 	KindDebt       LineKind = "debt"        // a clawback created debt, or a credit repaid it
+	KindImport     LineKind = "import"      // an opening balance of a bulk import (Rule: available, pending, qualifying, lifetime)
 )
 
 // LineKinds lists every line kind.
 func LineKinds() []LineKind {
 	return []LineKind{KindEarn, KindTier, KindCampaign, KindStreak, KindFrequency, KindCap,
-		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt}
+		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt, KindImport}
 }
 
 // Result of evaluating one payment.
