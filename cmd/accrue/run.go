@@ -50,6 +50,10 @@ func init() {
 				"partition of events whose partner is unknown or unreadable", rejectedList},
 		{"rejected show", "ID [--json | --raw]",
 			"show one rejected event (an ID of accrue rejected list) with its raw body", rejectedShow},
+		{"import", "--partner ID [--format csv|jsonl] [--workers N] [--quiet] FILE",
+			"import members with their opening balances (README, \"Bulk import\"); a progress bar on\n" +
+				"standard error, the summary and every rejected line on standard output. Resumable:\n" +
+				"run the same command again after an interruption and it continues", importCmd},
 	}
 }
 
@@ -178,6 +182,11 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if rest[0] == "help" {
 		return helpRequested{}
 	}
+	for _, cmd := range commands {
+		if cmd.name == rest[0] { // a command of one word: accrue import ...
+			return cmd.run(ctx, c, rest[1:])
+		}
+	}
 	vs := verbs(rest[0])
 	if len(vs) == 0 {
 		return &usageError{msg: fmt.Sprintf("unknown command %q", rest[0])}
@@ -198,7 +207,7 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 func verbs(group string) []string {
 	var vs []string
 	for _, cmd := range commands {
-		if g, v, _ := strings.Cut(cmd.name, " "); g == group {
+		if g, v, ok := strings.Cut(cmd.name, " "); ok && g == group {
 			vs = append(vs, v)
 		}
 	}

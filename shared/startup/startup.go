@@ -45,6 +45,18 @@ func Table(wire func(db *dynamodb.Client, table string, log *slog.Logger) any) {
 	})
 }
 
+// TableConfig starts a function on the table that needs other AWS clients
+// too (made from cfg): wire returns the handler or a start-up error.
+func TableConfig(wire func(cfg aws.Config, db *dynamodb.Client, table string, log *slog.Logger) (any, error)) {
+	Config(func(cfg aws.Config, log *slog.Logger) (any, error) {
+		table, err := awsclient.Env("ACCRUE_TABLE")
+		if err != nil {
+			return nil, err
+		}
+		return wire(cfg, awsclient.DynamoDB(cfg), table, log)
+	})
+}
+
 func fail(log *slog.Logger, err error) {
 	log.Error("startup", "error", err)
 	os.Exit(1)

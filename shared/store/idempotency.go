@@ -76,6 +76,7 @@ type Written struct {
 	Entry      *ledger.Entry      // the (last) entry booked, if any
 	Redemption *ledger.Redemption // the redemption written, if any
 	Rejection  *Rejection         // the rejection recorded, if any
+	Import     *ImportJob         // the import created, if any
 }
 
 // IdemClaim is an Idempotency-Key a request holds.
