@@ -21,8 +21,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/accrue/accrue/shared/ledger"
-	"github.com/accrue/accrue/shared/store"
 	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/store"
 )
 
 type recurring = payment.Recurring
@@ -46,7 +46,10 @@ func MemberID(i int) string { return fmt.Sprintf("m-%07d", i) }
 // Opening is the i-th member, as of the import time at (its dates are after
 // at, its payments before).
 func Opening(i int, at time.Time) ledger.Opening {
-	day := func(d int) *time.Time { t := at.Add(time.Duration(d)*24*time.Hour + time.Duration(i%86400)*time.Second).UTC(); return &t }
+	day := func(d int) *time.Time {
+		t := at.Add(time.Duration(d)*24*time.Hour + time.Duration(i%86400)*time.Second).UTC()
+		return &t
+	}
 	o := ledger.Opening{MemberID: MemberID(i), Status: ledger.StatusActive}
 	for k := range 1 + i%3 {
 		l := ledger.OpeningLot{Points: int64(100 + (i*7+k*13)%900)}
