@@ -114,7 +114,8 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 		_ = bar.Exit()
 		fmt.Fprintln(c.stderr)
 	}
-	if err := printSummary(ctx, c, st, job); err != nil {
+	// The summary also after an interruption (ctx is done then).
+	if err := printSummary(context.WithoutCancel(ctx), c, st, job); err != nil {
 		return err
 	}
 	switch {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
 )
 
@@ -296,4 +299,83 @@ func Members(snap map[string]Item) (map[string]ledger.Member, map[string][]ledge
 		es[id] = append(es[id], e)
 	}
 	return ms, es, nil
+}
+
+// Check checks a snapshot of partner's members after the import of members
+// 0..n-1 (Write, as of at; bad says which lines were bad, nil: none) under p:
+// every good member is stored exactly as ledger.Import makes it, with the
+// due and release times every write sets (store's lowerDue: the jobs'
+// LotDue, TierDue, ReleaseTime), its entries likewise, its invariants hold
+// (ledger.Check), and nothing else is there. full says which members to
+// compare field by field (all others by the invariants and the sums); it
+// returns the sums of the members' balances and the number of entries.
+func Check(snap map[string]Item, p *program.Program, partner string, at time.Time, n int, bad func(int) string, full func(int) bool) (ledger.Balances, int, error) {
+	ms, es, err := Members(snap)
+	if err != nil {
+		return ledger.Balances{}, 0, err
+	}
+	var sum, wantSum ledger.Balances
+	entries, wantEntries, imported := 0, 0, 0
+	for i := range n {
+		if bad != nil && bad(i) != "" {
+			continue
+		}
+		imported++
+		id := MemberID(i)
+		m, ok := ms[id]
+		if !ok {
+			return sum, 0, fmt.Errorf("member %s missing", id)
+		}
+		got := es[id]
+		if err := ledger.Check(m, got); err != nil {
+			return sum, 0, fmt.Errorf("member %s: %w", id, err)
+		}
+		wantM, wantEs, err := ledger.Import(partner, p, Opening(i, at), "", at)
+		if err != nil {
+			return sum, 0, fmt.Errorf("member %s: %w", id, err)
+		}
+		addBalances(&sum, m.Balances)
+		addBalances(&wantSum, wantM.Balances)
+		entries += len(got)
+		wantEntries += len(wantEs)
+		if full != nil && !full(i) {
+			continue
+		}
+		for k := range wantEs {
+			wantM.LowerDue(jobs.LotDue(&wantM, &wantEs[k], p))
+			wantM.LowerDue(jobs.TierDue(&wantM, &wantEs[k], p))
+			wantM.LowerRelease(jobs.ReleaseTime(&wantEs[k]))
+		}
+		m.ImportRef, m.PartnerID = "", partner
+		if !reflect.DeepEqual(m, wantM) {
+			return sum, 0, fmt.Errorf("member %s:\n got %+v\nwant %+v", id, m, wantM)
+		}
+		if len(got) != len(wantEs) {
+			return sum, 0, fmt.Errorf("member %s: %d entries, want %d", id, len(got), len(wantEs))
+		}
+		for _, g := range got {
+			g.PartnerID = partner
+			if w := wantEs[g.Seq-1]; !reflect.DeepEqual(g, w) {
+				return sum, 0, fmt.Errorf("member %s entry %d:\n got %+v\nwant %+v", id, g.Seq, g, w)
+			}
+		}
+	}
+	switch {
+	case len(ms) != imported:
+		return sum, 0, fmt.Errorf("%d members stored, %d imported", len(ms), imported)
+	case sum != wantSum:
+		return sum, 0, fmt.Errorf("balances sum to %+v, want %+v", sum, wantSum)
+	case entries != wantEntries:
+		return sum, 0, fmt.Errorf("%d entries, want %d", entries, wantEntries)
+	}
+	return sum, entries, nil
+}
+
+func addBalances(a *ledger.Balances, b ledger.Balances) {
+	a.Available += b.Available
+	a.Pending += b.Pending
+	a.Review += b.Review
+	a.Held += b.Held
+	a.Debt += b.Debt
+	a.Lifetime += b.Lifetime
 }

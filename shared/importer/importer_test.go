@@ -80,7 +80,7 @@ func TestSamples(t *testing.T) {
 	}
 	want := ledger.Opening{
 		MemberID: "cust-1001", Tags: []string{"autopay", "family"}, Status: ledger.StatusActive, Tier: "silver",
-		Available: []ledger.OpeningLot{{Points: 1200, ExpiresAt: ts("2027-12-31T20:59:59Z")}, {Points: 350, ExpiresAt: ts("2028-06-30T20:59:59Z")}},
+		Available: []ledger.OpeningLot{{Points: 1200, ExpiresAt: ts("2028-12-31T20:59:59Z")}, {Points: 350, ExpiresAt: ts("2029-06-30T20:59:59Z")}},
 		Pending:   []ledger.OpeningLot{{Points: 80, AvailableAt: ts("2027-01-15T00:00:00Z")}},
 		Lifetime:  i64(15400), Qualifying: 6200, LastActivity: ts("2026-11-28T09:12:00Z"),
 	}

@@ -19,8 +19,6 @@ import (
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/internal/importtest"
 	"github.com/accrue/accrue/shared/imports"
-	"github.com/accrue/accrue/shared/jobs"
-	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
 )
@@ -155,59 +153,16 @@ func TestRunFile(t *testing.T) {
 	}
 }
 
-// checkAll checks every member of the import against ledger.Import's
-// decision (and the due and release times lowerDue gives), and the
-// invariants of each; it returns the snapshot.
+// checkAll checks every member of the import (importtest.Check) and, with
+// store.Audit, a few of them; it returns the snapshot.
 func (e *env) checkAll(t *testing.T, partner, id string, n int, bad func(int) string) map[string]importtest.Item {
 	t.Helper()
 	snap, err := importtest.Snapshot(t.Context(), e.db, e.table, partner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, es, err := importtest.Members(snap)
-	if err != nil {
+	if _, _, err := importtest.Check(snap, e.prog, partner, at, n, bad, nil); err != nil {
 		t.Fatal(err)
-	}
-	line := 1 // the CSV header; JSON Lines start at 1 too (see below)
-	imported := 0
-	for i := range n {
-		line++
-		if bad != nil && bad(i) != "" {
-			continue
-		}
-		imported++
-		m, ok := ms[importtest.MemberID(i)]
-		if !ok {
-			t.Fatalf("member %d missing", i)
-		}
-		wantM, wantEs, err := ledger.Import(partner, e.prog, importtest.Opening(i, at), "", at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k := range wantEs {
-			lowerDue(&wantM, e.prog, &wantEs[k])
-		}
-		wantM.ImportRef, m.ImportRef, m.PartnerID = "", "", partner
-		if !reflect.DeepEqual(m, wantM) {
-			t.Fatalf("member %d:\n got %+v\nwant %+v", i, m, wantM)
-		}
-		got := es[m.ID]
-		if len(got) != len(wantEs) {
-			t.Fatalf("member %d: %d entries, want %d", i, len(got), len(wantEs))
-		}
-		for _, g := range got {
-			w := wantEs[g.Seq-1]
-			g.PartnerID = partner
-			if !reflect.DeepEqual(g, w) {
-				t.Fatalf("member %d entry %d:\n got %+v\nwant %+v", i, g.Seq, g, w)
-			}
-		}
-		if err := ledger.Check(m, got); err != nil {
-			t.Fatalf("member %d: %v", i, err)
-		}
-	}
-	if len(ms) != imported {
-		t.Fatalf("%d members stored, %d imported", len(ms), imported)
 	}
 	for _, i := range []int{0, n / 2, n - 1} {
 		if bad == nil || bad(i) == "" {
@@ -217,14 +172,6 @@ func (e *env) checkAll(t *testing.T, partner, id string, n int, bad func(int) st
 		}
 	}
 	return snap
-}
-
-// lowerDue is what store.lowerDue sets for an entry (the store's rule,
-// through the jobs' planners).
-func lowerDue(m *ledger.Member, p *program.Program, e *ledger.Entry) {
-	m.LowerDue(jobs.LotDue(m, e, p))
-	m.LowerDue(jobs.TierDue(m, e, p))
-	m.LowerRelease(jobs.ReleaseTime(e))
 }
 
 // An import stopped half-way (its context cancelled, as by Ctrl-C) and run
