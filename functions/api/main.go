@@ -8,4 +8,4 @@ import (
 	"github.com/accrue/accrue/shared/startup"
 )
 
-func main() { startup.Table(api.Lambda) }
+func main() { startup.TableConfig(api.Lambda) }

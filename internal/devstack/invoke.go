@@ -16,27 +16,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/rollup"
+	"github.com/accrue/accrue/shared/store"
 )
 
 // Handlers are the Lambda handlers of functions/, wired as their main.go wire
-// them, for make invoke: on table, and the events function on the event bus
-// named bus through eb.
-func Handlers(db *dynamodb.Client, table string, eb *eventbridge.Client, bus string, log *slog.Logger) map[string]lambda.Handler {
+// them, for make invoke: on table, the events function on the event bus
+// named bus through eb, the api and imports functions on the imports bucket
+// and queue of im.
+func Handlers(db *dynamodb.Client, table string, eb *eventbridge.Client, bus string, s3c *s3.Client, im *imports.Handler, log *slog.Logger) map[string]lambda.Handler {
+	uploads := imports.NewUploads(s3c, im.Bucket)
 	return map[string]lambda.Handler{
-		"events": lambda.NewHandler(domainevents.NewPublisher(eb, bus, domainevents.WithLogger(log)).HandleStream),
-		"ingest": lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
-		"api":    lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, log)).ProxyWithContext),
-		"jobs":   lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
-		"rollup": lambda.NewHandler(rollup.Wire(db, table, log).Handle),
-		"stats":  lambda.NewHandler(rollup.WireConsumer(db, table, log).Handle),
+		"events":  lambda.NewHandler(domainevents.NewPublisher(eb, bus, domainevents.WithLogger(log)).HandleStream),
+		"ingest":  lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
+		"api":     lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, uploads, log)).ProxyWithContext),
+		"imports": lambda.NewHandler(im.HandleSQS),
+		"jobs":    lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
+		"rollup":  lambda.NewHandler(rollup.Wire(db, table, log).Handle),
+		"stats":   lambda.NewHandler(rollup.WireConsumer(db, table, log).Handle),
 	}
 }
 
@@ -71,7 +78,12 @@ func Invoke(ctx context.Context, dir, fn, eventFile string, out io.Writer) error
 	cfg := aws.Config{Region: env["AWS_REGION"], Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL_DYNAMODB"]) })
 	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL"]) })
-	hs := Handlers(db, env["ACCRUE_TABLE"], eb, env["ACCRUE_EVENT_BUS"], slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(env["AWS_ENDPOINT_URL"]), true })
+	sq := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL"]) })
+	im := &imports.Handler{Runner: &imports.Runner{Store: store.New(db, env["ACCRUE_TABLE"]), Workers: 1, Log: log}, S3: s3c, SQS: sq,
+		Bucket: env["ACCRUE_IMPORTS_BUCKET"], QueueURL: env["ACCRUE_IMPORTS_QUEUE_URL"], Log: log}
+	hs := Handlers(db, env["ACCRUE_TABLE"], eb, env["ACCRUE_EVENT_BUS"], s3c, im, log)
 	h, ok := hs[fn]
 	if !ok {
 		names := make([]string, 0, len(hs))

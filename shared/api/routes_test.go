@@ -41,6 +41,8 @@ func routes() []route {
 		{"POST", "/v1/review/{review2}/reject", true, map[string]any{"reason": "chargeback risk"}, 200},
 		{"GET", "/v1/rejected-events", true, nil, 200},
 		{"POST", "/v1/events", false, "EVENT", 201},
+		{"POST", "/v1/imports", true, map[string]any{"format": "csv", "file_name": "members.csv"}, 201},
+		{"GET", "/v1/imports/{import}", true, nil, 200},
 	}
 }
 
@@ -69,6 +71,7 @@ func (h *harness) prepare() fixtures {
 		t.Fatalf("review queue: %s", q.Raw)
 	}
 	f["review"], f["review2"] = str(items[0], "id"), str(items[1], "id")
+	f["import"] = str(h.call("POST", "/v1/imports", "telco/admin", map[string]any{"format": "jsonl"}).expect(t, 201, "").Body, "id")
 	return f
 }
 
@@ -134,7 +137,7 @@ func TestPartnerIsolationEveryRoute(t *testing.T) {
 	f := h.prepare()
 	before := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "").Raw
 	for i, r := range routes() {
-		if !strings.Contains(r.path, "/members/m") && !strings.Contains(r.path, "/review/") {
+		if !strings.Contains(r.path, "/members/m") && !strings.Contains(r.path, "/review/") && !strings.Contains(r.path, "/imports/") {
 			continue
 		}
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
@@ -199,6 +202,14 @@ func TestValidationAndNotFound(t *testing.T) {
 		{"POST", "/v1/review/nope/reject", "telco/admin", nil, 404, "not-found", ""},
 		{"GET", "/v1/rejected-events?limit=x", "telco/admin", nil, 400, "validation-error", "limit"},
 		{"POST", "/v1/events", "telco/app", `{"specversion":"1.0"}`, 422, "event-rejected", ""},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"format": "xml"}, 400, "validation-error", "format"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{}, 400, "validation-error", "format"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"file_name": "members.xlsx"}, 400, "validation-error", "format"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"format": "csv", "file_name": strings.Repeat("x", 201)}, 400, "validation-error", "file_name"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"format": "csv", "url": "s3://elsewhere"}, 400, "validation-error", "url"},
+		{"POST", "/v1/imports", "telco/admin", `{"format":`, 400, "malformed-request", ""},
+		{"GET", "/v1/imports/imp_nope", "telco/admin", nil, 400, "validation-error", "id"},
+		{"GET", "/v1/imports/imp_00000000000000000000000000000000", "telco/admin", nil, 404, "not-found", ""},
 		{"GET", "/v1/nothing", "telco/app", nil, 404, "not-found", ""},
 	}
 	for _, tc := range cases {

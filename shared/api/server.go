@@ -20,10 +20,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/accrue/accrue/shared/awsclient"
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/metrics"
@@ -47,6 +50,7 @@ type Store interface {
 	RejectionStore
 	PrivacyStore
 	IdempotencyStore
+	ImportStore
 }
 
 // Deps are what the API needs.
@@ -54,7 +58,9 @@ type Deps struct {
 	Store  Store
 	Keys   Authenticator
 	Ingest EventIngester
-	Log    *slog.Logger
+	// Uploads signs the upload URLs of import files (POST /v1/imports).
+	Uploads Uploader
+	Log     *slog.Logger
 	Now    func() time.Time
 	// RequestTimeout is each request's deadline (0: RequestTimeout).
 	RequestTimeout time.Duration
@@ -62,17 +68,24 @@ type Deps struct {
 
 // Wire builds the API of the api function on table: the key store and one
 // store shared by the routes and the ingestion path of POST /v1/events, so
-// that a PUT /v1/program refreshes the program cache both of them read.
-func Wire(db *dynamodb.Client, table string, log *slog.Logger) http.Handler {
+// that a PUT /v1/program refreshes the program cache both of them read;
+// uploads signs the upload URLs of import files.
+func Wire(db *dynamodb.Client, table string, uploads Uploader, log *slog.Logger) http.Handler {
 	st := store.New(db, table)
 	proc := ingest.New(st, log, metrics.New(os.Stdout))
-	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Log: log})
+	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Uploads: uploads, Log: log})
 }
 
 // Lambda is the api function's handler (functions/api): Wire's handler
-// behind API Gateway's HTTP API (payload format 2.0) adapter.
-func Lambda(db *dynamodb.Client, table string, log *slog.Logger) any {
-	return httpadapter.NewV2(Wire(db, table, log)).ProxyWithContext
+// behind API Gateway's HTTP API (payload format 2.0) adapter, signing
+// upload URLs into the imports bucket (ACCRUE_IMPORTS_BUCKET).
+func Lambda(cfg aws.Config, db *dynamodb.Client, table string, log *slog.Logger) (any, error) {
+	bucket, err := awsclient.Env(imports.EnvBucket)
+	if err != nil {
+		return nil, err
+	}
+	uploads := imports.NewUploads(awsclient.S3(cfg), bucket)
+	return httpadapter.NewV2(Wire(db, table, uploads, log)).ProxyWithContext, nil
 }
 
 type server struct {
@@ -124,6 +137,8 @@ func New(d Deps) http.Handler {
 	route("POST /v1/review/{id}/reject", admin, true, s.reject)
 	route("GET /v1/rejected-events", admin, false, s.listRejected)
 	route("POST /v1/events", app, true, s.postEvent)
+	route("POST /v1/imports", admin, true, s.createImport)
+	route("GET /v1/imports/{id}", admin, false, s.getImport)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(mux, r); len(allow) > 0 {

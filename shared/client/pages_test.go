@@ -116,7 +116,13 @@ var listers = []lister{
 	{"RejectedEvents", "/v1/rejected-events", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
 		return collect(a.RejectedEvents(ctx, ListRejectedEventsParams{Limit: &limit, Cursor: start}), func(r Rejection) string { return r.MessageId }, stop)
 	}},
+	{"ImportRejectedLines", "/v1/imports/" + testImportID, func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
+		return collect(a.ImportRejectedLines(ctx, testImportID, GetImportParams{Limit: &limit, Cursor: start}), func(r ImportRejection) string { return r.Reason }, stop)
+	}},
 }
+
+// testImportID is an import id of the paging tests.
+const testImportID = "imp_00000000000000000000000000000042"
 
 func TestPaging(t *testing.T) {
 	items := []string{"i0", "i1", "i2", "i3", "i4"}
@@ -223,7 +229,7 @@ func TestHelpersCoverTheDocument(t *testing.T) {
 	}
 	var helpers []string
 	for _, l := range listers {
-		helpers = append(helpers, strings.ReplaceAll(l.path, "cust-42", "{id}"))
+		helpers = append(helpers, strings.NewReplacer("cust-42", "{id}", testImportID, "{id}").Replace(l.path))
 	}
 	slices.Sort(paged)
 	slices.Sort(helpers)

@@ -43,6 +43,17 @@ type Queues struct {
 // overrides VisibilityTimeout() when > 0 (the local stack uses a short one so
 // retries are visible within seconds).
 func CreatePayments(ctx context.Context, c *sqs.Client, name string, visibility time.Duration) (Queues, error) {
+	if visibility <= 0 {
+		visibility = VisibilityTimeout()
+	}
+	return CreateWithDLQ(ctx, c, name, visibility)
+}
+
+// CreateWithDLQ creates (or finds) the queue named name with the visibility
+// timeout, and its DLQ (name-dlq) after MaxReceiveCount receives, on an SQS
+// endpoint such as moto: the payments queue's shape, which the imports
+// queue shares.
+func CreateWithDLQ(ctx context.Context, c *sqs.Client, name string, visibility time.Duration) (Queues, error) {
 	dlq, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq"),
 		Attributes: map[string]string{"MessageRetentionPeriod": strconv.Itoa(int(DLQRetention.Seconds()))}})
 	if err != nil {
@@ -52,9 +63,6 @@ func CreatePayments(ctx context.Context, c *sqs.Client, name string, visibility 
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
 	if err != nil {
 		return Queues{}, fmt.Errorf("DLQ arn: %w", err)
-	}
-	if visibility <= 0 {
-		visibility = VisibilityTimeout()
 	}
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
 		"VisibilityTimeout": strconv.Itoa(int(visibility.Seconds())),

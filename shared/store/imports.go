@@ -153,9 +153,11 @@ func (s *Store) CreateImport(ctx context.Context, j ImportJob) (ImportJob, error
 			return err
 		}
 		t.roles[0] = roleDedup
+		// The audit record is keyed by the import (not a member): imports
+		// started in the same instant have records of their own.
 		rec := AuditRecord{At: now, Actor: j.Actor, Action: AuditImport,
 			Reason: fmt.Sprintf("import %s (%s, %s)", j.ID, j.Format, j.Source)}
-		if err := t.audit(j.PartnerID, rec); err != nil {
+		if err := t.putNew(rec, auditPK(j.PartnerID), auditSK(now, j.ID, 0)); err != nil {
 			return err
 		}
 		return t.commit(ctx, Written{Import: &j})
