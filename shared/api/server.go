@@ -61,7 +61,7 @@ type Deps struct {
 	// Uploads signs the upload URLs of import files (POST /v1/imports).
 	Uploads Uploader
 	Log     *slog.Logger
-	Now    func() time.Time
+	Now     func() time.Time
 	// RequestTimeout is each request's deadline (0: RequestTimeout).
 	RequestTimeout time.Duration
 }
