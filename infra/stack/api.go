@@ -49,6 +49,8 @@ var Routes = []Route{
 	{"POST", "/v1/review/{id}/reject"},
 	{"GET", "/v1/rejected-events"},
 	{"POST", "/v1/events"},
+	{"POST", "/v1/imports"},
+	{"GET", "/v1/imports/{id}"},
 	{"GET", "/v1/openapi.json"},
 	{"GET", "/problems"},
 	{"GET", "/problems/{slug}"},

@@ -85,6 +85,9 @@ type AlarmThresholds struct {
 	EvaluationPeriods int
 	// PaymentsQueueAge: age of the oldest message of the payments queue.
 	PaymentsQueueAge time.Duration
+	// ImportsQueueAge: age of the oldest message of the imports queue (an
+	// import waiting for the imports function).
+	ImportsQueueAge time.Duration
 	// StreamIteratorAge: how far a stream consumer (events, stats) is
 	// behind the table's stream, the age of the last record it read
 	// (IteratorAge, Maximum).
@@ -111,7 +114,7 @@ var Stages = map[string]Stage{
 		// Dev sees test traffic: 42 in all, so dev and prod together fit in
 		// one account of the default quota.
 		Concurrency: Concurrency{
-			Reserved: map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1},
+			Reserved: map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1, "imports": 2},
 			QueueMax: 10,
 			Account:  1000,
 		},
@@ -119,6 +122,7 @@ var Stages = map[string]Stage{
 			Period:            5 * time.Minute,
 			EvaluationPeriods: 1,
 			PaymentsQueueAge:  30 * time.Minute,
+			ImportsQueueAge:   2 * time.Hour,
 			StreamIteratorAge: 5 * time.Minute,
 			FunctionErrors:    5,
 			FunctionThrottles: 5,
@@ -134,7 +138,7 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 90 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 1000, BurstLimit: 2000},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 100, BurstLimit: 200},
-		// Sized for the default quota of 1000: 504 reserved, 496 left for
+		// Sized for the default quota of 1000: 506 reserved, 494 left for
 		// anything else in the account.
 		//   api 300: the stage lets 1000 requests/s through; at a p99
 		//     latency of ~100 ms that is ~100 at once; 300 leaves room for a
@@ -149,8 +153,12 @@ var Stages = map[string]Stage{
 		//     table partition: ~30 partitions at that write rate.
 		//   jobs 2, rollup 2: one run per schedule, and an operator's manual
 		//     run beside it.
+		//   imports 2, its queue mapping at most 2: two imports at once, the
+		//     others wait in the imports queue. One import writes ~1,000
+		//     members/s at ~11 WRU each (README, "Bulk import"): two take
+		//     ~22,000 WRU/s of the table's 40,000, leaving room for payments.
 		Concurrency: Concurrency{
-			Reserved: map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2},
+			Reserved: map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2, "imports": 2},
 			QueueMax: 100,
 			Account:  1000,
 		},
@@ -158,6 +166,7 @@ var Stages = map[string]Stage{
 			Period:            time.Minute,
 			EvaluationPeriods: 3,
 			PaymentsQueueAge:  5 * time.Minute,
+			ImportsQueueAge:   time.Hour,
 			StreamIteratorAge: 5 * time.Minute,
 			FunctionErrors:    1,
 			FunctionThrottles: 1,
@@ -186,6 +195,16 @@ func StageNamed(name string) (Stage, error) {
 	return s, nil
 }
 
+// mappingMax is the maximum concurrency of f's queue mapping: the stage's
+// QueueMax for the payments queue, f's reserved concurrency for another
+// queue (the imports queue: an import waits in the queue for a free slot).
+func (s Stage) mappingMax(f Function) int {
+	if q, _ := f.Trigger.(QueueTrigger); q.queue() == PaymentsQueue {
+		return s.Concurrency.QueueMax
+	}
+	return s.Concurrency.Reserved[f.Name]
+}
+
 // ValidateConcurrency checks the stage's concurrency against the functions it
 // deploys: every function has a reserved concurrency of at least 1, the
 // reservations leave UnreservedMin of the account unreserved, and the payments
@@ -200,7 +219,10 @@ func (s Stage) ValidateConcurrency(fns []Function) error {
 			return fmt.Errorf("stage %s: function %s has no reserved concurrency (Stage.Concurrency.Reserved)", s.Name, f.Name)
 		}
 		total += n
-		if _, ok := f.Trigger.(QueueTrigger); ok {
+		if q, ok := f.Trigger.(QueueTrigger); ok && q.queue() != PaymentsQueue && n < 2 {
+			return fmt.Errorf("stage %s: %s's queue mapping runs at most its reserved concurrency %d, Lambda allows 2..1000", s.Name, f.Name, n)
+		}
+		if q, ok := f.Trigger.(QueueTrigger); ok && q.queue() == PaymentsQueue {
 			if c.QueueMax < 2 || c.QueueMax > 1000 {
 				return fmt.Errorf("stage %s: queue mapping maximum concurrency %d, Lambda allows 2..1000", s.Name, c.QueueMax)
 			}
