@@ -69,8 +69,8 @@ func TestImportedMemberUnderTheJobs(t *testing.T) {
 	if d := jobs.TierDue(&m, &es[2], p); !d.Equal(time.Unix(ledger.DueSecond(at.In(p.Location()).AddDate(0, 0, 365).Add(time.Nanosecond)), 0).UTC()) {
 		t.Errorf("opening qualifying entry leaves the window %v", d)
 	}
-	if d := jobs.TierDue(&m, &es[len(es)-1], p); !d.IsZero() {
-		t.Errorf("lifetime entry has a window exit %v", d)
+	if d := jobs.TierDue(&m, &es[0], p); !d.IsZero() || es[0].Delta.Lifetime == 0 {
+		t.Errorf("the lot's entry carrying the lifetime points (%d) has a window exit %v", es[0].Delta.Lifetime, d)
 	}
 	next := jobs.NextDue(&m, lots, nil, es, p, at)
 	if !next.Equal(warn) {

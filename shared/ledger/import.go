@@ -29,14 +29,16 @@ import (
 //     program has tiers and a qualifying window, one per history payment
 //     with points inside the window at the import (earned at its paid_at), so
 //     each leaves the window when that payment's points would have;
-//   - one entry for the rest of the lifetime points (earned before the
-//     import, outside the window): Delta.Lifetime only, no PaidAt, never
-//     qualifying.
+//   - the rest of the lifetime points (earned before the import, outside
+//     the window): Delta.Lifetime of the first lot's entry (a second
+//     breakdown line says so), or of an entry of its own when the member has
+//     no lot; never qualifying (no PaidAt).
 //
-// Lots carry no lifetime points of their own: the lifetime points are the
-// member's whole history (Opening.Lifetime), of which the lots are what is
-// left unspent, so they are booked once, by the qualifying and lifetime
-// entries. Every entry is made at the import's time (at), in that order.
+// Lots carry no lifetime points for their own points: the lifetime points
+// are the member's whole history (Opening.Lifetime), of which the lots are
+// what is left unspent, so they are booked once, by the qualifying entries
+// and the rest. Every entry is made at the import's time (at), in that
+// order.
 // History payments earn nothing: besides the qualifying points they carry,
 // they only advance the member's streaks (rules.ReplayStreaks).
 
@@ -181,9 +183,15 @@ func Import(partner string, p *program.Program, o Opening, ref string, at time.T
 		lifetime = *o.Lifetime
 	}
 	if rest := lifetime - qualifying; rest > 0 {
-		es = append(es, Entry{Kind: KindImport, At: at, Delta: Balances{Lifetime: rest},
-			Breakdown: []rules.Line{{Kind: rules.KindImport, Rule: ImportLifetime,
-				Detail: strconv.FormatInt(rest, 10) + " lifetime points earned before the import"}}})
+		line := rules.Line{Kind: rules.KindImport, Rule: ImportLifetime,
+			Detail: strconv.FormatInt(rest, 10) + " lifetime points earned before the import"}
+		if lots > 0 {
+			// On the first lot's entry: one entry (3 write units) fewer.
+			es[0].Delta.Lifetime = rest
+			es[0].Breakdown = append(es[0].Breakdown, line)
+		} else {
+			es = append(es, Entry{Kind: KindImport, At: at, Delta: Balances{Lifetime: rest}, Breakdown: []rules.Line{line}})
+		}
 	}
 	if len(es) > MaxImportEntries {
 		return Member{}, nil, importErr("available", "%d opening entries (lots, qualifying payments in the window, lifetime): at most %d", len(es), MaxImportEntries)
