@@ -109,7 +109,7 @@ func TestImportJourney(t *testing.T) {
 		t.Fatalf("imported member: %s", m.Body)
 	}
 	led := must(admin.GetLedgerWithResponse(ctx, "imp-6", nil))(t, 200, "")
-	if len(led.JSON200.Data) != 2 || led.JSON200.Data[1].Kind != client.EntryKindImport || led.JSON200.Data[1].Lot == nil {
+	if len(led.JSON200.Data) != 1 || led.JSON200.Data[0].Kind != client.EntryKindImport || led.JSON200.Data[0].Lot == nil || led.JSON200.Data[0].Delta.LifetimeEarned != 100 {
 		t.Fatalf("imported ledger: %s", led.Body)
 	}
 	if err := h.st.Audit(ctx, "telco", "imp-6"); err != nil {

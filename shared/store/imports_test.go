@@ -3,9 +3,15 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
@@ -54,7 +60,7 @@ func TestImportMember(t *testing.T) {
 	}
 	m := e.member(t, "telco", "m1")
 	want := ledger.Balances{Available: 1000, Pending: 50, Lifetime: 20000}
-	if m.Balances != want || m.Rules.Tier != "silver" || m.Rules.Qualifying != 6000 || m.Seq != 5 || m.ImportRef != "imp_x/2" {
+	if m.Balances != want || m.Rules.Tier != "silver" || m.Rules.Qualifying != 6000 || m.Seq != 4 || m.ImportRef != "imp_x/2" {
 		t.Fatalf("member %+v", m)
 	}
 	e.audit(t, "telco", "m1")
@@ -175,6 +181,18 @@ func TestImportJob(t *testing.T) {
 	}
 	if _, err := e.st.CreateImport(ctx, j); !errors.Is(err, store.ErrImportExists) {
 		t.Fatalf("create twice: %v", err)
+	}
+	// Its audit record, written with it (once).
+	out, err := e.client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.table),
+		FilterExpression: aws.String("#a = :imp"), ExpressionAttributeNames: map[string]string{"#a": "action"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":imp": &types.AttributeValueMemberS{Value: store.AuditImport}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []store.AuditRecord
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &recs); err != nil || len(recs) != 1 ||
+		recs[0].Actor != "key_1" || !strings.Contains(recs[0].Reason, j.ID) || !recs[0].At.Equal(t0) {
+		t.Fatalf("audit records %+v, %v", recs, err)
 	}
 	if _, err := e.st.Import(ctx, "other", j.ID); !errors.Is(err, store.ErrImportNotFound) {
 		t.Fatalf("another partner reads it: %v", err)
