@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,7 +30,7 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags(name)
 	partner := fs.String("partner", "", "the partner whose members these are (required)")
 	formatName := fs.String("format", "", "csv or jsonl (default: from the file name: .csv, .jsonl, .ndjson)")
-	workers := fs.Int("workers", imports.DefaultWorkers, "members imported at once")
+	workers := fs.Int("workers", imports.DefaultWorkers, "members imported at once (default 16; 1 against a local DynamoDB endpoint)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	pos, err := c.parseArgs(name, fs, args, 1)
 	if err != nil {
@@ -44,6 +45,13 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 		return usagef(name, "the import FILE is required")
 	case *workers < 1 || *workers > 256:
 		return usagef(name, "--workers %d: 1 to 256", *workers)
+	}
+	workersSet := false
+	fs.Visit(func(f *flag.Flag) { workersSet = workersSet || f.Name == "workers" })
+	if !workersSet && isLocal(dynamoEndpoint(c.env)) {
+		// DynamoDB Local serializes transactions on a table with a stream
+		// (make dev's): more workers only wait on its lock, and time out.
+		*workers = 1
 	}
 	file := pos[0]
 	format, ok := importer.FormatOf(file)
