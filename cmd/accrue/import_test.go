@@ -256,13 +256,8 @@ func sameAs(t *testing.T, e *tenv, base map[string]importtest.Item, partner stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(base) {
-		t.Fatalf("%s: %d items, the uninterrupted import %d", partner, len(got), len(base))
-	}
-	for k, it := range base {
-		if !reflect.DeepEqual(got[k], it) {
-			t.Fatalf("%s: item %s differs from the uninterrupted import's:\n got %v\nwant %v", partner, k, got[k], it)
-		}
+	if err := importtest.Diff(base, got); err != nil {
+		t.Fatalf("%s, against the uninterrupted import: %v", partner, err)
 	}
 }
 

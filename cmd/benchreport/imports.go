@@ -20,24 +20,13 @@ const (
 // rules, and how long 1 M members take on AWS at the table's write limits.
 // It adds the figures to figs (BENCHMARKS.json).
 func importsSection(b *strings.Builder, res results, figs map[string]float64) error {
-	need := func(name, unit string) (float64, error) {
-		r, ok := res[name]
-		if !ok {
-			return 0, fmt.Errorf("benchmark %s did not run", name)
-		}
-		v, ok := r[unit]
-		if !ok {
-			return 0, fmt.Errorf("benchmark %s reported no %q", name, unit)
-		}
-		return v, nil
-	}
 	var rows []struct {
 		key, what string
 		value     float64
 		format    string
 	}
 	add := func(key, what, format, name, unit string) error {
-		v, err := need(name, unit)
+		v, err := res.need(name, unit)
 		if err != nil {
 			return err
 		}

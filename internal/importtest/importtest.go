@@ -334,8 +334,8 @@ func Check(snap map[string]Item, p *program.Program, partner string, at time.Tim
 		if err != nil {
 			return sum, 0, fmt.Errorf("member %s: %w", id, err)
 		}
-		addBalances(&sum, m.Balances)
-		addBalances(&wantSum, wantM.Balances)
+		sum.Add(m.Balances)
+		wantSum.Add(wantM.Balances)
 		entries += len(got)
 		wantEntries += len(wantEs)
 		if full != nil && !full(i) {
@@ -371,11 +371,15 @@ func Check(snap map[string]Item, p *program.Program, partner string, at time.Tim
 	return sum, entries, nil
 }
 
-func addBalances(a *ledger.Balances, b ledger.Balances) {
-	a.Available += b.Available
-	a.Pending += b.Pending
-	a.Review += b.Review
-	a.Held += b.Held
-	a.Debt += b.Debt
-	a.Lifetime += b.Lifetime
+// Diff says how the items of snapshot got differ from base's (nil: none).
+func Diff(base, got map[string]Item) error {
+	if len(got) != len(base) {
+		return fmt.Errorf("%d items, want %d", len(got), len(base))
+	}
+	for k, it := range base {
+		if !reflect.DeepEqual(got[k], it) {
+			return fmt.Errorf("item %s differs:\n got %v\nwant %v", k, got[k], it)
+		}
+	}
+	return nil
 }

@@ -1,19 +1,17 @@
 package importer
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/strictjson"
 )
 
 // wireMember is one member as a JSON line has it (and as a CSV line is read
@@ -100,48 +98,20 @@ func decodeEach[T any](name string, raws []json.RawMessage, out *[]T) error {
 	return nil
 }
 
-// decodeStrict decodes one JSON object into v, naming the field of an
-// unknown field or a value of the wrong type.
+// decodeStrict decodes one JSON object into v (strictjson.Decode), naming
+// the field of an unknown field or a value of the wrong type.
 func decodeStrict(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &ute):
-			f := ute.Field
-			if f == "" {
-				return errors.New("not a JSON object")
-			}
-			return bad(f, "must be %s", jsonType(ute.Type.String()))
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-			return fmt.Errorf("not valid JSON: %w", err)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return bad(f, "unknown field")
-		}
-		return fmt.Errorf("not valid JSON: %w", err)
+	err := strictjson.Decode(raw, v)
+	var fe *strictjson.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe) && fe.Field == "":
+		return errors.New("not a JSON object")
+	case errors.As(err, &fe):
+		return bad(fe.Field, "%s", fe.Message)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the JSON object: one member a line")
-	}
-	return nil
-}
-
-func jsonType(goType string) string {
-	switch goType {
-	case "int64", "*int64":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "[]string":
-		return "an array of strings"
-	}
-	if strings.HasPrefix(goType, "[]") {
-		return "an array"
-	}
-	return "an object"
+	return fmt.Errorf("not valid JSON: %s", strings.TrimPrefix(err.Error(), strictjson.ErrMalformed.Error()+": "))
 }
 
 // opening checks every field and returns the member.

@@ -252,13 +252,8 @@ func TestInterruptedImportEndsIdentical(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != len(base) {
-			t.Fatalf("%s: %d items, uninterrupted %d", p, len(got), len(base))
-		}
-		for k, it := range base {
-			if !reflect.DeepEqual(got[k], it) {
-				t.Fatalf("%s: item %s differs:\n got %v\nwant %v", p, k, got[k], it)
-			}
+		if err := importtest.Diff(base, got); err != nil {
+			t.Fatalf("%s, against the uninterrupted import: %v", p, err)
 		}
 		wantRej, _ := e.st.ImportRejections(t.Context(), "straight", straightID, 1000, "")
 		gotRej, _ := e.st.ImportRejections(t.Context(), p, map[string]string{"stopped": stoppedID, "raced": racedID}[p], 1000, "")

@@ -89,7 +89,7 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 	var delta Balances
 	var lines []rules.Line
 	took, d := orig.Lot.take(n)
-	delta.add(d)
+	delta.Add(d)
 	if took > 0 {
 		lines = append(lines, rules.Line{Kind: rules.KindReverse, Rule: orig.PaymentID, Points: -took, Detail: "from the payment's own lot"})
 	}
@@ -108,7 +108,7 @@ func Reverse(m *Member, orig *Entry, others []*Entry, refund payment.Payment, no
 			}
 			t, d := o.Lot.take(rest)
 			if t > 0 {
-				delta.add(d)
+				delta.Add(d)
 				rest -= t
 				fromOthers += t
 				touched = append(touched, o)

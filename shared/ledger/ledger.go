@@ -51,7 +51,8 @@ type Balances struct {
 	Lifetime int64 `dynamodbav:"life" json:"lifetime_earned"`
 }
 
-func (b *Balances) add(d Balances) {
+// Add adds d to b, balance by balance.
+func (b *Balances) Add(d Balances) {
 	b.Available += d.Available
 	b.Pending += d.Pending
 	b.Review += d.Review
@@ -235,7 +236,7 @@ func (m *Member) Apply(e *Entry) {
 	m.Seq++
 	e.Seq = m.Seq
 	e.PartnerID, e.MemberID = m.PartnerID, m.ID
-	m.Balances.add(e.Delta)
+	m.Balances.Add(e.Delta)
 }
 
 // ErrNegativeAvailable is returned when an operation would take available below
@@ -301,7 +302,7 @@ func Check(m Member, entries []Entry) error {
 			return fmt.Errorf("entry seq %d appears twice", e.Seq)
 		}
 		seen[e.Seq] = true
-		sum.add(e.Delta)
+		sum.Add(e.Delta)
 		switch e.State {
 		case LotAvailable:
 			lots.Available += e.Remaining

@@ -13,22 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/accrue/accrue/internal/importtest"
 	"github.com/accrue/accrue/shared/jobs"
 	"github.com/accrue/accrue/shared/ledger"
 	"github.com/accrue/accrue/shared/program"
 	"github.com/accrue/accrue/shared/store"
 )
-
-// importTestProgram: tiers over a year, points expire a year after they are
-// earned with a warning 30 days before.
-const importTestProgram = `{
-  "name": "Import", "auto_enroll": true, "timezone": "Europe/Moscow",
-  "earning": [{"id": "base", "rate": {"points": 1, "per_minor": 10000}}],
-  "tiers": [{"name": "base", "threshold": 0, "multiplier": "1"}, {"name": "silver", "threshold": 5000, "multiplier": "1.25"}],
-  "qualifying_window_days": 365,
-  "expiry": {"rolling_days": 365, "warn_days": 30},
-  "point_value": {"minor": "1", "currency": "RUB"}
-}`
 
 func opening(id string) ledger.Opening {
 	exp := t0.AddDate(0, 6, 0)
@@ -51,7 +41,7 @@ func (e *env) program(t *testing.T, partner string) *program.Program {
 // An imported member: its balances, one entry per lot, invariants, and the
 // due and release times the jobs need, set like any write's.
 func TestImportMember(t *testing.T) {
-	e := newEnv(t, map[string]string{"telco": importTestProgram})
+	e := newEnv(t, map[string]string{"telco": importtest.Program})
 	ctx := context.Background()
 	p := e.program(t, "telco")
 	out, err := e.st.ImportMember(ctx, "telco", p, opening("m1"), "imp_x/2", t0)
@@ -104,7 +94,7 @@ func TestImportMember(t *testing.T) {
 // A member enrolled, auto-enrolled by a payment, or erased is never merged
 // into; a line that does not fit the program is a ledger.ImportError.
 func TestImportMemberNotImported(t *testing.T) {
-	e := newEnv(t, map[string]string{"telco": importTestProgram})
+	e := newEnv(t, map[string]string{"telco": importtest.Program})
 	ctx := context.Background()
 	p := e.program(t, "telco")
 	if _, err := e.st.Enroll(ctx, "telco", "enrolled", nil); err != nil {
@@ -142,7 +132,7 @@ func TestImportMemberNotImported(t *testing.T) {
 
 // The same member imported by two lines at once: exactly one creates it.
 func TestImportMemberConcurrently(t *testing.T) {
-	e := newEnv(t, map[string]string{"telco": importTestProgram})
+	e := newEnv(t, map[string]string{"telco": importtest.Program})
 	p := e.program(t, "telco")
 	var wg sync.WaitGroup
 	outs := make([]store.ImportOutcome, 8)
@@ -172,7 +162,7 @@ func TestImportMemberConcurrently(t *testing.T) {
 // at a time (the last claim wins; the other's checkpoint fails), finished for
 // good; its rejected lines listed in line order, page by page.
 func TestImportJob(t *testing.T) {
-	e := newEnv(t, map[string]string{"telco": importTestProgram, "other": importTestProgram})
+	e := newEnv(t, map[string]string{"telco": importtest.Program, "other": importtest.Program})
 	ctx := context.Background()
 	j := store.ImportJob{ID: "imp_0123", PartnerID: "telco", Format: "csv", Source: "m.csv", Status: store.ImportAwaitingUpload, Actor: "key_1"}
 	j, err := e.st.CreateImport(ctx, j)
