@@ -72,3 +72,19 @@ write("sqs-malformed.json", [
     json.dumps({"specversion": "1.0", "id": "evt-nodata", "source": "billing", "type": "payment.succeeded",
                 "time": "2026-11-05T10:00:00Z"}),
 ], start=30)
+
+# The imports queue: S3's notification of an uploaded import file (as moto
+# and S3 send it: the key URL-encoded), for `make invoke FN=imports`. The
+# import it names does not exist until POST /v1/imports made it: the function
+# then logs and ignores it.
+upload = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                       "eventTime": "2026-11-05T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+                       "s3": {"s3SchemaVersion": "1.0", "configurationId": "imports",
+                              "bucket": {"name": "accrue-imports", "arn": "arn:aws:s3:::accrue-imports"},
+                              "object": {"key": "imports%2Ftelco%2Fimp_00000000000000000000000000000001",
+                                         "size": 1024, "eTag": "49f68a5c8493ec2c0bf489821c21fc3b"}}}]}
+with open("events/sqs-import-upload.json", "w") as f:
+    rec = record(40, upload)
+    rec["eventSourceARN"] = "arn:aws:sqs:us-east-1:000000000000:accrue-imports"
+    json.dump({"Records": [rec]}, f, indent=2)
+    f.write("\n")

@@ -54,6 +54,10 @@ func init() {
 			"a local receiver of webhook deliveries: prints each one whose Standard Webhooks signature\n" +
 				"verifies with a secret (within the 5-minute replay window) and refuses the others (401);\n" +
 				"--status answers verified ones with another status (500: watch the retries)", webhookListen},
+		{"import", "--partner ID [--format csv|jsonl] [--workers N] [--quiet] FILE",
+			"import members with their opening balances (README, \"Bulk import\"); a progress bar on\n" +
+				"standard error, the summary and every rejected line on standard output. Resumable:\n" +
+				"run the same command again after an interruption and it continues", importCmd},
 	}
 }
 
@@ -182,6 +186,11 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if rest[0] == "help" {
 		return helpRequested{}
 	}
+	for _, cmd := range commands {
+		if cmd.name == rest[0] { // a command of one word: accrue import ...
+			return cmd.run(ctx, c, rest[1:])
+		}
+	}
 	vs := verbs(rest[0])
 	if len(vs) == 0 {
 		return &usageError{msg: fmt.Sprintf("unknown command %q", rest[0])}
@@ -202,7 +211,7 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 func verbs(group string) []string {
 	var vs []string
 	for _, cmd := range commands {
-		if g, v, _ := strings.Cut(cmd.name, " "); g == group {
+		if g, v, ok := strings.Cut(cmd.name, " "); ok && g == group {
 			vs = append(vs, v)
 		}
 	}

@@ -134,6 +134,10 @@ func run(in, out, cmd string) error {
 	if err != nil {
 		return err
 	}
+	var imports strings.Builder // after the notes below
+	if err := importsSection(&imports, res, figures); err != nil {
+		return err
+	}
 	sizes, err := lambdaSizes()
 	if err != nil {
 		return err
@@ -183,6 +187,7 @@ How to read it:
   from starting the process to its first request for work (configuration, AWS clients, wiring). It
   is not Lambda's cold start (which adds the sandbox and the download of the code).
 `)
+	b.WriteString(imports.String())
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		return err
 	}

@@ -7,6 +7,20 @@ import (
 	"strings"
 )
 
+// need is the value of unit of benchmark name: an error when the benchmark
+// did not run or did not report it.
+func (res results) need(name, unit string) (float64, error) {
+	r, ok := res[name]
+	if !ok {
+		return 0, fmt.Errorf("benchmark %s did not run", name)
+	}
+	v, ok := r[unit]
+	if !ok {
+		return 0, fmt.Errorf("benchmark %s reported no %q", name, unit)
+	}
+	return v, nil
+}
+
 // figure is one of issue #11's figures: its key in BENCHMARKS.json, what it
 // is, its value and its target.
 type figure struct {
@@ -19,20 +33,9 @@ type figure struct {
 // returns the figures by their BENCHMARKS.json key. A figure whose benchmark
 // did not run is an error: the report must not silently lack one.
 func scale(b *strings.Builder, res results, ingestRatio float64) (map[string]float64, error) {
-	need := func(name, unit string) (float64, error) {
-		r, ok := res[name]
-		if !ok {
-			return 0, fmt.Errorf("benchmark %s did not run", name)
-		}
-		v, ok := r[unit]
-		if !ok {
-			return 0, fmt.Errorf("benchmark %s reported no %q", name, unit)
-		}
-		return v, nil
-	}
 	var err error
 	get := func(name, unit string) float64 {
-		v, e := need(name, unit)
+		v, e := res.need(name, unit)
 		if e != nil && err == nil {
 			err = e
 		}

@@ -60,7 +60,8 @@ func startupTimes() ([]startup, error) {
 	env := append(os.Environ(),
 		"AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(), "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_LAMBDA_FUNCTION_NAME=bench",
-		"ACCRUE_TABLE=accrue", "ACCRUE_EVENT_BUS=accrue", "AWS_LAMBDA_LOG_FORMAT=JSON")
+		"ACCRUE_TABLE=accrue", "ACCRUE_EVENT_BUS=accrue", "AWS_LAMBDA_LOG_FORMAT=JSON",
+		"ACCRUE_IMPORTS_BUCKET=accrue-imports", "ACCRUE_IMPORTS_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/000000000000/accrue-imports")
 	var out []startup
 	for _, d := range dirs {
 		name := filepath.Base(d)

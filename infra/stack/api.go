@@ -66,6 +66,8 @@ var Routes = []Route{
 	{"GET", "/v1/webhooks/{id}/deliveries"},
 	{"GET", "/v1/webhooks/{id}/deliveries/{delivery_id}"},
 	{"POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"},
+	{"POST", "/v1/imports"},
+	{"GET", "/v1/imports/{id}"},
 	{"GET", "/v1/openapi.json"},
 	{"GET", "/problems"},
 	{"GET", "/problems/{slug}"},

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/queue"
 	"github.com/accrue/accrue/shared/webhooks"
 
@@ -54,11 +55,21 @@ type Function struct {
 // Trigger is what invokes a function. Exactly one per function.
 type Trigger interface{ trigger() }
 
-// QueueTrigger: the function consumes the payments queue (an SQS event source
-// mapping with partial batch responses).
+// QueueTrigger: the function consumes a queue of the stack (an SQS event
+// source mapping with partial batch responses): Queue, the payments queue
+// when unset, or the imports queue.
 type QueueTrigger struct {
+	Queue             Resource
 	BatchSize         int
 	MaxBatchingWindow time.Duration
+}
+
+// queue is the queue the trigger consumes.
+func (t QueueTrigger) queue() Resource {
+	if t.Queue == "" {
+		return PaymentsQueue
+	}
+	return t.Queue
 }
 
 // HTTPAPITrigger: the function serves every route of the HTTP API (Routes),
@@ -138,6 +149,14 @@ const (
 	WebhookEventsQueue Resource = "webhook-events-queue"
 	// WebhookDeliveriesQueue holds one message per attempt of a delivery.
 	WebhookDeliveriesQueue Resource = "webhook-deliveries-queue"
+	// ImportsBucket is the bucket partners upload import files to; grants
+	// on it are on the objects of its imports/ prefix only.
+	ImportsBucket Resource = "imports-bucket"
+	// ImportsQueue is the queue the imports bucket notifies of uploads, and
+	// the imports function sends its continuations to.
+	ImportsQueue Resource = "imports-queue"
+	// ImportsDLQ is the imports queue's dead-letter queue.
+	ImportsDLQ Resource = "imports-dlq"
 )
 
 // EnvVar is the environment variable through which a function granted access
@@ -158,6 +177,10 @@ func (r Resource) EnvVar() string {
 		return webhooks.KeyEnv // key ARN
 	case WebhookDeliveriesQueue:
 		return webhooks.DeliveriesQueueEnv
+	case ImportsBucket:
+		return imports.EnvBucket
+	case ImportsQueue:
+		return imports.EnvQueue
 	}
 	return ""
 }
@@ -170,8 +193,8 @@ var (
 	// TracingActions: X-Ray active tracing (CDK adds them; X-Ray has no
 	// resource-level permissions, so their resource is "*").
 	TracingActions = []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
-	// QueueConsumerActions on the payments queue, for a QueueTrigger: what the
-	// Lambda event source mapping uses (as AWSLambdaSQSQueueExecutionRole).
+	// QueueConsumerActions on the trigger's queue, for a QueueTrigger: what
+	// the Lambda event source mapping uses (as AWSLambdaSQSQueueExecutionRole).
 	QueueConsumerActions = []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
 	// StreamConsumerActions on the table's stream, for a StreamTrigger: what
 	// the Lambda event source mapping uses to read it (as the table's
@@ -244,12 +267,45 @@ var Functions = []Function{
 			// sealed and opened; re-sent deliveries queued.
 			WebhookKey:             {"kms:Decrypt", "kms:Encrypt"},
 			WebhookDeliveriesQueue: {"sqs:SendMessage"},
+			// POST /v1/imports signs a PUT of the import's file with the
+			// function's credentials: a presigned URL can do what its
+			// signer may, so the role may put objects under imports/ and
+			// nothing else (it reads none).
+			ImportsBucket: {"s3:PutObject"},
 		},
 		KeyPurposes: map[string][]string{
 			"kms:Encrypt": {webhooks.PurposeIdempotentResponse, webhooks.PurposeSigningSecret},
 			"kms:Decrypt": {webhooks.PurposeIdempotentResponse},
 		},
 		StageEnv: webhookURLsEnv,
+	},
+	{
+		// Bulk imports (package imports): an uploaded file's notification
+		// (or a continuation it sent itself) names an import; the function
+		// works through the file from its checkpoint, one transaction per
+		// member, for up to its timeout, then queues its continuation.
+		Name:        "imports",
+		Description: "Imports members with their opening balances from the files partners upload",
+		MemoryMB:    512,
+		Timeout:     imports.FunctionTimeout,
+		Trigger:     QueueTrigger{Queue: ImportsQueue, BatchSize: 1},
+		Access: map[Resource][]string{
+			// Reads: the program, a member already present (GetItem).
+			// Writes: the job's claim and checkpoints (UpdateItem), a
+			// rejected line (PutItem), one TransactWriteItems per member
+			// (member and entries as Puts, the erased-id ConditionCheck).
+			Table: {
+				"dynamodb:ConditionCheckItem",
+				"dynamodb:GetItem",
+				"dynamodb:PutItem",
+				"dynamodb:UpdateItem",
+			},
+			TableKey: TableKeyActions,
+			// The file: HeadObject (its ETag) and ranged GETs, both s3:GetObject.
+			ImportsBucket: {"s3:GetObject"},
+			// Its continuation, to the queue it consumes.
+			ImportsQueue: {"sqs:SendMessage"},
+		},
 	},
 	{
 		// Webhooks (package webhooks): the fan-out of every domain event to

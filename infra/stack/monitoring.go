@@ -69,6 +69,14 @@ func newMonitoring(stack awscdk.Stack, stage Stage, r resources, specs []Functio
 	if r.webhookDLQ != nil {
 		webhookAlarms(alarm, th, period, r)
 	}
+	alarm("ImportsDLQNotEmptyAlarm", "imports-dlq-not-empty",
+		"Runs of a bulk import failed 5 times: find the cause in the imports function's logs; the import resumes from its checkpoint when its message is moved back to the imports queue.",
+		r.importsDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		1, 1)
+	alarm("ImportsQueueAgeAlarm", "imports-queue-age",
+		"A bulk import has waited too long for the imports function: it is failing, throttled, or more imports were started at once than it runs (its reserved concurrency).",
+		r.importsQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
+		th.ImportsQueueAge.Seconds(), th.EvaluationPeriods)
 
 	// Functions.
 	for _, f := range specs {

@@ -46,6 +46,13 @@ const (
 		"(CDK adds them for active tracing): * is the only resource they take."
 	nagListStreams = "dynamodb:ListStreams has no resource-level permissions: * is the only resource it takes. " +
 		"Reading the stream (DescribeStream, GetRecords, GetShardIterator) is on the table's stream ARN only."
+	nagImportObjects = "The imports bucket holds one object per import (imports/{partner}/{import id}): the api " +
+		"function signs PUTs of them (s3:PutObject) and the imports function reads them (s3:GetObject), so the grant " +
+		"is on the objects of the imports/ prefix of that one bucket, with one exact action; no other bucket, no listing."
+	nagImportsAccessLogs = "Uploads to the imports bucket are authorized one object at a time by presigned URLs " +
+		"the api function signs for an admin key, which the import's job item and its audit record (who, when, which " +
+		"import) already record; the objects expire after a week. A second bucket of access logs would record " +
+		"nothing more; CloudTrail data events can be enabled on the bucket for more."
 	nagEventsDLQ = "This queue is a dead-letter queue: the on-failure destination of the events function's " +
 		"stream event source mapping (DestinationConfig), which cdk-nag does not recognise as one, only redrive " +
 		"policies. Its messages are alarmed when visible."

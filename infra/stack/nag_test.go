@@ -132,7 +132,9 @@ func nagSuppressionsOf(t cfnTemplate) []nagSuppression {
 // on the API's routes, IAM5 for the "*" resource on the X-Ray statements of
 // the functions' default policies and on the stream consumers'
 // dynamodb:ListStreams, SQS3 on the events DLQ (an event source mapping's
-// on-failure destination). None is stack-wide, and there are no others.
+// on-failure destination), S1 (no access logs) on the imports bucket, IAM5
+// for the imports/ objects of the imports bucket on the two roles that use
+// them. None is stack-wide, and there are no others.
 func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, _ Stage) {
 		if _, ok := s.json.Metadata["cdk_nag"]; ok {
@@ -176,6 +178,18 @@ func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
 				count[r.Type]++
 			case ns.rule == "AwsSolutions-SQS3" && ns.resource == eventsDLQ && ns.appliesTo == nil:
 				count["events DLQ"]++
+			case ns.rule == "AwsSolutions-S1" && r.Type == "AWS::S3::Bucket" && ns.appliesTo == nil:
+				count["imports bucket"]++
+			case ns.rule == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Role" && len(ns.appliesTo) == 1 &&
+				strings.HasPrefix(ns.appliesTo[0], "Resource::<ImportsBucket") && strings.HasSuffix(ns.appliesTo[0], ".Arn>/imports/*"):
+				// The statements on the bucket's objects are exactly the one
+				// S3 action of the function.
+				for _, st := range policyStatements(t, s.json, ns.resource) {
+					if strings.Contains(jsonString(st.Resources), "/imports/*") && (len(st.Actions) != 1 || !strings.HasPrefix(st.Actions[0], "s3:")) {
+						t.Errorf("%s: the statement on the imports objects allows %v", where, st.Actions)
+					}
+				}
+				count["imports objects"]++
 			default:
 				t.Errorf("unexpected suppression %s applying to %v: %q", where, ns.appliesTo, ns.reason)
 			}
@@ -185,6 +199,8 @@ func TestCdkNagSuppressionsAreNarrowWithReasons(t *testing.T) {
 			"AWS::IAM::Policy": len(Functions),
 			"AWS::IAM::Role":   len(consumerRoles), // the stream consumers' (events, stats)
 			"events DLQ":       1,
+			"imports bucket":   1,
+			"imports objects":  2, // the api function's PutObject, the imports function's GetObject
 		}
 		if !reflect.DeepEqual(count, want) {
 			t.Errorf("suppressions %v, want %v", count, want)

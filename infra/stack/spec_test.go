@@ -105,8 +105,9 @@ func TestScheduledFunctionIsInvokedByARule(t *testing.T) {
 		tpl.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(0))
 	})
 	check(t, "alarms", func() {
-		// The two DLQs, payments queue age; the job's errors and throttles.
-		tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(3+2))
+		// The three DLQs, payments and imports queue age; the job's errors
+		// and throttles.
+		tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(5+2))
 	})
 
 	_, fn := js.function(t, job.Name)

@@ -5,6 +5,7 @@
 package stack
 
 import (
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/queue"
 
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -76,6 +78,11 @@ type resources struct {
 	webhookKey                awskms.Key
 	webhookEvents, webhookDLQ awssqs.Queue
 	webhookDeliveries         awssqs.Queue
+	// The bulk imports: the bucket partners upload files to, the queue it
+	// notifies of them, and that queue's DLQ.
+	importsBucket awss3.Bucket
+	importsQueue  awssqs.Queue
+	importsDLQ    awssqs.Queue
 }
 
 // NewAccrueStack defines the whole Accrue stack for props.Stage.
@@ -140,7 +147,7 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	// redelivered while a retried batch still holds it.
 	visibility := queue.VisibilityTimeout()
 	for _, f := range p.Functions {
-		if q, ok := f.Trigger.(QueueTrigger); ok {
+		if q, ok := f.Trigger.(QueueTrigger); ok && q.queue() == PaymentsQueue {
 			visibility = max(visibility, queue.VisibilityFactor*f.Timeout+q.MaxBatchingWindow)
 		}
 	}
@@ -175,6 +182,8 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	})
 	suppress(r.eventsDLQ, "AwsSolutions-SQS3", nagEventsDLQ)
 
+	r.newImports(stage, p.Functions)
+
 	// Domain events (spec §6), archived for replay.
 	r.bus = awsevents.NewEventBus(stack, jsii.String("EventBus"), &awsevents.EventBusProps{
 		EventBusName: jsii.String("accrue-" + stage.Name),
@@ -201,14 +210,15 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 		fns[f.Name] = fn
 		switch t := f.Trigger.(type) {
 		case QueueTrigger:
-			fn.AddEventSourceMapping(jsii.String("PaymentsQueue"), &awslambda.EventSourceMappingOptions{
-				EventSourceArn:          r.payments.QueueArn(),
+			fn.AddEventSourceMapping(jsii.String(constructID(string(t.queue()))), &awslambda.EventSourceMappingOptions{
+				EventSourceArn:          jsii.String(r.arns(t.queue())[0]),
 				BatchSize:               jsii.Number(float64(t.BatchSize)),
 				MaxBatchingWindow:       duration(t.MaxBatchingWindow),
 				ReportBatchItemFailures: jsii.Bool(true),
 				// ScalingConfig.MaximumConcurrency: a backlog (a billing-day
-				// peak) waits in the queue rather than taking the account.
-				MaxConcurrency: jsii.Number(float64(stage.Concurrency.QueueMax)),
+				// peak, many imports at once) waits in the queue rather
+				// than taking the account.
+				MaxConcurrency: jsii.Number(float64(stage.mappingMax(f))),
 			})
 		case StreamTrigger:
 			r.addStreamSource(fn, t)
@@ -254,6 +264,8 @@ func NewAccrueStack(scope constructs.Construct, id string, props *AccrueStackPro
 	out("EventsDLQUrl", *r.eventsDLQ.QueueUrl(), "Table stream records a stream consumer (events, stats) gave up on after a day")
 	out("EventBusName", *r.bus.EventBusName(), "Domain events (points.earned, ...) for partner rules")
 	out("TableName", *r.table.TableName(), "The DynamoDB table (for the operator CLI: ACCRUE_TABLE)")
+	out("ImportsBucketName", *r.importsBucket.BucketName(), "Import files uploaded through POST /v1/imports (under imports/, deleted after a week)")
+	out("ImportsDLQUrl", *r.importsDLQ.QueueUrl(), "Import runs that failed 5 times (their imports resume from their checkpoints when moved back)")
 	out("AlarmTopicArn", *topic.TopicArn(), "Subscribe on-call here")
 	out("EventSchemaRegistryName", *registry.AttrRegistryName(), "The schemas of the domain events (accrue@<type>-v<N>)")
 	if r.partnerDLQ != nil {
@@ -349,12 +361,12 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 			env[v] = r.envValue(res)
 		}
 	}
-	switch f.Trigger.(type) {
+	switch t := f.Trigger.(type) {
 	case QueueTrigger:
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("ConsumePaymentsQueue"),
+			Sid:       jsii.String("Consume" + constructID(string(t.queue()))),
 			Actions:   jsii.Strings(QueueConsumerActions...),
-			Resources: jsii.Strings(*r.payments.QueueArn()),
+			Resources: jsii.Strings(r.arns(t.queue())...),
 		}))
 	case WebhookTrigger:
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -433,6 +445,9 @@ func (r resources) newFunction(stage Stage, assetDir string, f Function) awslamb
 	if _, ok := f.Trigger.(StreamTrigger); ok {
 		suppress(role, "AwsSolutions-IAM5", nagListStreams, "Resource::*")
 	}
+	if _, ok := f.Access[ImportsBucket]; ok {
+		suppress(role, "AwsSolutions-IAM5", nagImportObjects, "Resource::<"+*r.stack.GetLogicalId(r.importsBucket.Node().DefaultChild().(awscdk.CfnElement))+".Arn>/"+imports.ObjectPrefix+"*")
+	}
 	return fn
 }
 
@@ -464,6 +479,13 @@ func (r resources) arns(res Resource) []string {
 		return []string{*r.webhookEvents.QueueArn()}
 	case WebhookDeliveriesQueue:
 		return []string{*r.webhookDeliveries.QueueArn()}
+	case ImportsBucket:
+		// The objects of the imports/ prefix: one per import, so a prefix.
+		return []string{*r.importsBucket.ArnForObjects(jsii.String(imports.ObjectPrefix + "*"))}
+	case ImportsQueue:
+		return []string{*r.importsQueue.QueueArn()}
+	case ImportsDLQ:
+		return []string{*r.importsDLQ.QueueArn()}
 	}
 	panic(fmt.Sprintf("unknown resource %q", res))
 }
@@ -485,6 +507,10 @@ func (r resources) envValue(res Resource) *string {
 		return r.webhookKey.KeyArn()
 	case WebhookDeliveriesQueue:
 		return r.webhookDeliveries.QueueUrl()
+	case ImportsBucket:
+		return r.importsBucket.BucketName()
+	case ImportsQueue:
+		return r.importsQueue.QueueUrl()
 	}
 	panic(fmt.Sprintf("resource %q has no environment value", res))
 }
@@ -589,4 +615,82 @@ func sortedResources(m map[Resource][]string) []Resource {
 
 func sorted(s []string) []string {
 	return slices.Sorted(slices.Values(s))
+}
+
+// newImports creates the bulk imports' bucket and queue (see shared/imports):
+// partners PUT files under imports/{partner}/{import id} with presigned URLs
+// the api function signs; the bucket notifies the imports queue of each
+// object created there; the imports function consumes the queue.
+//
+// The bucket: S3-managed encryption (a presigned PUT then needs no KMS grant
+// of the uploader), all public access blocked, TLS enforced by its policy,
+// uploads deleted after imports.UploadExpiryDays (the imports' job items,
+// counts and rejected lines stay in the table) and incomplete multipart
+// uploads after a day.
+//
+// The notification is the bucket's own NotificationConfiguration (no custom
+// resource, no extra function): S3 checks at creation that it may send to
+// the queue, so the bucket depends on the queue's policy, which allows
+// s3.amazonaws.com to send only from this bucket (by its name, known before
+// the bucket exists: accrue-{stage}-imports-{account}-{region}) and account.
+func (r *resources) newImports(stage Stage, fns []Function) {
+	timeout := imports.FunctionTimeout
+	for _, f := range fns {
+		if q, ok := f.Trigger.(QueueTrigger); ok && q.queue() == ImportsQueue {
+			timeout = max(timeout, f.Timeout)
+		}
+	}
+	r.importsDLQ = awssqs.NewQueue(r.stack, jsii.String("ImportsDLQ"), &awssqs.QueueProps{
+		RetentionPeriod: duration(queue.DLQRetention),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	r.importsQueue = awssqs.NewQueue(r.stack, jsii.String("ImportsQueue"), &awssqs.QueueProps{
+		// Lambda's guidance: six times the consumer's timeout.
+		VisibilityTimeout: duration(queue.VisibilityFactor * timeout),
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)),
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: r.importsDLQ, MaxReceiveCount: jsii.Number(queue.MaxReceiveCount)},
+	})
+	name := awscdk.Fn_Join(jsii.String("-"), jsii.Strings("accrue-"+stage.Name+"-imports", *r.stack.Account(), *r.stack.Region()))
+	bucketArn := awscdk.Fn_Join(jsii.String(""), jsii.Strings("arn:", *r.stack.Partition(), ":s3:::", *name))
+	r.importsQueue.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("UploadsOfTheImportsBucket"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("s3.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  jsii.Strings(*r.importsQueue.QueueArn()),
+		Conditions: &map[string]any{
+			"ArnEquals":    map[string]any{"aws:SourceArn": *bucketArn},
+			"StringEquals": map[string]any{"aws:SourceAccount": *r.stack.Account()},
+		},
+	}))
+	r.importsBucket = awss3.NewBucket(r.stack, jsii.String("ImportsBucket"), &awss3.BucketProps{
+		BucketName:        name,
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		Versioned:         jsii.Bool(false),
+		RemovalPolicy:     stage.RemovalPolicy,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("expire-uploads"),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(imports.UploadExpiryDays)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+	})
+	cfn := r.importsBucket.Node().DefaultChild().(awss3.CfnBucket)
+	cfn.SetNotificationConfiguration(&awss3.CfnBucket_NotificationConfigurationProperty{
+		QueueConfigurations: &[]any{&awss3.CfnBucket_QueueConfigurationProperty{
+			Event: jsii.String("s3:ObjectCreated:*"),
+			Queue: r.importsQueue.QueueArn(),
+			Filter: &awss3.CfnBucket_NotificationFilterProperty{S3Key: &awss3.CfnBucket_S3KeyFilterProperty{
+				Rules: &[]any{&awss3.CfnBucket_FilterRuleProperty{Name: jsii.String("prefix"), Value: jsii.String(imports.ObjectPrefix)}},
+			}},
+		}},
+	})
+	r.importsBucket.Node().AddDependency(r.importsQueue)
+	if p := r.importsQueue.Node().TryFindChild(jsii.String("Policy")); p != nil {
+		r.importsBucket.Node().AddDependency(p)
+	}
+	suppress(r.importsBucket, "AwsSolutions-S1", nagImportsAccessLogs)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/accrue/accrue/shared/imports"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -43,18 +44,20 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 			streamConsumers++
 		}
 	}
-	if queueConsumers != 1 || streamConsumers != 2 {
-		t.Errorf("%d queue and %d stream consumers, want ingest; events and stats", queueConsumers, streamConsumers)
+	if queueConsumers != 2 || streamConsumers != 2 {
+		t.Errorf("%d queue and %d stream consumers, want ingest and imports; events and stats", queueConsumers, streamConsumers)
 	}
 	want := map[string]int{
 		"AWS::DynamoDB::Table": 1,
 		"AWS::KMS::Key":        2, // the table's, the webhooks' secrets'
 		// payments, its DLQ, the events DLQ; the webhook events and
-		// deliveries queues and their DLQ
-		"AWS::SQS::Queue":       6,
+		// deliveries queues and their DLQ; imports, its DLQ
+		"AWS::SQS::Queue":       8,
+		"AWS::S3::Bucket":       1, // the imports' uploads
+		"AWS::S3::BucketPolicy": 1, // its TLS-only policy
 		"AWS::Lambda::Function": len(Functions),
 		"AWS::IAM::Role":        len(Functions),
-		// ingest; events and stats; the webhooks function's two queues
+		// ingest, imports; events and stats; the webhooks function's two queues
 		"AWS::Lambda::EventSourceMapping": queueConsumers + streamConsumers + 2,
 		"AWS::ApiGatewayV2::Api":          1,
 		"AWS::ApiGatewayV2::Stage":        1,
@@ -70,10 +73,11 @@ func TestStackHasEveryPartOfTheSystem(t *testing.T) {
 		// Per role, the default policy CDK puts the X-Ray statements in; no
 		// other (grants made by constructs) beside the inline policies.
 		"AWS::IAM::Policy": len(Functions),
-		// The two DLQs, payments queue age, errors+throttles per function,
-		// iterator age per stream consumer, API 5xx; the webhooks' DLQ,
-		// events queue age, deliveries backlog and dead deliveries.
-		"AWS::CloudWatch::Alarm":              3 + 2*len(Functions) + streamConsumers + 1 + 4,
+		// The four DLQs (payments, events, webhooks, imports), payments and
+		// imports queue age, errors+throttles per function, iterator age per
+		// stream consumer, API 5xx; the webhooks' events queue age,
+		// deliveries backlog and dead deliveries.
+		"AWS::CloudWatch::Alarm":              5 + 2*len(Functions) + streamConsumers + 1 + 4,
 		"AWS::Logs::LogGroup":                 len(Functions) + 1, // one per function, the API access log
 		"AWS::IAM::ManagedPolicy":             0,
 		"AWS::Lambda::LayerVersion":           0,
@@ -212,7 +216,7 @@ func TestEveryQueueHasADLQAndAnAlarm(t *testing.T) {
 		queues := s.json.ofType("AWS::SQS::Queue")
 		dlqs := deadLetterQueues(s.json)
 		if len(dlqs) != 3 {
-			t.Fatalf("dead-letter queues %v, want the payments DLQ, the events DLQ and the webhook DLQ", dlqs)
+			t.Fatalf("dead-letter queues %v, want the payments DLQ, the events DLQ, the webhook DLQ and the imports DLQ", dlqs)
 		}
 		for _, id := range queues {
 			p := s.json.Resources[id].Properties
@@ -424,7 +428,8 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 		tableID := s.json.ofType("AWS::DynamoDB::Table")[0]
 		keyID := tableKey(t, s.json)
 		busID := s.json.ofType("AWS::Events::EventBus")[0]
-		paymentsID := paymentsQueue(t, s.json)
+		paymentsID, importsID := queueNamed(t, s.json, "PaymentsQueue"), queueNamed(t, s.json, "ImportsQueue")
+		bucketObjects := []any{map[string]any{"Fn::Join": []any{"", []any{getAtt(s.json.ofType("AWS::S3::Bucket")[0], "Arn"), "/imports/*"}}}}
 		eventsDLQID := onFailureQueue(t, s.json)
 		wh := webhookResources(t, s.json)
 		// The table and each index of the store's schema, by name.
@@ -497,6 +502,8 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 							onlyOn("the event bus", arn(busID))
 						case a == "sqs:SendMessage" && f.Access[WebhookDeliveriesQueue] != nil:
 							onlyOn("the webhook deliveries queue", arn(wh.deliveries))
+						case a == "sqs:SendMessage" && f.Name == "imports":
+							onlyOn("the imports queue (its continuations)", arn(importsID))
 						case a == "sqs:SendMessage":
 							onlyOn("the events DLQ", arn(eventsDLQID))
 						case a == "sqs:ChangeMessageVisibility":
@@ -504,7 +511,15 @@ func TestEachFunctionMayUseExactlyTheActionsOfItsSpec(t *testing.T) {
 						case service == "sqs" && consumesWebhooks:
 							onlyOn("the webhook queues", arn(wh.events, wh.deliveries))
 						case service == "sqs":
-							onlyOn("the payments queue", arn(paymentsID))
+							want := paymentsID
+							if f.Name == "imports" {
+								want = importsID
+							}
+							onlyOn("its own queue", arn(want))
+						case service == "s3":
+							if !reflect.DeepEqual(st.Resources, bucketObjects) {
+								t.Errorf("%s on %s, want the imports bucket's imports/ objects only", a, jsonString(st.Resources))
+							}
 						}
 					}
 				}
@@ -598,6 +613,7 @@ func TestHTTPAPIServesEveryRouteOfTheSpec(t *testing.T) {
 		"POST /v1/webhooks", "GET /v1/webhooks", "GET /v1/webhooks/{id}", "PATCH /v1/webhooks/{id}", "DELETE /v1/webhooks/{id}",
 		"GET /v1/webhooks/{id}/deliveries", "GET /v1/webhooks/{id}/deliveries/{delivery_id}",
 		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+		"POST /v1/imports", "GET /v1/imports/{id}",
 		"GET /v1/openapi.json",
 		"GET /problems", "GET /problems/{slug}", // the problem types' pages
 		"$default", // what none of them matches: the api function answers 404 or 405
@@ -1111,4 +1127,102 @@ func projectionJSON(p *types.Projection) map[string]any {
 		out["NonKeyAttributes"] = attrs
 	}
 	return out
+}
+
+// queueNamed is the queue whose logical id starts with construct id name.
+func queueNamed(tb testing.TB, t cfnTemplate, name string) string {
+	tb.Helper()
+	for _, id := range t.ofType("AWS::SQS::Queue") {
+		if strings.HasPrefix(id, name) && !strings.HasPrefix(id, strings.TrimSuffix(name, "Queue")+"DLQ") {
+			return id
+		}
+	}
+	tb.Fatalf("no queue %s", name)
+	return ""
+}
+
+// The bulk imports' bucket: encrypted (S3-managed), no public access, TLS
+// only, uploads expired after a week; it notifies the imports queue of the
+// objects created under imports/, which S3 may send to from this bucket
+// only; the imports function consumes the queue one message at a time,
+// with a visibility of six times its timeout and a DLQ; the api function
+// learns the bucket's name.
+func TestImportsBucketNotifiesTheImportsFunction(t *testing.T) {
+	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
+		bucketID, bucket := s.json.only(t, "AWS::S3::Bucket")
+		p := bucket.Properties
+		enc := jsonString(p["BucketEncryption"])
+		if !strings.Contains(enc, `"SSEAlgorithm":"AES256"`) {
+			t.Errorf("bucket encryption %s, want S3-managed", enc)
+		}
+		pab, _ := p["PublicAccessBlockConfiguration"].(map[string]any)
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if pab[k] != true {
+				t.Errorf("public access block %s = %v", k, pab[k])
+			}
+		}
+		lc := jsonString(p["LifecycleConfiguration"])
+		if !strings.Contains(lc, fmt.Sprintf(`"ExpirationInDays":%d`, imports.UploadExpiryDays)) || !strings.Contains(lc, `"AbortIncompleteMultipartUpload"`) {
+			t.Errorf("lifecycle %s", lc)
+		}
+		if name := jsonString(p["BucketName"]); !strings.Contains(name, "accrue-"+stage.Name+"-imports") {
+			t.Errorf("bucket name %s", name)
+		}
+		_, policy := s.json.only(t, "AWS::S3::BucketPolicy")
+		if bp := jsonString(policy.Properties["PolicyDocument"]); !strings.Contains(bp, `"aws:SecureTransport":"false"`) || !strings.Contains(bp, `"Effect":"Deny"`) {
+			t.Errorf("bucket policy does not deny plain HTTP: %s", bp)
+		}
+
+		queueID := queueNamed(t, s.json, "ImportsQueue")
+		nc := p["NotificationConfiguration"].(map[string]any)
+		qcs := list(nc["QueueConfigurations"])
+		if len(qcs) != 1 || !refersTo(qcs[0], queueID) || !strings.Contains(jsonString(qcs[0]), `"Event":"s3:ObjectCreated:*"`) ||
+			!strings.Contains(jsonString(qcs[0]), `{"Name":"prefix","Value":"imports/"}`) {
+			t.Errorf("notification %s, want objects created under imports/ to the imports queue", jsonString(nc))
+		}
+		var queuePolicy string
+		for _, id := range s.json.ofType("AWS::SQS::QueuePolicy") {
+			if refersTo(s.json.Resources[id].Properties["Queues"], queueID) {
+				queuePolicy = id
+				doc := jsonString(s.json.Resources[id].Properties["PolicyDocument"])
+				if !strings.Contains(doc, `"Service":"s3.amazonaws.com"`) || !strings.Contains(doc, `"aws:SourceArn"`) || !strings.Contains(doc, `"aws:SourceAccount"`) {
+					t.Errorf("imports queue policy %s, want S3 of this bucket and account only", doc)
+				}
+			}
+		}
+		if deps := jsonString(bucket.DependsOn); queuePolicy == "" || !strings.Contains(deps, queuePolicy) {
+			t.Errorf("the bucket (DependsOn %s) must be created after the queue's policy %s: S3 checks it may send", deps, queuePolicy)
+		}
+
+		fnID, fn := s.json.function(t, "imports")
+		if fn.Properties["Timeout"] != imports.FunctionTimeout.Seconds() {
+			t.Errorf("imports timeout %v", fn.Properties["Timeout"])
+		}
+		q := s.json.Resources[queueID].Properties
+		if vis, _ := q["VisibilityTimeout"].(float64); vis < 6*imports.FunctionTimeout.Seconds() {
+			t.Errorf("imports queue visibility %v < 6 x the function's timeout", vis)
+		}
+		var mapped bool
+		for _, id := range s.json.ofType("AWS::Lambda::EventSourceMapping") {
+			m := s.json.Resources[id].Properties
+			if refersTo(m["EventSourceArn"], queueID) {
+				mapped = true
+				sc, _ := m["ScalingConfig"].(map[string]any)
+				if !refersTo(m["FunctionName"], fnID) || m["BatchSize"] != float64(1) || sc["MaximumConcurrency"] != float64(stage.Concurrency.Reserved["imports"]) ||
+					!strings.Contains(jsonString(m["FunctionResponseTypes"]), "ReportBatchItemFailures") {
+					t.Errorf("imports queue mapping %s", jsonString(m))
+				}
+			}
+		}
+		if !mapped {
+			t.Error("nothing consumes the imports queue")
+		}
+		for _, name := range []string{"api", "imports"} {
+			_, f := s.json.function(t, name)
+			env := jsonString(f.Properties["Environment"])
+			if !strings.Contains(env, imports.EnvBucket) || !strings.Contains(env, bucketID) {
+				t.Errorf("%s does not learn the bucket: %s", name, env)
+			}
+		}
+	})
 }

@@ -96,6 +96,9 @@ type AlarmThresholds struct {
 	EvaluationPeriods int
 	// PaymentsQueueAge: age of the oldest message of the payments queue.
 	PaymentsQueueAge time.Duration
+	// ImportsQueueAge: age of the oldest message of the imports queue (an
+	// import waiting for the imports function).
+	ImportsQueueAge time.Duration
 	// StreamIteratorAge: how far a stream consumer (events, stats) is
 	// behind the table's stream, the age of the last record it read
 	// (IteratorAge, Maximum).
@@ -128,10 +131,10 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 7 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 50, BurstLimit: 100},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 10, BurstLimit: 20},
-		// Dev sees test traffic: 46 in all, so dev and prod together fit in
+		// Dev sees test traffic: 48 in all, so dev and prod together fit in
 		// one account of the default quota.
 		Concurrency: Concurrency{
-			Reserved:        map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1, "webhooks": 4},
+			Reserved:        map[string]int{"api": 20, "ingest": 10, "events": 5, "stats": 5, "jobs": 1, "rollup": 1, "webhooks": 4, "imports": 2},
 			QueueMax:        10,
 			WebhookQueueMax: 2,
 			Account:         1000,
@@ -140,6 +143,7 @@ var Stages = map[string]Stage{
 			Period:            5 * time.Minute,
 			EvaluationPeriods: 1,
 			PaymentsQueueAge:  30 * time.Minute,
+			ImportsQueueAge:   2 * time.Hour,
 			StreamIteratorAge: 5 * time.Minute,
 			FunctionErrors:    5,
 			FunctionThrottles: 5,
@@ -159,7 +163,7 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 90 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 1000, BurstLimit: 2000},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 100, BurstLimit: 200},
-		// Sized for the default quota of 1000: 504 reserved, 496 left for
+		// Sized for the default quota of 1000: 506 reserved, 494 left for
 		// anything else in the account.
 		//   api 300: the stage lets 1000 requests/s through; at a p99
 		//     latency of ~100 ms that is ~100 at once; 300 leaves room for a
@@ -177,9 +181,14 @@ var Stages = map[string]Stage{
 		//   webhooks 100, each of its queue mappings at most 50: a batch of
 		//     10 attempts runs at once, ~100 ms at a partner's endpoint, so
 		//     ~5,000 attempts/s on the deliveries queue's 50 (the fan-out's 50
-		//     take 10 events in a few ms each). 604 reserved in all.
+		//     take 10 events in a few ms each).
+		//   imports 2, its queue mapping at most 2: two imports at once, the
+		//     others wait in the imports queue. One import writes ~1,000
+		//     members/s at ~11 WRU each (README, "Bulk import"): two take
+		//     ~22,000 WRU/s of the table's 40,000, leaving room for payments.
+		//   606 reserved in all.
 		Concurrency: Concurrency{
-			Reserved:        map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2, "webhooks": 100},
+			Reserved:        map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2, "webhooks": 100, "imports": 2},
 			QueueMax:        100,
 			WebhookQueueMax: 50,
 			Account:         1000,
@@ -188,6 +197,7 @@ var Stages = map[string]Stage{
 			Period:            time.Minute,
 			EvaluationPeriods: 3,
 			PaymentsQueueAge:  5 * time.Minute,
+			ImportsQueueAge:   time.Hour,
 			StreamIteratorAge: 5 * time.Minute,
 			FunctionErrors:    1,
 			FunctionThrottles: 1,
@@ -220,6 +230,16 @@ func StageNamed(name string) (Stage, error) {
 	return s, nil
 }
 
+// mappingMax is the maximum concurrency of f's queue mapping: the stage's
+// QueueMax for the payments queue, f's reserved concurrency for another
+// queue (the imports queue: an import waits in the queue for a free slot).
+func (s Stage) mappingMax(f Function) int {
+	if q, _ := f.Trigger.(QueueTrigger); q.queue() == PaymentsQueue {
+		return s.Concurrency.QueueMax
+	}
+	return s.Concurrency.Reserved[f.Name]
+}
+
 // ValidateConcurrency checks the stage's concurrency against the functions it
 // deploys: every function has a reserved concurrency of at least 1, the
 // reservations leave UnreservedMin of the account unreserved, and the payments
@@ -243,7 +263,10 @@ func (s Stage) ValidateConcurrency(fns []Function) error {
 					s.Name, c.WebhookQueueMax, f.Name, n)
 			}
 		}
-		if _, ok := f.Trigger.(QueueTrigger); ok {
+		if q, ok := f.Trigger.(QueueTrigger); ok && q.queue() != PaymentsQueue && n < 2 {
+			return fmt.Errorf("stage %s: %s's queue mapping runs at most its reserved concurrency %d, Lambda allows 2..1000", s.Name, f.Name, n)
+		}
+		if q, ok := f.Trigger.(QueueTrigger); ok && q.queue() == PaymentsQueue {
 			if c.QueueMax < 2 || c.QueueMax > 1000 {
 				return fmt.Errorf("stage %s: queue mapping maximum concurrency %d, Lambda allows 2..1000", s.Name, c.QueueMax)
 			}

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -56,6 +57,7 @@ var (
 	sqsClients = map[string]*sqs.Client{}
 	ebClients  = map[string]*eventbridge.Client{}
 	kmsClients = map[string]*kms.Client{}
+	s3Clients  = map[string]*s3.Client{}
 )
 
 // Endpoint returns the DynamoDB Local endpoint, failing t when testenv is not
@@ -176,6 +178,53 @@ func NewKMSKey(t testing.TB, c *kms.Client) string {
 		_, _ = c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(arn), PendingWindowInDays: aws.Int32(7)})
 	})
 	return arn
+}
+
+// S3Client returns an S3 client for moto (buckets addressed by path). The
+// test fails when moto is not running. Clients are shared within a test
+// binary.
+func S3Client(t testing.TB) *s3.Client {
+	t.Helper()
+	ep := MotoEndpoint(t)
+	return shared(s3Clients, ep, func() *s3.Client {
+		return s3.NewFromConfig(AWSConfig(), func(o *s3.Options) {
+			o.BaseEndpoint = aws.String(ep)
+			o.UsePathStyle = true
+		})
+	})
+}
+
+// NewBucket creates an S3 bucket on moto with a unique name derived from the
+// test's, and deletes it (and its objects) when the test ends. It returns
+// the name.
+func NewBucket(t testing.TB, c *s3.Client) string {
+	t.Helper()
+	name := strings.ToLower(uniqueName(t.Name(), "", 63, "-"))
+	name = strings.Trim(strings.ReplaceAll(name, "_", "-"), "-")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("awstest.NewBucket: create bucket %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(name)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Errorf("awstest: list bucket %s: %v", name, err)
+				return
+			}
+			for _, o := range page.Contents {
+				_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(name), Key: o.Key})
+			}
+		}
+		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
+			t.Errorf("awstest: delete bucket %s: %v", name, err)
+		}
+	})
+	return name
 }
 
 // StreamsClient returns a DynamoDB Streams client for DynamoDB Local's

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/accrue/accrue/internal/emulators"
@@ -32,6 +33,7 @@ import (
 	"github.com/accrue/accrue/internal/streampoller"
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/memberjobs"
@@ -54,8 +56,9 @@ type Config struct {
 	// Partner (default telco, the partner of the samples in events/) and
 	// ProgramFile of the demo partner seeded on first start.
 	Partner, ProgramFile string
-	// Table, Queue and event Bus names.
-	Table, Queue, Bus string
+	// Table, Queue and event Bus names; the imports Bucket and its queue.
+	Table, Queue, Bus           string
+	ImportsBucket, ImportsQueue string
 	// Visibility of the local payments queue (default 5s: retries show quickly).
 	Visibility time.Duration
 	// Progress receives human-readable progress lines (stderr in make dev).
@@ -81,6 +84,9 @@ type Env struct {
 	Bus, EventsQueueURL string
 	// The webhook delivery path: its queues, DLQ and KMS key.
 	WebhookEventsQueueURL, WebhookDeliveriesQueueURL, WebhookDLQURL, WebhookKey string
+	// ImportsBucket receives import files (POST /v1/imports's upload URLs);
+	// ImportsQueueURL is notified of them, as in AWS.
+	ImportsBucket, ImportsQueueURL string
 }
 
 func (c *Config) defaults() {
@@ -96,6 +102,8 @@ func (c *Config) defaults() {
 	set(&c.Table, "accrue")
 	set(&c.Queue, "accrue-payments")
 	set(&c.Bus, "accrue-local")
+	set(&c.ImportsBucket, "accrue-imports")
+	set(&c.ImportsQueue, "accrue-imports")
 	if c.Visibility <= 0 {
 		c.Visibility = 5 * time.Second
 	}
@@ -176,6 +184,13 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	if err != nil {
 		return err
 	}
+	// Imports: the bucket notifies its queue of each upload, as in AWS (moto
+	// delivers S3 event notifications to its SQS).
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(moto.Endpoint()), true })
+	iqs, err := imports.CreateLocal(ctx, s3c, sq, cfg.ImportsBucket, cfg.ImportsQueue, cfg.Visibility*12)
+	if err != nil {
+		return err
+	}
 	st := store.New(db, cfg.Table)
 	ks := keys.New(db, cfg.Table)
 	key, err := seed(ctx, st, ks, cfg)
@@ -191,7 +206,8 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 	wh.checkSecrets(ctx, st, cfg)
 
 	proc := ingest.New(st, cfg.Log, metrics.New(nil))
-	handler := api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Log: cfg.Log, Webhooks: wh.Deps})
+	uploads := imports.NewUploads(s3c, cfg.ImportsBucket)
+	handler := api.New(api.Deps{Store: st, Keys: ks, Ingest: proc, Uploads: uploads, Log: cfg.Log, Webhooks: wh.Deps})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -202,8 +218,21 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 		}
 	}()
 	poller := &sqspoller.Poller{Client: sq, QueueURL: qs.URL, Handler: proc.HandleSQS, Log: cfg.Log, BatchSize: queue.BatchSize, WaitSeconds: 1}
+	// The imports function: one message at a time. One worker: the local
+	// table has a stream, and DynamoDB Local's stream emulation serializes
+	// transactions (more workers only wait on its lock).
+	importer := &imports.Handler{Runner: &imports.Runner{Store: st, Workers: 1, Log: cfg.Log}, S3: s3c, SQS: sq,
+		Bucket: cfg.ImportsBucket, QueueURL: iqs.URL, Log: cfg.Log}
+	importPoller := &sqspoller.Poller{Client: sq, QueueURL: iqs.URL, Handler: importer.HandleSQS, Log: cfg.Log, BatchSize: 1, WaitSeconds: 1}
 	pollDone := make(chan struct{})
-	go func() { defer close(pollDone); _ = poller.Run(runCtx) }()
+	go func() {
+		defer close(pollDone)
+		var wg sync.WaitGroup
+		for _, p := range []*sqspoller.Poller{poller, importPoller} {
+			wg.Go(func() { _ = p.Run(runCtx) })
+		}
+		wg.Wait()
+	}()
 	// The table's stream, read twice as two event source mappings do in AWS:
 	// domain events → EventBridge (the events function), and the stats
 	// consumer's partial figures (the stats function; its batches carry the
@@ -241,6 +270,7 @@ func Run(ctx context.Context, cfg Config, ready func(Env)) (err error) {
 		Bus: cfg.Bus, EventsQueueURL: eventsQueue,
 		WebhookEventsQueueURL: wh.EventsQueueURL, WebhookDeliveriesQueueURL: wh.DeliveriesQueueURL,
 		WebhookDLQURL: wh.DLQURL, WebhookKey: wh.KeyID,
+		ImportsBucket: cfg.ImportsBucket, ImportsQueueURL: iqs.URL,
 	}
 	if err := writeEnv(filepath.Join(cfg.Dir, "dev.env"), env); err != nil {
 		return err
@@ -304,6 +334,8 @@ func writeEnv(path string, e Env) error {
 		"ACCRUE_WEBHOOK_DELIVERIES_QUEUE_URL=" + e.WebhookDeliveriesQueueURL,
 		"ACCRUE_WEBHOOK_DLQ_URL=" + e.WebhookDLQURL,
 		"ACCRUE_WEBHOOK_KEY=" + e.WebhookKey,
+		"ACCRUE_IMPORTS_BUCKET=" + e.ImportsBucket,
+		"ACCRUE_IMPORTS_QUEUE_URL=" + e.ImportsQueueURL,
 		"AWS_ENDPOINT_URL=" + e.MotoEndpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDBEndpoint,
 		"AWS_REGION=" + e.Region,

@@ -142,6 +142,53 @@ func TestClientJourney(t *testing.T) {
 		}
 	}
 
+	// A bulk import through the API, as the README shows it: POST
+	// /v1/imports gives an upload URL; curl PUTs the sample file to it (moto's
+	// S3); the bucket notifies the imports queue, which the local stack
+	// consumes as the imports function does; GET /v1/imports/{id} follows it.
+	out = run(curl, "-s", "-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+		"-d", `{"file_name":"import-members.csv"}`, env.APIURL+"/v1/imports")
+	var imp struct {
+		ID     string `json:"id"`
+		Upload struct {
+			URL string `json:"url"`
+		} `json:"upload"`
+	}
+	if err := json.Unmarshal(out, &imp); err != nil || imp.ID == "" || imp.Upload.URL == "" {
+		t.Fatalf("POST /v1/imports: %s", out)
+	}
+	run(curl, "-s", "-f", "-X", "PUT", "--upload-file", "events/import-members.csv", imp.Upload.URL)
+	var job struct {
+		Status   string `json:"status"`
+		Imported int64  `json:"imported"`
+		Rejected int64  `json:"rejected"`
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for job.Status != "completed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the uploaded import did not complete within 60s: %+v", job)
+		}
+		time.Sleep(300 * time.Millisecond)
+		_ = json.Unmarshal(run(curl, "-s", "-H", auth, env.APIURL+"/v1/imports/"+imp.ID), &job)
+	}
+	if job.Imported != 3 || job.Rejected != 0 {
+		t.Fatalf("import %+v, want the sample's 3 members", job)
+	}
+	out = run(curl, "-s", "-H", auth, env.APIURL+"/v1/members/cust-1001")
+	if err := json.Unmarshal(out, &member); err != nil || member.Balances.Available != 1550 {
+		t.Fatalf("imported member: %s", out)
+	}
+
+	// make invoke FN=imports on the sample notification: an upload of an
+	// import that does not exist is ignored (no batch item failure).
+	var ibuf bytes.Buffer
+	if err := devstack.Invoke(ctx, dir, "imports", filepath.Join(root, "events", "sqs-import-upload.json"), &ibuf); err != nil {
+		t.Fatalf("invoke imports: %v", err)
+	}
+	if strings.Contains(ibuf.String(), `"itemIdentifier"`) {
+		t.Fatalf("imports response: %s", ibuf.Bytes())
+	}
+
 	// make invoke runs a scheduled job against the running stack: nothing is
 	// due yet (the demo program has no pending period; points expire in a year).
 	var buf bytes.Buffer

@@ -17,12 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/accrue/accrue/shared/api"
 	"github.com/accrue/accrue/shared/domainevents"
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/memberjobs"
 	"github.com/accrue/accrue/shared/rollup"
@@ -32,7 +34,8 @@ import (
 
 // Handlers are the Lambda handlers of functions/, wired as their main.go wire
 // them, for make invoke: on the running local stack whose dev.env is env,
-// through cfg's clients (DynamoDB Local and moto).
+// through cfg's clients (DynamoDB Local and moto); the api and imports
+// functions on its imports bucket and queue.
 func Handlers(cfg aws.Config, env map[string]string, log *slog.Logger) (map[string]lambda.Handler, error) {
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(env["AWS_ENDPOINT_URL_DYNAMODB"]) })
 	motoCfg := cfg.Copy()
@@ -49,6 +52,10 @@ func Handlers(cfg aws.Config, env map[string]string, log *slog.Logger) (map[stri
 		return nil, err
 	}
 	box := webhooks.NewBox(kms.NewFromConfig(motoCfg), env[webhooks.KeyEnv])
+	s3c := s3.NewFromConfig(motoCfg, func(o *s3.Options) { o.UsePathStyle = true })
+	im := &imports.Handler{Runner: &imports.Runner{Store: store.New(db, table), Workers: 1, Log: log}, S3: s3c, SQS: sqs.NewFromConfig(motoCfg),
+		Bucket: env[imports.EnvBucket], QueueURL: env[imports.EnvQueue], Log: log}
+	uploads := imports.NewUploads(s3c, im.Bucket)
 	deliveries := webhooks.New(webhooks.Config{
 		Store: store.New(db, table), Box: box, Queue: webhooks.NewQueue(sqs.NewFromConfig(motoCfg), env[webhooks.DeliveriesQueueEnv]),
 		Policy: webhooks.PolicyLocal, Log: log,
@@ -56,11 +63,12 @@ func Handlers(cfg aws.Config, env map[string]string, log *slog.Logger) (map[stri
 	return map[string]lambda.Handler{
 		"events":   lambda.NewHandler(domainevents.NewPublisher(eb, env["ACCRUE_EVENT_BUS"], domainevents.WithLogger(log)).HandleStream),
 		"ingest":   lambda.NewHandler(ingest.Wire(db, table, log).HandleSQS),
-		"api":      lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, wh, log)).ProxyWithContext),
+		"api":      lambda.NewHandler(httpadapter.NewV2(api.Wire(db, table, wh, uploads, log)).ProxyWithContext),
 		"jobs":     lambda.NewHandler(memberjobs.Wire(db, table, log).HandleSchedule),
 		"rollup":   lambda.NewHandler(rollup.Wire(db, table, log).Handle),
 		"stats":    lambda.NewHandler(rollup.WireConsumer(db, table, log).Handle),
 		"webhooks": lambda.NewHandler(deliveries.Handle),
+		"imports":  lambda.NewHandler(im.HandleSQS),
 	}, nil
 }
 

@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/api"
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/program"
@@ -38,6 +40,8 @@ type harness struct {
 	st       *store.Store
 	db       *dynamodb.Client
 	table    string
+	s3       *s3.Client
+	bucket   string
 	keys     map[string]string // "telco/admin", "telco/app", "other/admin", "other/app", "telco/revoked"
 	mu       sync.Mutex
 	seen     []exchange
@@ -112,6 +116,8 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 	}
 	ks := keys.New(c, table, keys.WithClock(o.clock))
 	h := &harness{t: t, st: setup, db: c, table: table, keys: map[string]string{}}
+	h.s3 = awstest.S3Client(t)
+	h.bucket = awstest.NewBucket(t, h.s3)
 	ctx := context.Background()
 	for _, partner := range []string{"telco", "other"} {
 		p, err := program.Parse(programJSON(t))
@@ -149,7 +155,8 @@ func buildWith(t testing.TB, o harnessOptions) *harness {
 		wh = &api.WebhookDeps{Box: webhooks.NewBox(km, awstest.NewKMSKey(t, km)), Queue: webhooks.NewQueue(awstest.SQSClient(t), h.deliveries),
 			Policy: *o.webhooks, Resolver: o.resolver}
 	}
-	h.handler = api.New(api.Deps{Store: st, Keys: apiKeys, Ingest: ingest.New(st, log, nil), Log: log, Now: o.clock, RequestTimeout: o.requestTimeout,
+	uploads := imports.NewUploads(h.s3, h.bucket)
+	h.handler = api.New(api.Deps{Store: st, Keys: apiKeys, Ingest: ingest.New(st, log, nil), Uploads: uploads, Log: log, Now: o.clock, RequestTimeout: o.requestTimeout,
 		Webhooks: wh})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)

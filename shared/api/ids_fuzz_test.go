@@ -55,6 +55,7 @@ func FuzzIDsAndCursors(f *testing.F) {
 	h := build(f)
 	h.norecord = true
 	h.seed("m1", 100000)
+	imp := str(h.call("POST", "/v1/imports", "telco/admin", map[string]any{"format": "csv"}).Body, "id")
 	before := h.snapshot(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		esc := url.PathEscape(s)
@@ -88,6 +89,8 @@ func FuzzIDsAndCursors(f *testing.F) {
 			{"GET", "/v1/audit?member_id=" + q, nil},
 			{"GET", "/v1/audit?member_id=m1&cursor=" + q, nil},
 			{"GET", "/v1/audit?from=" + q + "&to=" + q, nil},
+			{"GET", "/v1/imports/" + esc, nil},
+			{"GET", "/v1/imports/" + imp + "?cursor=" + q, nil},
 		}
 		if !payment.ValidExternalID(s) {
 			// A valid new id may be enrolled (a change, by design); an

@@ -83,7 +83,7 @@ var (
 		When: "An `app` key on a route that needs an `admin` key.",
 		Do:   "Call the route with an `admin` key (keep admin keys in back-office systems, not in apps)."}
 	probNotFound = &ProblemType{Slug: "not-found", Title: "Not found", Status: http.StatusNotFound,
-		When: "The member, redemption, reward, review item, webhook endpoint, delivery or route does not exist for this partner (another partner's data is never visible: it is not found).",
+		When: "The member, redemption, reward, review item, import, webhook endpoint, delivery or route does not exist for this partner (another partner's data is never visible: it is not found).",
 		Do:   "Check the id, the path and that the API key is the partner's that owns the data. A member must be enrolled (`POST /v1/members`) or have paid before it can be read."}
 	probConflict = &ProblemType{Slug: "conflict", Title: "Conflict with the current state", Status: http.StatusConflict,
 		When: "The operation does not fit the current state: a once-only activity already rewarded, a redemption that is not an open hold, a hold that has expired, a member whose data was erased, the re-send of a webhook delivery that is not dead (it was delivered, or is still being retried).",
@@ -209,6 +209,7 @@ var errorMap = []struct {
 	{store.ErrReviewNotFound, probNotFound, ""},
 	{ledger.ErrNotInReview, probConflict, ""},
 	{store.ErrNotFound, probNotFound, ""},
+	{store.ErrImportNotFound, probNotFound, ""},
 	{store.ErrUnknownPartner, probNotFound, ""},
 	{store.ErrWebhookNotFound, probNotFound, ""},
 	{store.ErrDeliveryNotFound, probNotFound, ""},

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/accrue/accrue/shared/strictjson"
 )
 
 // MaxBodyBytes limits request bodies (a program document is the largest).
@@ -35,40 +35,21 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeStrict decodes a JSON object into v, rejecting unknown fields (named in
-// the problem), wrong types (named) and trailing data.
+// decodeStrict decodes a JSON object into v (strictjson.Decode): an unknown
+// field or a wrong type is a validation-error naming the field, anything else
+// that is not one JSON object malformed-request.
 func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return problem(probMalformed, "a JSON object is required")
+	err := strictjson.Decode(body, v)
+	var fe *strictjson.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe) && fe.Field == "":
+		return invalid("(body)", fe.Message)
+	case errors.As(err, &fe):
+		return invalid(fe.Field, fe.Message)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &ute):
-			f := ute.Field
-			if f == "" {
-				f = "(body)"
-			}
-			return invalid(f, "must be "+jsonType(ute.Type.Kind().String()))
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-			return problem(probMalformed, err.Error())
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return invalid(f, "unknown field")
-		}
-		return problem(probMalformed, err.Error())
-	}
-	if dec.More() {
-		return problem(probMalformed, "trailing data after the JSON object")
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); err != io.EOF {
-		return problem(probMalformed, "trailing data after the JSON object")
-	}
-	return nil
+	return problem(probMalformed, strings.TrimPrefix(err.Error(), strictjson.ErrMalformed.Error()+": "))
 }
 
 // emptyBody checks the body of a route that takes none: nothing, or {}.
@@ -78,22 +59,6 @@ func emptyBody(c *call) error {
 	}
 	var empty struct{}
 	return decodeStrict(c.body, &empty)
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return "of another type"
 }
 
 // pageParams reads ?limit= (1..100, default 50) and ?cursor=.

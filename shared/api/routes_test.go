@@ -50,6 +50,8 @@ func routes() []route {
 		{"GET", "/v1/keys", true, nil, 200},
 		{"DELETE", "/v1/keys/{key}", true, nil, 200},
 		{"GET", "/v1/audit", true, nil, 200},
+		{"POST", "/v1/imports", true, map[string]any{"format": "csv", "file_name": "members.csv"}, 201},
+		{"GET", "/v1/imports/{import}", true, nil, 200},
 	}
 }
 
@@ -82,6 +84,7 @@ func (h *harness) prepare() fixtures {
 	f["review"], f["review2"] = str(items[0], "id"), str(items[1], "id")
 	k := h.call("POST", "/v1/keys", "telco/admin", map[string]any{"role": "app", "label": "to revoke"}).expect(t, 201, "")
 	f["key"] = str(k.Body, "key", "id")
+	f["import"] = str(h.call("POST", "/v1/imports", "telco/admin", map[string]any{"format": "jsonl"}).expect(t, 201, "").Body, "id")
 	return f
 }
 
@@ -147,7 +150,7 @@ func TestPartnerIsolationEveryRoute(t *testing.T) {
 	f := h.prepare()
 	before := h.call("GET", "/v1/members/m1", "telco/app", nil).expect(t, 200, "").Raw
 	for i, r := range routes() {
-		if !strings.Contains(r.path, "/members/m") && !strings.Contains(r.path, "/review/") && !strings.Contains(r.path, "/keys/") {
+		if !strings.Contains(r.path, "/members/m") && !strings.Contains(r.path, "/review/") && !strings.Contains(r.path, "/keys/") && !strings.Contains(r.path, "/imports/") {
 			continue
 		}
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
@@ -219,6 +222,14 @@ func TestValidationAndNotFound(t *testing.T) {
 		{"POST", "/v1/review/nope/reject", "telco/admin", nil, 404, "not-found", ""},
 		{"GET", "/v1/rejected-events?limit=x", "telco/admin", nil, 400, "validation-error", "limit"},
 		{"POST", "/v1/events", "telco/app", `{"specversion":"1.0"}`, 422, "event-rejected", ""},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"format": "xml"}, 400, "validation-error", "format"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{}, 400, "validation-error", "format"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"file_name": "members.xlsx"}, 400, "validation-error", "format"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"format": "csv", "file_name": strings.Repeat("x", 201)}, 400, "validation-error", "file_name"},
+		{"POST", "/v1/imports", "telco/admin", map[string]any{"format": "csv", "url": "s3://elsewhere"}, 400, "validation-error", "url"},
+		{"POST", "/v1/imports", "telco/admin", `{"format":`, 400, "malformed-request", ""},
+		{"GET", "/v1/imports/imp_nope", "telco/admin", nil, 400, "validation-error", "id"},
+		{"GET", "/v1/imports/imp_00000000000000000000000000000000", "telco/admin", nil, 404, "not-found", ""},
 		{"GET", "/v1/nothing", "telco/app", nil, 404, "not-found", ""},
 		{"GET", "/v1/event-types/Points.Earned", "telco/app", nil, 400, "validation-error", "type"},
 		{"GET", "/v1/event-types/points", "telco/app", nil, 400, "validation-error", "type"},

@@ -29,6 +29,8 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/accrue/accrue/shared/awsclient"
+	"github.com/accrue/accrue/shared/imports"
 	"github.com/accrue/accrue/shared/ingest"
 	"github.com/accrue/accrue/shared/keys"
 	"github.com/accrue/accrue/shared/metrics"
@@ -57,6 +59,7 @@ type Store interface {
 	MergeStore
 	AuditStore
 	WebhookStore
+	ImportStore
 }
 
 // Deps are what the API needs.
@@ -64,8 +67,10 @@ type Deps struct {
 	Store  Store
 	Keys   KeyStore
 	Ingest EventIngester
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Uploads signs the upload URLs of import files (POST /v1/imports).
+	Uploads Uploader
+	Log     *slog.Logger
+	Now     func() time.Time
 	// RequestTimeout is each request's deadline (0: RequestTimeout).
 	RequestTimeout time.Duration
 	// Webhooks: what the webhook routes need (nil: they answer 500).
@@ -75,11 +80,12 @@ type Deps struct {
 // Wire builds the API of the api function on table: the key store and one
 // store shared by the routes and the ingestion path of POST /v1/events, so
 // that a PUT /v1/program refreshes the program cache both of them read; wh
-// are the webhook routes' dependencies.
-func Wire(db *dynamodb.Client, table string, wh *WebhookDeps, log *slog.Logger) http.Handler {
+// are the webhook routes' dependencies; uploads signs the upload URLs of
+// import files.
+func Wire(db *dynamodb.Client, table string, wh *WebhookDeps, uploads Uploader, log *slog.Logger) http.Handler {
 	st := store.New(db, table)
 	proc := ingest.New(st, log, metrics.New(os.Stdout))
-	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Log: log, Webhooks: wh})
+	return New(Deps{Store: st, Keys: keys.New(db, table), Ingest: proc, Uploads: uploads, Log: log, Webhooks: wh})
 }
 
 // WebhookDepsFromEnv are the webhook routes' dependencies in the api
@@ -102,13 +108,19 @@ func WebhookDepsFromEnv(cfg aws.Config, getenv func(string) string) (*WebhookDep
 }
 
 // Lambda is the api function's handler (functions/api): Wire's handler
-// behind API Gateway's HTTP API (payload format 2.0) adapter.
+// behind API Gateway's HTTP API (payload format 2.0) adapter, signing
+// upload URLs into the imports bucket (ACCRUE_IMPORTS_BUCKET).
 func Lambda(cfg aws.Config, db *dynamodb.Client, table string, log *slog.Logger) (any, error) {
 	wh, err := WebhookDepsFromEnv(cfg, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return httpadapter.NewV2(Wire(db, table, wh, log)).ProxyWithContext, nil
+	bucket, err := awsclient.Env(imports.EnvBucket)
+	if err != nil {
+		return nil, err
+	}
+	uploads := imports.NewUploads(awsclient.S3(cfg), bucket)
+	return httpadapter.NewV2(Wire(db, table, wh, uploads, log)).ProxyWithContext, nil
 }
 
 type server struct {
@@ -162,6 +174,8 @@ func New(d Deps) http.Handler {
 	route("POST /v1/review/{id}/reject", admin, true, s.reject)
 	route("GET /v1/rejected-events", admin, false, s.listRejected)
 	route("POST /v1/events", app, true, s.postEvent)
+	route("POST /v1/imports", admin, true, s.createImport)
+	route("GET /v1/imports/{id}", admin, false, s.getImport)
 
 	route("GET /v1/event-types", app, false, s.listEventTypes)
 	route("GET /v1/event-types/{type}", app, false, s.getEventType)

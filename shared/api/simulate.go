@@ -99,7 +99,9 @@ func (s *server) simulate(ctx context.Context, c *call) (result, error) {
 func history(m ledger.Member, es []ledger.Entry) []payment.Payment {
 	var out []payment.Payment
 	for _, e := range es {
-		if e.PaymentID == "" {
+		// Only payments Accrue applied: an import entry's payment is one the
+		// previous program rewarded (its qualifying points, dated).
+		if e.PaymentID == "" || e.Kind == ledger.KindImport {
 			continue
 		}
 		typ := payment.TypeSucceeded

@@ -34,7 +34,7 @@ func TestWiredProgramChangeReachesEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.Wire(c, table, nil, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	srv := httptest.NewServer(api.Wire(c, table, nil, nil, slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	defer srv.Close()
 	send := func(method, path string, body any) map[string]any {
 		t.Helper()

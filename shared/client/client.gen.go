@@ -21,6 +21,7 @@ import (
 // Defines values for AuditRecordAction.
 const (
 	AuditRecordActionAdjust         AuditRecordAction = "adjust"
+	AuditRecordActionImportCreate   AuditRecordAction = "import.create"
 	AuditRecordActionKeyCreate      AuditRecordAction = "key.create"
 	AuditRecordActionKeyRevoke      AuditRecordAction = "key.revoke"
 	AuditRecordActionMemberErase    AuditRecordAction = "member.erase"
@@ -36,6 +37,8 @@ const (
 func (e AuditRecordAction) Valid() bool {
 	switch e {
 	case AuditRecordActionAdjust:
+		return true
+	case AuditRecordActionImportCreate:
 		return true
 	case AuditRecordActionKeyCreate:
 		return true
@@ -70,6 +73,7 @@ const (
 	BreakdownLineKindEarn       BreakdownLineKind = "earn"
 	BreakdownLineKindExpire     BreakdownLineKind = "expire"
 	BreakdownLineKindFrequency  BreakdownLineKind = "frequency"
+	BreakdownLineKindImport     BreakdownLineKind = "import"
 	BreakdownLineKindMerge      BreakdownLineKind = "merge"
 	BreakdownLineKindRedeem     BreakdownLineKind = "redeem"
 	BreakdownLineKindRelease    BreakdownLineKind = "release"
@@ -99,6 +103,8 @@ func (e BreakdownLineKind) Valid() bool {
 	case BreakdownLineKindExpire:
 		return true
 	case BreakdownLineKindFrequency:
+		return true
+	case BreakdownLineKindImport:
 		return true
 	case BreakdownLineKindMerge:
 		return true
@@ -270,6 +276,7 @@ const (
 	EntryKindBonus    EntryKind = "bonus"
 	EntryKindEarn     EntryKind = "earn"
 	EntryKindExpire   EntryKind = "expire"
+	EntryKindImport   EntryKind = "import"
 	EntryKindMerge    EntryKind = "merge"
 	EntryKindRedeem   EntryKind = "redeem"
 	EntryKindRelease  EntryKind = "release"
@@ -287,6 +294,8 @@ func (e EntryKind) Valid() bool {
 	case EntryKindEarn:
 		return true
 	case EntryKindExpire:
+		return true
+	case EntryKindImport:
 		return true
 	case EntryKindMerge:
 		return true
@@ -408,6 +417,123 @@ func (e FrequencyRuleInputCategories) Valid() bool {
 	case FrequencyRuleInputCategoriesTelecom:
 		return true
 	case FrequencyRuleInputCategoriesUtilities:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportFormat.
+const (
+	ImportFormatCsv   ImportFormat = "csv"
+	ImportFormatJsonl ImportFormat = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the ImportFormat enum.
+func (e ImportFormat) Valid() bool {
+	switch e {
+	case ImportFormatCsv:
+		return true
+	case ImportFormatJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportStatus.
+const (
+	ImportStatusAwaitingUpload ImportStatus = "awaiting_upload"
+	ImportStatusCompleted      ImportStatus = "completed"
+	ImportStatusFailed         ImportStatus = "failed"
+	ImportStatusRunning        ImportStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ImportStatus enum.
+func (e ImportStatus) Valid() bool {
+	switch e {
+	case ImportStatusAwaitingUpload:
+		return true
+	case ImportStatusCompleted:
+		return true
+	case ImportStatusFailed:
+		return true
+	case ImportStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportRequestFormat.
+const (
+	ImportRequestFormatCsv   ImportRequestFormat = "csv"
+	ImportRequestFormatJsonl ImportRequestFormat = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the ImportRequestFormat enum.
+func (e ImportRequestFormat) Valid() bool {
+	switch e {
+	case ImportRequestFormatCsv:
+		return true
+	case ImportRequestFormatJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportUploadMethod.
+const (
+	ImportUploadMethodPUT ImportUploadMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the ImportUploadMethod enum.
+func (e ImportUploadMethod) Valid() bool {
+	switch e {
+	case ImportUploadMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportWithRejectionsFormat.
+const (
+	ImportWithRejectionsFormatCsv   ImportWithRejectionsFormat = "csv"
+	ImportWithRejectionsFormatJsonl ImportWithRejectionsFormat = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the ImportWithRejectionsFormat enum.
+func (e ImportWithRejectionsFormat) Valid() bool {
+	switch e {
+	case ImportWithRejectionsFormatCsv:
+		return true
+	case ImportWithRejectionsFormatJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportWithRejectionsStatus.
+const (
+	ImportWithRejectionsStatusAwaitingUpload ImportWithRejectionsStatus = "awaiting_upload"
+	ImportWithRejectionsStatusCompleted      ImportWithRejectionsStatus = "completed"
+	ImportWithRejectionsStatusFailed         ImportWithRejectionsStatus = "failed"
+	ImportWithRejectionsStatusRunning        ImportWithRejectionsStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ImportWithRejectionsStatus enum.
+func (e ImportWithRejectionsStatus) Valid() bool {
+	switch e {
+	case ImportWithRejectionsStatusAwaitingUpload:
+		return true
+	case ImportWithRejectionsStatusCompleted:
+		return true
+	case ImportWithRejectionsStatusFailed:
+		return true
+	case ImportWithRejectionsStatusRunning:
 		return true
 	default:
 		return false
@@ -1920,6 +2046,420 @@ const (
 func (e PostEvent503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
 	switch e {
 	case PostEvent503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport400ApplicationProblemPlusJSONResponseBodyStatusN400 CreateImport400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the CreateImport400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest CreateImport400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	CreateImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  CreateImport400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case CreateImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport401ApplicationProblemPlusJSONResponseBodyStatusN401 CreateImport401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the CreateImport401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated CreateImport401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport403ApplicationProblemPlusJSONResponseBodyStatusN403 CreateImport403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the CreateImport403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden CreateImport403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport409ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport409ApplicationProblemPlusJSONResponseBodyStatusN409 CreateImport409ApplicationProblemPlusJSONResponseBodyStatus = 409
+)
+
+// Valid indicates whether the value is a known member of the CreateImport409ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport409ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyStatusN409:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport409ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists        CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/already-exists"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict             CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/conflict"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/idempotency-key-reused"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey         CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/last-admin-key"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached         CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/limit-reached"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased         CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-erased"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive       CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-inactive"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged         CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/member-merged"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked         CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/merge-blocked"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock           CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/out-of-stock"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress    CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-in-progress"
+	CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled    CreateImport409ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/transfers-disabled"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport409ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport409ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsalreadyExists:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsconflict:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsidempotencyKeyReused:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslastAdminKey:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemslimitReached:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberErased:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberInactive:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmemberMerged:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmergeBlocked:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsoutOfStock:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestInProgress:
+		return true
+	case CreateImport409ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstransfersDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport413ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport413ApplicationProblemPlusJSONResponseBodyStatusN413 CreateImport413ApplicationProblemPlusJSONResponseBodyStatus = 413
+)
+
+// Valid indicates whether the value is a known member of the CreateImport413ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport413ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport413ApplicationProblemPlusJSONResponseBodyStatusN413:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport413ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge CreateImport413ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/request-too-large"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport413ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport413ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport413ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsrequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport415ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport415ApplicationProblemPlusJSONResponseBodyStatusN415 CreateImport415ApplicationProblemPlusJSONResponseBodyStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the CreateImport415ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport415ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport415ApplicationProblemPlusJSONResponseBodyStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport500ApplicationProblemPlusJSONResponseBodyStatusN500 CreateImport500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the CreateImport500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError CreateImport500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport503ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	CreateImport503ApplicationProblemPlusJSONResponseBodyStatusN503 CreateImport503ApplicationProblemPlusJSONResponseBodyStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the CreateImport503ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e CreateImport503ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case CreateImport503ApplicationProblemPlusJSONResponseBodyStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateImport503ApplicationProblemPlusJSONResponseBodyType.
+const (
+	CreateImport503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain CreateImport503ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/try-again"
+)
+
+// Valid indicates whether the value is a known member of the CreateImport503ApplicationProblemPlusJSONResponseBodyType enum.
+func (e CreateImport503ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case CreateImport503ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemstryAgain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport400ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetImport400ApplicationProblemPlusJSONResponseBodyStatusN400 GetImport400ApplicationProblemPlusJSONResponseBodyStatus = 400
+)
+
+// Valid indicates whether the value is a known member of the GetImport400ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetImport400ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetImport400ApplicationProblemPlusJSONResponseBodyStatusN400:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport400ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest GetImport400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/malformed-request"
+	GetImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError  GetImport400ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/validation-error"
+)
+
+// Valid indicates whether the value is a known member of the GetImport400ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetImport400ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsmalformedRequest:
+		return true
+	case GetImport400ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsvalidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport401ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetImport401ApplicationProblemPlusJSONResponseBodyStatusN401 GetImport401ApplicationProblemPlusJSONResponseBodyStatus = 401
+)
+
+// Valid indicates whether the value is a known member of the GetImport401ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetImport401ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetImport401ApplicationProblemPlusJSONResponseBodyStatusN401:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport401ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetImport401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated GetImport401ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the GetImport401ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetImport401ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetImport401ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsunauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport403ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetImport403ApplicationProblemPlusJSONResponseBodyStatusN403 GetImport403ApplicationProblemPlusJSONResponseBodyStatus = 403
+)
+
+// Valid indicates whether the value is a known member of the GetImport403ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetImport403ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetImport403ApplicationProblemPlusJSONResponseBodyStatusN403:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport403ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetImport403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden GetImport403ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetImport403ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetImport403ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetImport403ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsforbidden:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport404ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetImport404ApplicationProblemPlusJSONResponseBodyStatusN404 GetImport404ApplicationProblemPlusJSONResponseBodyStatus = 404
+)
+
+// Valid indicates whether the value is a known member of the GetImport404ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetImport404ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetImport404ApplicationProblemPlusJSONResponseBodyStatusN404:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport404ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetImport404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound GetImport404ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/not-found"
+)
+
+// Valid indicates whether the value is a known member of the GetImport404ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetImport404ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetImport404ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsnotFound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport500ApplicationProblemPlusJSONResponseBodyStatus.
+const (
+	GetImport500ApplicationProblemPlusJSONResponseBodyStatusN500 GetImport500ApplicationProblemPlusJSONResponseBodyStatus = 500
+)
+
+// Valid indicates whether the value is a known member of the GetImport500ApplicationProblemPlusJSONResponseBodyStatus enum.
+func (e GetImport500ApplicationProblemPlusJSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case GetImport500ApplicationProblemPlusJSONResponseBodyStatusN500:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetImport500ApplicationProblemPlusJSONResponseBodyType.
+const (
+	GetImport500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError GetImport500ApplicationProblemPlusJSONResponseBodyType = "https://accrue.dev/problems/internal-error"
+)
+
+// Valid indicates whether the value is a known member of the GetImport500ApplicationProblemPlusJSONResponseBodyType enum.
+func (e GetImport500ApplicationProblemPlusJSONResponseBodyType) Valid() bool {
+	switch e {
+	case GetImport500ApplicationProblemPlusJSONResponseBodyTypeHttpsaccrueDevproblemsinternalError:
 		return true
 	default:
 		return false
@@ -9093,7 +9633,7 @@ type AuditRecord struct {
 	Points        *int64  `json:"points,omitempty"`
 	Reason        *string `json:"reason,omitempty"`
 
-	// Target What a non-member action changed: `program`, `rewards`, or an API key id.
+	// Target What a non-member action changed: `program`, `rewards`, an API key id, or an import id.
 	Target *string `json:"target,omitempty"`
 }
 
@@ -9168,7 +9708,7 @@ type BreakdownLine struct {
 	// Detail Human detail (e.g. the reason of an adjustment).
 	Detail *string `json:"detail,omitempty"`
 
-	// Kind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason), `merge` (`out`: the absorbed member emptied, `lot`: a lot received from it, `in`: the survivor's closing entry).
+	// Kind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason), `merge` (`out`: the absorbed member emptied, `lot`: a lot received from it, `in`: the survivor's closing entry), `import` (an opening balance of a bulk import; rule `available`, `pending`, `qualifying` or `lifetime`).
 	Kind BreakdownLineKind `json:"kind"`
 
 	// Points Signed contribution; the lines of an entry sum to its points.
@@ -9178,7 +9718,7 @@ type BreakdownLine struct {
 	Rule string `json:"rule"`
 }
 
-// BreakdownLineKind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason), `merge` (`out`: the absorbed member emptied, `lot`: a lot received from it, `in`: the survivor's closing entry).
+// BreakdownLineKind What produced the line: `earn` (base rate), `tier` (tier multiplier's extra), `campaign`, `streak`, `frequency`, `cap` (a reduction by a cap or budget); for other entries `activity`, `adjust` (manual), `redeem` (hold, capture, cancel, expire), `review` (approve, reject), `tier_change`, `release` (pending became available), `expire`, `reverse` (a refund), `debt` (a clawback, or its repayment), `transfer` (`out`: sent to another member, `in`: received; detail: the transfer's reason), `merge` (`out`: the absorbed member emptied, `lot`: a lot received from it, `in`: the survivor's closing entry), `import` (an opening balance of a bulk import; rule `available`, `pending`, `qualifying` or `lifetime`).
 type BreakdownLineKind string
 
 // Campaign A time-boxed promotion: exactly one of `multiplier` (0 < m ≤ 100, applied to the base points) and `bonus`.
@@ -9295,7 +9835,7 @@ type Counterpart struct {
 	MemberId string `json:"member_id"`
 }
 
-// DayStats One day's figures (a calendar day in the program's time zone; an entry belongs to the day its time falls in). The flows account for every point: outstanding minus the previous day's outstanding = issued − reversed − redeemed − expired − debited, exactly. Figures of a day are final once the day has been over for the roll-up's grace period (15 minutes); until then `final` is false and they count the entries before `as_of`.
+// DayStats One day's figures (a calendar day in the program's time zone; an entry belongs to the day its time falls in). The flows account for every point: outstanding minus the previous day's outstanding = issued − reversed − redeemed − expired − debited + imported, exactly. Figures of a day are final once the day has been over for the roll-up's grace period (15 minutes); until then `final` is false and they count the entries before `as_of`.
 type DayStats struct {
 	// ActiveMembers Distinct members who earned (a payment or an activity) or redeemed (a hold or a capture) that day.
 	ActiveMembers int64 `json:"active_members"`
@@ -9320,6 +9860,9 @@ type DayStats struct {
 
 	// Final True once the day is closed: its figures will not change. False for the figures so far of the current day (and of the previous one during the grace period).
 	Final bool `json:"final"`
+
+	// Imported Opening balances brought in by bulk imports (available and pending points of imported lots): outstanding from that day on, but issued before the partner came to Accrue, so not `issued` (nor are the imported lifetime points).
+	Imported int64 `json:"imported"`
 
 	// Issued Points issued: earned (payments, bonuses, activities), credited by adjustments, and approved after review (points held for review count when approved).
 	Issued int64 `json:"issued"`
@@ -9700,6 +10243,123 @@ type FrequencyRuleInput struct {
 
 // FrequencyRuleInputCategories Payment category (spec §3).
 type FrequencyRuleInputCategories string
+
+// Import A bulk import of members: its file, status, progress and counts.
+type Import struct {
+	// BytesDone Bytes of the file done.
+	BytesDone   int64      `json:"bytes_done"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+
+	// Error Why a failed import failed.
+	Error  *string      `json:"error,omitempty"`
+	Format ImportFormat `json:"format"`
+	Id     string       `json:"id"`
+
+	// Imported Members created with their opening balances.
+	Imported int64 `json:"imported"`
+
+	// ImportedAsOf The time of the import: every member is imported as of it (its entries' time; lots must expire after it, payments be before it).
+	ImportedAsOf time.Time `json:"imported_as_of"`
+
+	// LinesDone Every line up to this one is done (the checkpoint; in CSV the header is line 1).
+	LinesDone int64 `json:"lines_done"`
+
+	// Rejected Lines not imported (see the rejected lines).
+	Rejected int64 `json:"rejected"`
+
+	// Skipped Members already present (enrolled, auto-enrolled by a payment, imported before or on an earlier line): left as they were.
+	Skipped int64 `json:"skipped"`
+
+	// Source The file's name.
+	Source *string `json:"source,omitempty"`
+
+	// Status `awaiting_upload` until the file arrives; `running` while (and between the invocations that) it is imported; `completed` once every line was imported, skipped or rejected; `failed` when the file cannot be read at all (a CSV header that is not one, a file replaced during its import): `error` says why.
+	Status    ImportStatus `json:"status"`
+	UpdatedAt time.Time    `json:"updated_at"`
+
+	// Upload Where to upload an import's file: send its bytes as the body of `method` `url`, with `headers`, before `expires_at`.
+	Upload *ImportUpload `json:"upload,omitempty"`
+}
+
+// ImportFormat defines model for Import.Format.
+type ImportFormat string
+
+// ImportStatus `awaiting_upload` until the file arrives; `running` while (and between the invocations that) it is imported; `completed` once every line was imported, skipped or rejected; `failed` when the file cannot be read at all (a CSV header that is not one, a file replaced during its import): `error` says why.
+type ImportStatus string
+
+// ImportRejection A line of an import's file that was not imported.
+type ImportRejection struct {
+	// Field The bad field, as a JSON path (`available[1].expires_at`); absent when the line as a whole is bad.
+	Field *string `json:"field,omitempty"`
+
+	// Line Its line number (in CSV, the header is line 1).
+	Line int64 `json:"line"`
+
+	// MemberId The member the line names, when it could be read.
+	MemberId *string `json:"member_id,omitempty"`
+
+	// Reason Why.
+	Reason string `json:"reason"`
+}
+
+// ImportRequest A bulk import to start: the format of its file, or a file name that says it.
+type ImportRequest struct {
+	// FileName The file's name, for the record (shown as `source`).
+	FileName *string `json:"file_name,omitempty"`
+
+	// Format `csv` (with a header line) or `jsonl` (JSON Lines); required unless `file_name` ends in `.csv`, `.jsonl` or `.ndjson`.
+	Format *ImportRequestFormat `json:"format,omitempty"`
+}
+
+// ImportRequestFormat `csv` (with a header line) or `jsonl` (JSON Lines); required unless `file_name` ends in `.csv`, `.jsonl` or `.ndjson`.
+type ImportRequestFormat string
+
+// ImportUpload Where to upload an import's file: send its bytes as the body of `method` `url`, with `headers`, before `expires_at`.
+type ImportUpload struct {
+	// ExpiresAt The URL must be used (the upload started) before then.
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Headers Headers the upload must send (signed with the URL).
+	Headers *map[string]string `json:"headers,omitempty"`
+	Method  ImportUploadMethod `json:"method"`
+
+	// Url A presigned S3 URL: it writes this import's file and nothing else.
+	Url string `json:"url"`
+}
+
+// ImportUploadMethod defines model for ImportUpload.Method.
+type ImportUploadMethod string
+
+// ImportWithRejections An import (the fields of `Import`, without `upload`) and a page of its rejected lines, in line order.
+type ImportWithRejections struct {
+	BytesDone   int64      `json:"bytes_done"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+
+	// Data The rejected lines of this page.
+	Data         []ImportRejection          `json:"data"`
+	Error        *string                    `json:"error,omitempty"`
+	Format       ImportWithRejectionsFormat `json:"format"`
+	Id           string                     `json:"id"`
+	Imported     int64                      `json:"imported"`
+	ImportedAsOf time.Time                  `json:"imported_as_of"`
+	LinesDone    int64                      `json:"lines_done"`
+
+	// NextCursor Opaque cursor of the next page of rejected lines (pass it as `cursor`); absent on the last page.
+	NextCursor *string                    `json:"next_cursor,omitempty"`
+	Rejected   int64                      `json:"rejected"`
+	Skipped    int64                      `json:"skipped"`
+	Source     *string                    `json:"source,omitempty"`
+	Status     ImportWithRejectionsStatus `json:"status"`
+	UpdatedAt  time.Time                  `json:"updated_at"`
+}
+
+// ImportWithRejectionsFormat defines model for ImportWithRejections.Format.
+type ImportWithRejectionsFormat string
+
+// ImportWithRejectionsStatus defines model for ImportWithRejections.Status.
+type ImportWithRejectionsStatus string
 
 // JSONSchema A JSON Schema document (draft 2020-12) of an event type's version, with its `$id` (the events' `dataschema`), `title` (the type) and `description`.
 type JSONSchema struct {
@@ -10796,6 +11456,9 @@ type From = openapi_types.Date
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
+// ImportId defines model for ImportId.
+type ImportId = string
+
 // KeyId defines model for KeyId.
 type KeyId = string
 
@@ -11249,6 +11912,96 @@ type PostEvent503ApplicationProblemPlusJSONResponseBodyStatus int
 
 // PostEvent503ApplicationProblemPlusJSONResponseBodyType defines parameters for PostEvent.
 type PostEvent503ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImportParams defines parameters for CreateImport.
+type CreateImportParams struct {
+	// IdempotencyKey Makes the request safe to retry: same key + same request within 24 hours → the first response, replayed; same key + another request → 409 `idempotency-key-reused`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateImport400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport400ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport400ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImport401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport401ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport401ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImport403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport403ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport403ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImport409ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport409ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport409ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport409ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImport413ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport413ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport413ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport413ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImport415ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport415ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport500ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport500ApplicationProblemPlusJSONResponseBodyType string
+
+// CreateImport503ApplicationProblemPlusJSONResponseBodyStatus defines parameters for CreateImport.
+type CreateImport503ApplicationProblemPlusJSONResponseBodyStatus int
+
+// CreateImport503ApplicationProblemPlusJSONResponseBodyType defines parameters for CreateImport.
+type CreateImport503ApplicationProblemPlusJSONResponseBodyType string
+
+// GetImportParams defines parameters for GetImport.
+type GetImportParams struct {
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor: the `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetImport400ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetImport.
+type GetImport400ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetImport400ApplicationProblemPlusJSONResponseBodyType defines parameters for GetImport.
+type GetImport400ApplicationProblemPlusJSONResponseBodyType string
+
+// GetImport401ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetImport.
+type GetImport401ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetImport401ApplicationProblemPlusJSONResponseBodyType defines parameters for GetImport.
+type GetImport401ApplicationProblemPlusJSONResponseBodyType string
+
+// GetImport403ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetImport.
+type GetImport403ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetImport403ApplicationProblemPlusJSONResponseBodyType defines parameters for GetImport.
+type GetImport403ApplicationProblemPlusJSONResponseBodyType string
+
+// GetImport404ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetImport.
+type GetImport404ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetImport404ApplicationProblemPlusJSONResponseBodyType defines parameters for GetImport.
+type GetImport404ApplicationProblemPlusJSONResponseBodyType string
+
+// GetImport500ApplicationProblemPlusJSONResponseBodyStatus defines parameters for GetImport.
+type GetImport500ApplicationProblemPlusJSONResponseBodyStatus int
+
+// GetImport500ApplicationProblemPlusJSONResponseBodyType defines parameters for GetImport.
+type GetImport500ApplicationProblemPlusJSONResponseBodyType string
 
 // ListKeysParams defines parameters for ListKeys.
 type ListKeysParams struct {
@@ -12684,6 +13437,9 @@ type RetryWebhookDelivery503ApplicationProblemPlusJSONResponseBodyType string
 // PostEventJSONRequestBody defines body for PostEvent for application/json ContentType.
 type PostEventJSONRequestBody = PaymentEvent
 
+// CreateImportJSONRequestBody defines body for CreateImport for application/json ContentType.
+type CreateImportJSONRequestBody = ImportRequest
+
 // CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
 type CreateKeyJSONRequestBody = KeyCreateRequest
 
@@ -13161,6 +13917,37 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/events (the `PostEvent` operationId).
 	PostEvent(ctx context.Context, params *PostEventParams, body PostEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateImportWithBody Start a bulk import
+	//
+	// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+	CreateImportWithBody(ctx context.Context, params *CreateImportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateImport Start a bulk import
+	//
+	// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+	CreateImport(ctx context.Context, params *CreateImportParams, body CreateImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetImport An import's status, counts and rejected lines
+	//
+	// The import's status (`awaiting_upload`, `running`, `completed`, `failed`), how far it got (`lines_done`, `bytes_done`), its counts (`imported`, `skipped` as already present, `rejected`) and a page of its rejected lines in line order (`data`, `next_cursor`: `?limit=&cursor=`). Another partner's import is 404.
+	//
+	// Role: **admin**.
+	//
+	// Corresponds with GET /v1/imports/{id} (the `GetImport` operationId).
+	GetImport(ctx context.Context, id ImportId, params *GetImportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListKeys The partner's API keys
 	//
 	// The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
@@ -13590,7 +14377,7 @@ type ClientInterface interface {
 
 	// GetStats Daily figures
 	//
-	// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired and debited, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
+	// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired, debited and imported, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
 	//
 	// Role: **admin**.
 	//
@@ -13853,6 +14640,67 @@ func (c *Client) PostEventWithBody(ctx context.Context, params *PostEventParams,
 // Corresponds with POST /v1/events (the `PostEvent` operationId).
 func (c *Client) PostEvent(ctx context.Context, params *PostEventParams, body PostEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostEventRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateImportWithBody Start a bulk import
+//
+// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+func (c *Client) CreateImportWithBody(ctx context.Context, params *CreateImportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateImportRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateImport Start a bulk import
+//
+// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+func (c *Client) CreateImport(ctx context.Context, params *CreateImportParams, body CreateImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateImportRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetImport An import's status, counts and rejected lines
+//
+// The import's status (`awaiting_upload`, `running`, `completed`, `failed`), how far it got (`lines_done`, `bytes_done`), its counts (`imported`, `skipped` as already present, `rejected`) and a page of its rejected lines in line order (`data`, `next_cursor`: `?limit=&cursor=`). Another partner's import is 404.
+//
+// Role: **admin**.
+//
+// Corresponds with GET /v1/imports/{id} (the `GetImport` operationId).
+func (c *Client) GetImport(ctx context.Context, id ImportId, params *GetImportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetImportRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14702,7 +15550,7 @@ func (c *Client) PutRewards(ctx context.Context, body PutRewardsJSONRequestBody,
 
 // GetStats Daily figures
 //
-// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired and debited, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
+// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired, debited and imported, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
 //
 // Role: **admin**.
 //
@@ -15255,6 +16103,134 @@ func NewPostEventRequestWithBody(server string, params *PostEventParams, content
 			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewCreateImportRequest calls the generic CreateImport builder with application/json body
+func NewCreateImportRequest(server string, params *CreateImportParams, body CreateImportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateImportRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateImportRequestWithBody constructs an http.Request for the CreateImport method, with any body, and a specified content type
+func NewCreateImportRequestWithBody(server string, params *CreateImportParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/imports")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetImportRequest constructs an http.Request for the GetImport method
+func NewGetImportRequest(server string, id ImportId, params *GetImportParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/imports/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -17216,6 +18192,39 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/events (the `PostEvent` operationId).
 	PostEventWithResponse(ctx context.Context, params *PostEventParams, body PostEventJSONRequestBody, reqEditors ...RequestEditorFn) (*PostEventResponse, error)
 
+	// CreateImportWithBodyWithResponse Start a bulk import
+	//
+	// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+	//
+	// Role: **admin**.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+	CreateImportWithBodyWithResponse(ctx context.Context, params *CreateImportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateImportResponse, error)
+
+	// CreateImportWithResponse Start a bulk import
+	//
+	// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+	//
+	// Role: **admin**.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+	CreateImportWithResponse(ctx context.Context, params *CreateImportParams, body CreateImportJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateImportResponse, error)
+
+	// GetImportWithResponse An import's status, counts and rejected lines
+	//
+	// The import's status (`awaiting_upload`, `running`, `completed`, `failed`), how far it got (`lines_done`, `bytes_done`), its counts (`imported`, `skipped` as already present, `rejected`) and a page of its rejected lines in line order (`data`, `next_cursor`: `?limit=&cursor=`). Another partner's import is 404.
+	//
+	// Role: **admin**.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/imports/{id} (the `GetImport` operationId).
+	GetImportWithResponse(ctx context.Context, id ImportId, params *GetImportParams, reqEditors ...RequestEditorFn) (*GetImportResponse, error)
+
 	// ListKeysWithResponse The partner's API keys
 	//
 	// The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
@@ -17667,7 +18676,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetStatsWithResponse Daily figures
 	//
-	// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired and debited, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
+	// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired, debited and imported, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
 	//
 	// Role: **admin**.
 	//
@@ -18475,6 +19484,301 @@ func (r PostEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateImportResponse201Headers the declared response headers of an HTTP 201 response for CreateImport
+type CreateImportResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// CreateImportResponse400Headers the declared response headers of an HTTP 400 response for CreateImport
+type CreateImportResponse400Headers struct {
+	XRequestId *string
+}
+
+// CreateImportResponse401Headers the declared response headers of an HTTP 401 response for CreateImport
+type CreateImportResponse401Headers struct {
+	XRequestId *string
+}
+
+// CreateImportResponse403Headers the declared response headers of an HTTP 403 response for CreateImport
+type CreateImportResponse403Headers struct {
+	XRequestId *string
+}
+
+// CreateImportResponse409Headers the declared response headers of an HTTP 409 response for CreateImport
+type CreateImportResponse409Headers struct {
+	RetryAfter *string
+	XRequestId *string
+}
+
+// CreateImportResponse413Headers the declared response headers of an HTTP 413 response for CreateImport
+type CreateImportResponse413Headers struct {
+	XRequestId *string
+}
+
+// CreateImportResponse415Headers the declared response headers of an HTTP 415 response for CreateImport
+type CreateImportResponse415Headers struct {
+	XRequestId *string
+}
+
+// CreateImportResponse500Headers the declared response headers of an HTTP 500 response for CreateImport
+type CreateImportResponse500Headers struct {
+	XRequestId *string
+}
+
+// CreateImportResponse503Headers the declared response headers of an HTTP 503 response for CreateImport
+type CreateImportResponse503Headers struct {
+	RetryAfter string
+	XRequestId *string
+}
+
+type CreateImportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Import
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateImportResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateImportResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateImportResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateImportResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateImportResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateImportResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateImportResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateImportResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateImportResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateImportResponse) GetJSON201() *Import {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateImportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateImportResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateImportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateImportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateImportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateImportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetImportResponse200Headers the declared response headers of an HTTP 200 response for GetImport
+type GetImportResponse200Headers struct {
+	XRequestId *string
+}
+
+// GetImportResponse400Headers the declared response headers of an HTTP 400 response for GetImport
+type GetImportResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetImportResponse401Headers the declared response headers of an HTTP 401 response for GetImport
+type GetImportResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetImportResponse403Headers the declared response headers of an HTTP 403 response for GetImport
+type GetImportResponse403Headers struct {
+	XRequestId *string
+}
+
+// GetImportResponse404Headers the declared response headers of an HTTP 404 response for GetImport
+type GetImportResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetImportResponse500Headers the declared response headers of an HTTP 500 response for GetImport
+type GetImportResponse500Headers struct {
+	XRequestId *string
+}
+
+type GetImportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ImportWithRejections
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetImportResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetImportResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetImportResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetImportResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetImportResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetImportResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetImportResponse) GetJSON200() *ImportWithRejections {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetImportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetImportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetImportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetImportResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetImportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetImportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetImportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetImportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetImportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetImportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23661,6 +24965,57 @@ func (c *ClientWithResponses) PostEventWithResponse(ctx context.Context, params 
 	return ParsePostEventResponse(rsp)
 }
 
+// CreateImportWithBodyWithResponse Start a bulk import
+//
+// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+//
+// Role: **admin**.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+func (c *ClientWithResponses) CreateImportWithBodyWithResponse(ctx context.Context, params *CreateImportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateImportResponse, error) {
+	rsp, err := c.CreateImportWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateImportResponse(rsp)
+}
+
+// CreateImportWithResponse Start a bulk import
+//
+// Creates an import of members with their opening balances and returns where to upload its file: `upload` is a presigned URL to `PUT` the file to (with the `upload.headers`, within an hour; the body is the file, CSV with a header line or JSON Lines: see the README, "Bulk import"). The file's arrival starts the import, which runs asynchronously: follow it with `GET /v1/imports/{id}`. Files of any size (up to S3's 5 GB for one PUT): the file never passes through this API. Each member becomes one transaction, conditional on its absence: a member already present is skipped, never merged into; each opening balance is one ledger entry of kind `import`; bad lines are reported with their line number, field and reason and never stop the others. An upload URL writes only its own import's file.
+//
+// Role: **admin**.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/imports (the `CreateImport` operationId).
+func (c *ClientWithResponses) CreateImportWithResponse(ctx context.Context, params *CreateImportParams, body CreateImportJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateImportResponse, error) {
+	rsp, err := c.CreateImport(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateImportResponse(rsp)
+}
+
+// GetImportWithResponse An import's status, counts and rejected lines
+//
+// The import's status (`awaiting_upload`, `running`, `completed`, `failed`), how far it got (`lines_done`, `bytes_done`), its counts (`imported`, `skipped` as already present, `rejected`) and a page of its rejected lines in line order (`data`, `next_cursor`: `?limit=&cursor=`). Another partner's import is 404.
+//
+// Role: **admin**.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/imports/{id} (the `GetImport` operationId).
+func (c *ClientWithResponses) GetImportWithResponse(ctx context.Context, id ImportId, params *GetImportParams, reqEditors ...RequestEditorFn) (*GetImportResponse, error) {
+	rsp, err := c.GetImport(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetImportResponse(rsp)
+}
+
 // ListKeysWithResponse The partner's API keys
 //
 // The partner's keys, revoked ones too, in creation order: id, role, label, creation and revocation times and the last 4 characters of the key (never the key, nor its hash). Paginated.
@@ -24358,7 +25713,7 @@ func (c *ClientWithResponses) PutRewardsWithResponse(ctx context.Context, body P
 
 // GetStatsWithResponse Daily figures
 //
-// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired and debited, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
+// Per day from `from` to `to` (inclusive, at most 366 days apart): points issued, reversed, redeemed, expired, debited and imported, outstanding points, debt and liability, active members (see `DayStats`). A scheduled roll-up writes every day from the partner's first day on, days without activity included; today's figures (and yesterday's, during the first 15 minutes of the day) are the figures so far (`final` false). Days without figures (before the partner's first day, after today, or not rolled up yet) are left out.
 //
 // Role: **admin**.
 //
@@ -25271,6 +26626,340 @@ func ParsePostEventResponse(rsp *http.Response) (*PostEventResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateImportResponse parses an HTTP response from a CreateImportWithResponse call
+func ParseCreateImportResponse(rsp *http.Response) (*CreateImportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateImportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Import
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateImportResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateImportResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateImportResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateImportResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateImportResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateImportResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateImportResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateImportResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateImportResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetImportResponse parses an HTTP response from a GetImportWithResponse call
+func ParseGetImportResponse(rsp *http.Response) (*GetImportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetImportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ImportWithRejections
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetImportResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetImportResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetImportResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetImportResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetImportResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetImportResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
 	}
 
 	return response, nil

@@ -76,6 +76,15 @@ func (a *Accrue) WebhookDeliveries(ctx context.Context, webhookID string, params
 	})
 }
 
+// ImportRejectedLines iterates over the rejected lines of a bulk import, in
+// line order (admin key); GetImportWithResponse reads the import itself.
+func (a *Accrue) ImportRejectedLines(ctx context.Context, importID string, params GetImportParams) iter.Seq2[ImportRejection, error] {
+	return pages[ImportRejection](params.Cursor, func(cursor *string) (*http.Response, error) {
+		params.Cursor = cursor
+		return a.ClientInterface.GetImport(ctx, importID, &params)
+	})
+}
+
 // pages iterates over the items of the pages that fetch returns, from the
 // page at cursor on.
 func pages[T any](cursor *string, fetch func(cursor *string) (*http.Response, error)) iter.Seq2[T, error] {

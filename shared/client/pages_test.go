@@ -128,7 +128,13 @@ var listers = []lister{
 	{"WebhookDeliveries", "/v1/webhooks/wh_1/deliveries", func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
 		return collect(a.WebhookDeliveries(ctx, "wh_1", ListWebhookDeliveriesParams{Limit: &limit, Cursor: start}), func(d Delivery) string { return d.Id }, stop)
 	}},
+	{"ImportRejectedLines", "/v1/imports/" + testImportID, func(ctx context.Context, a *Accrue, limit int, start *string, stop int) ([]string, error) {
+		return collect(a.ImportRejectedLines(ctx, testImportID, GetImportParams{Limit: &limit, Cursor: start}), func(r ImportRejection) string { return r.Reason }, stop)
+	}},
 }
+
+// testImportID is an import id of the paging tests.
+const testImportID = "imp_00000000000000000000000000000042"
 
 func TestPaging(t *testing.T) {
 	items := []string{"i0", "i1", "i2", "i3", "i4"}
@@ -235,7 +241,7 @@ func TestHelpersCoverTheDocument(t *testing.T) {
 	}
 	var helpers []string
 	for _, l := range listers {
-		helpers = append(helpers, strings.NewReplacer("cust-42", "{id}", "wh_1", "{id}").Replace(l.path))
+		helpers = append(helpers, strings.NewReplacer("cust-42", "{id}", "wh_1", "{id}", testImportID, "{id}").Replace(l.path))
 	}
 	slices.Sort(paged)
 	slices.Sort(helpers)

@@ -175,6 +175,12 @@ func (c *change) entry() ([]Event, error) {
 		ev := c.event(TypeMemberMerged, partner, member, cause, e.At)
 		ev.EntrySeq, ev.AbsorbedMemberID = e.Seq, e.Counterpart
 		return []Event{ev}, nil
+	case ledger.KindImport:
+		// Opening balances of a bulk import: the partner's own points,
+		// brought over, not earned now. A million members imported must not
+		// send a million points.earned; the imported lots' later expiry,
+		// warnings and release are announced like any lot's.
+		return nil, nil
 	}
 	return nil, nil // redeem entries: points.redeemed comes from the redemption item
 }
@@ -261,6 +267,9 @@ func (c *change) member() ([]Event, error) {
 	}
 	if nm.Rules.Tier == from {
 		return nil, nil
+	}
+	if c.insert && nm.ImportRef != "" {
+		return nil, nil // the tier a bulk import brought: not a change
 	}
 	ev := c.event(TypeTierChanged, partner, member, fmt.Sprintf("member/%d/ver/%d", nm.CreatedAt.UnixNano(), nm.Version), time.Time{})
 	q := nm.Rules.Qualifying

@@ -70,6 +70,8 @@ func TestFromRecord(t *testing.T) {
 	refund := entry(ledger.KindReverse, 8, -40, ledger.Balances{Available: -40, Lifetime: -40}, ledger.Lot{})
 	refund.PaymentRef = ledger.PaymentRef{PaymentID: "ref-1", AmountMinor: 4000, Currency: "EUR", RefundOf: "pay-1"}
 	rejected := entry(ledger.KindReverse, 9, -900, ledger.Balances{Review: -900}, ledger.Lot{})
+	imported := entry(ledger.KindImport, 1, 500, ledger.Balances{Available: 500}, ledger.Lot{State: ledger.LotAvailable, Remaining: 500, ExpiresAt: &exp})
+	importedLife := entry(ledger.KindImport, 2, 0, ledger.Balances{Lifetime: 9000}, ledger.Lot{})
 
 	lot := earn
 	lot.Version = 2
@@ -84,6 +86,8 @@ func TestFromRecord(t *testing.T) {
 		m.Rules.Tier, m.Rules.Qualifying, m.Version = tier, 1500, ver
 		return m
 	}
+	importedMember := mem("gold", 1)
+	importedMember.ImportRef = "imp_1/2"
 	red := func(status string) ledger.Redemption {
 		r := ledger.Redemption{ID: "rdm_1", PartnerID: partner, MemberID: member, Status: status, Points: 500, As: "bill_credit",
 			Value: &ledger.Money{AmountMinor: 250, Currency: "EUR"}, CreatedAt: t0, Version: 1}
@@ -140,6 +144,13 @@ func TestFromRecord(t *testing.T) {
 			Breakdown: []domainevents.Line{{Kind: "earn", Rule: "base", Points: -40}},
 			Payment:   &domainevents.Payment{ID: "ref-1", AmountMinor: 4000, Currency: "EUR", RefundOf: "pay-1"}}}},
 		{"rejected hold", record("INSERT", mpk, "E#0000000000000009", nil, image(t, rejected, mpk, "E#0000000000000009", nil)), nil},
+		{"imported lot: no points.earned", record("INSERT", mpk, "E#0000000000000001", nil, image(t, imported, mpk, "E#0000000000000001", nil)), nil},
+		{"imported lifetime", record("INSERT", mpk, "E#0000000000000002", nil, image(t, importedLife, mpk, "E#0000000000000002", nil)), nil},
+		{"imported lot warned", record("MODIFY", mpk, "E#0000000000000001", image(t, imported, mpk, "E#0000000000000001", nil),
+			image(t, imported, mpk, "E#0000000000000001", map[string]types.AttributeValue{"warned": warnedAt})), []domainevents.Event{{
+			Type: "points.expiring", PartnerID: partner, MemberID: member, Time: t0.Truncate(time.Second), EntrySeq: 1, Kind: "import",
+			Points: 500, State: "available", ExpiresAt: &exp}}},
+		{"member imported into a tier: no tier.changed", record("INSERT", mpk, "MEMBER", nil, image(t, importedMember, mpk, "MEMBER", nil)), nil},
 		{"lot spent (modify)", record("MODIFY", mpk, "PAY#pay-1#S", image(t, earn, mpk, "PAY#pay-1#S", nil), image(t, lot, mpk, "PAY#pay-1#S", nil)), nil},
 		{"lot warned", record("MODIFY", mpk, "PAY#pay-1#S", image(t, earn, mpk, "PAY#pay-1#S", nil),
 			image(t, lot, mpk, "PAY#pay-1#S", map[string]types.AttributeValue{"warned": warnedAt})), []domainevents.Event{{

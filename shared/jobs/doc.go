@@ -81,7 +81,10 @@
 // Qualifying points are those accrual counts (rules.Evaluate and the review
 // approval): the points of earn entries not held for review, the points of
 // review approvals (release entries that moved points out of review), minus the
-// reversals of those payments — each entry's Delta.Lifetime. Activity bonuses
+// reversals of those payments — each entry's Delta.Lifetime — and the
+// qualifying points a bulk import brought (import entries with a PaidAt: the
+// time they were earned before the import, ledger.Entry.EarnedAt, which is
+// when they count from and leave the window). Activity bonuses
 // and manual adjustments do not qualify (accrual does not count them either).
 // QualifyingInWindow sums them over the entries made in [now −
 // qualifying_window_days, now], both ends included; a refund counts in the

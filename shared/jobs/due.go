@@ -66,16 +66,16 @@ func HoldDue(r *ledger.Redemption) time.Time {
 
 // TierDue returns the first instant at which entry e no longer counts in the
 // member's qualifying window (QualifyingInWindow), when it counts at all: an
-// earn or review-approval entry with qualifying points, a program with tiers
+// earn, review-approval or imported qualifying entry with qualifying points, a program with tiers
 // and a window, a member not erased. Zero otherwise.
 func TierDue(m *ledger.Member, e *ledger.Entry, p *program.Program) time.Time {
 	if p == nil || len(p.Tiers) == 0 || p.QualifyingWindowDays <= 0 || m.Status == ledger.StatusErased {
 		return time.Time{}
 	}
-	if e.Delta.Lifetime <= 0 || (e.Kind != ledger.KindEarn && e.Kind != ledger.KindRelease) {
+	if e.Delta.Lifetime <= 0 || !e.QualifiesForTier() {
 		return time.Time{}
 	}
-	return windowExit(e.At.UTC(), p)
+	return windowExit(e.EarnedAt().UTC(), p)
 }
 
 // windowExit is the first whole second t at which an entry made at a is

@@ -19,23 +19,24 @@ func QualifyingWindowStart(p *program.Program, now time.Time) (start time.Time, 
 
 // QualifyingInWindow sums the tier-qualifying points of the entries made in
 // [QualifyingWindowStart, now], both ends included: earn entries not held for
-// review, review approvals, minus the reversals of those payments (each
-// entry's Delta.Lifetime; a reversal counts only when the payment it reverses
-// qualified in the window). entries may hold any of the member's entries, in
+// review, review approvals, imported qualifying points (dated by when they
+// were earned: ledger.Entry.EarnedAt), minus the reversals of those payments
+// (each entry's Delta.Lifetime; a reversal counts only when the payment it
+// reverses qualified in the window). entries may hold any of the member's entries, in
 // any order; those outside the window are ignored. The sum is never negative.
 func QualifyingInWindow(entries []ledger.Entry, p *program.Program, now time.Time) int64 {
 	start, windowed := QualifyingWindowStart(p, now)
-	in := func(e *ledger.Entry) bool {
-		return !e.At.After(now) && (!windowed || !e.At.Before(start))
+	in := func(t time.Time) bool {
+		return !t.After(now) && (!windowed || !t.Before(start))
 	}
 	paid := map[string]bool{} // payments that qualified in the window
 	var sum int64
 	for i := range entries {
 		e := &entries[i]
-		if !in(e) || e.Delta.Lifetime <= 0 {
+		if !in(e.EarnedAt()) || e.Delta.Lifetime <= 0 {
 			continue
 		}
-		if e.Kind == ledger.KindEarn || e.Kind == ledger.KindRelease {
+		if e.QualifiesForTier() {
 			sum += e.Delta.Lifetime
 			if e.PaymentID != "" {
 				paid[e.PaymentID] = true
@@ -44,7 +45,7 @@ func QualifyingInWindow(entries []ledger.Entry, p *program.Program, now time.Tim
 	}
 	for i := range entries {
 		e := &entries[i]
-		if e.Kind == ledger.KindReverse && e.Delta.Lifetime < 0 && in(e) && e.RefundOf != "" && paid[e.RefundOf] {
+		if e.Kind == ledger.KindReverse && e.Delta.Lifetime < 0 && in(e.At) && e.RefundOf != "" && paid[e.RefundOf] {
 			sum += e.Delta.Lifetime
 		}
 	}

@@ -100,7 +100,7 @@ func ReverseFrom(m *Member, orig, own *Entry, others []*Entry, refund payment.Pa
 	var delta Balances
 	var lines []rules.Line
 	took, d := own.Lot.take(n)
-	delta.add(d)
+	delta.Add(d)
 	if took > 0 {
 		lines = append(lines, rules.Line{Kind: rules.KindReverse, Rule: orig.PaymentID, Points: -took, Detail: "from the payment's own lot"})
 	}
@@ -119,7 +119,7 @@ func ReverseFrom(m *Member, orig, own *Entry, others []*Entry, refund payment.Pa
 			}
 			t, d := o.Lot.take(rest)
 			if t > 0 {
-				delta.add(d)
+				delta.Add(d)
 				rest -= t
 				fromOthers += t
 				touched = append(touched, o)

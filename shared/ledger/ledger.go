@@ -54,7 +54,8 @@ type Balances struct {
 	Lifetime int64 `dynamodbav:"life" json:"lifetime_earned"`
 }
 
-func (b *Balances) add(d Balances) {
+// Add adds d to b, balance by balance.
+func (b *Balances) Add(d Balances) {
 	b.Available += d.Available
 	b.Pending += d.Pending
 	b.Review += d.Review
@@ -109,6 +110,9 @@ type Member struct {
 	// member it absorbed (at most MaxAbsorbed): their partitions hold the
 	// history of its points (deduplication, refunds, the tier window).
 	Absorbed []string `dynamodbav:"absorbed,omitempty" json:"-"`
+	// ImportRef names the bulk import and the line of its file that created
+	// the member ("{import id}/{line}"); empty for a member enrolled otherwise.
+	ImportRef string `dynamodbav:"imp,omitempty" json:"-"`
 }
 
 // ReleaseDue reports whether a pending lot of m has come to its release
@@ -178,13 +182,15 @@ const (
 	// that empties it; on the survivor, one entry per lot it received and
 	// one for the rest (debt, lifetime points).
 	KindMerge Kind = "merge"
+	// KindImport: an opening balance brought by a bulk import (import.go).
+	KindImport Kind = "import"
 )
 
 // LotKinds are the kinds of the entries that can carry a lot of their own
 // (and so be announced as expiring, points.expiring's kind). A new kind that
 // makes lots belongs here: the event catalogue's test holds the schema to it.
 func LotKinds() []Kind {
-	return []Kind{KindEarn, KindBonus, KindAdjust, KindTransfer, KindMerge}
+	return []Kind{KindEarn, KindBonus, KindAdjust, KindTransfer, KindMerge, KindImport}
 }
 
 // LotState says which balance a lot's remaining points count in.
@@ -284,7 +290,7 @@ func (m *Member) Apply(e *Entry) {
 	m.Seq++
 	e.Seq = m.Seq
 	e.PartnerID, e.MemberID = m.PartnerID, m.ID
-	m.Balances.add(e.Delta)
+	m.Balances.Add(e.Delta)
 }
 
 // ErrNegativeAvailable is returned when an operation would take available below
@@ -350,7 +356,7 @@ func Check(m Member, entries []Entry) error {
 			return fmt.Errorf("entry seq %d appears twice", e.Seq)
 		}
 		seen[e.Seq] = true
-		sum.add(e.Delta)
+		sum.Add(e.Delta)
 		switch e.State {
 		case LotAvailable:
 			lots.Available += e.Remaining

@@ -145,7 +145,7 @@ func Merge(survivor, absorbed *Member, aLots, sLots []*Entry, openHolds int, p *
 	for _, l := range open {
 		e, repaid := lotEntry(s, a, l, debt, now)
 		debt -= repaid
-		moved.add(e.Delta)
+		moved.Add(e.Delta)
 		s.Apply(&e)
 		l.Remaining, l.State, l.MovedTo = 0, LotNone, &LotMove{MemberID: s.ID, EntrySeq: e.Seq}
 		out.Lots = append(out.Lots, e)

@@ -51,7 +51,7 @@ func Spend(m *Member, lots []*Entry, n int64, keyOf func(*Entry) string) ([]LotT
 		}
 		t, dd := l.take(rest)
 		if t > 0 {
-			d.add(dd)
+			d.Add(dd)
 			rest -= t
 			takes = append(takes, LotTake{Lot: keyOf(l), Points: t})
 		}

@@ -67,6 +67,10 @@ var (
 // digits and dashes, 2 to 63 characters.
 func ValidPartnerID(s string) bool { return partnerIDRE.MatchString(s) }
 
+// ValidPeriod reports whether s is a subscription period: YYYY-MM
+// (monthly), YYYY-Qn (quarterly), YYYY-Www (ISO week) or YYYY (yearly).
+func ValidPeriod(s string) bool { return periodRE.MatchString(s) }
+
 // ValidExternalID reports whether s can be a member or payment id: 1 to 128
 // bytes of printable, non-space characters.
 func ValidExternalID(s string) bool {
@@ -204,7 +208,7 @@ func (p *Payment) validate() error {
 		if !ValidExternalID(r.SubscriptionID) {
 			return invalid(ReasonData, "data.recurring.subscription_id", "required for a recurring payment")
 		}
-		if !periodRE.MatchString(r.Period) {
+		if !ValidPeriod(r.Period) {
 			return invalid(ReasonData, "data.recurring.period", "%q is not YYYY-MM, YYYY-Qn, YYYY-Www or YYYY", r.Period)
 		}
 		if _, err := time.Parse(time.DateOnly, r.DueDate); err != nil {

@@ -43,12 +43,19 @@ type Queues struct {
 // overrides VisibilityTimeout() when > 0 (the local stack uses a short one so
 // retries are visible within seconds).
 func CreatePayments(ctx context.Context, c *sqs.Client, name string, visibility time.Duration) (Queues, error) {
+	if visibility <= 0 {
+		visibility = VisibilityTimeout()
+	}
+	return CreateQueues(ctx, c, name, visibility)
+}
+
+// CreateQueues creates (or finds) the queue named name with the visibility
+// timeout and its own DLQ (name-dlq, after MaxReceiveCount receives): the
+// payments queue's shape, which the imports queue shares.
+func CreateQueues(ctx context.Context, c *sqs.Client, name string, visibility time.Duration) (Queues, error) {
 	dlq, err := CreateDLQ(ctx, c, name+"-dlq")
 	if err != nil {
 		return Queues{}, err
-	}
-	if visibility <= 0 {
-		visibility = VisibilityTimeout()
 	}
 	url, err := CreateWithDLQ(ctx, c, name, dlq, visibility)
 	return Queues{URL: url, DLQURL: dlq}, err

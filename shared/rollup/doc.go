@@ -46,6 +46,11 @@
 //   - expired  = Σ −(Available+Pending) of the expire entries.
 //   - debited  = Σ −(Available+Pending+Held) of the manual debits (adjust
 //     entries with negative points).
+//   - imported = Σ Δ(Available+Pending) of the import entries: the opening
+//     balances a bulk import brought (shared/ledger, import.go), outstanding
+//     from the day of the import on. They were issued before the partner
+//     came to Accrue, so they are not "issued" (nor are the imported lifetime
+//     points: an import entry counts in no other figure).
 //   - outstanding = the points members hold at the end of the day: Σ over
 //     all of the partner's entries up to then of Δ(Available+Pending+Held).
 //     Points held for review are not in it until approved. Debt is: a refund
@@ -77,13 +82,13 @@
 //
 // The flows account for every point: each entry's Δ(Available+Pending+Held)
 // equals its issued − reversed − redeemed − expired − debited + transferred
-// (0 over a day) (checked per
+// + imported (transferred is 0 over a day) (checked per
 // entry by the consumer and per day by the job: an entry that breaks it is a
 // bug in the code that booked it; the consumer logs it and counts it as
 // Unbalanced, and the partner's roll-up stops at that day with
 // ErrUnbalanced, which alarms), so
 //
-//	outstanding(D) − outstanding(D−1) = issued − reversed − redeemed − expired − debited
+//	outstanding(D) − outstanding(D−1) = issued − reversed − redeemed − expired − debited + imported
 //
 // exactly, and outstanding(D) is computed as outstanding(D−1) plus the day's
 // net. Likewise debt(D) − debt(D−1) = Σ Delta.Debt of the day.

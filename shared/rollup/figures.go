@@ -29,6 +29,11 @@ func Of(e ledger.Entry) (Figures, error) {
 	d := e.Delta
 	f := Figures{Net: d.Available + d.Pending + d.Held, DebtChange: d.Debt}
 	switch {
+	case e.Kind == ledger.KindImport:
+		// An opening balance: points issued before the partner came to
+		// Accrue, now outstanding here. Its lifetime points were earned
+		// then, not on the day of the import: not issued.
+		f.Imported = f.Net
 	case d.Lifetime > 0:
 		f.Issued = d.Lifetime
 	case d.Lifetime < 0:
@@ -60,14 +65,14 @@ func Of(e ledger.Entry) (Figures, error) {
 }
 
 // Check verifies Net = Issued − Reversed − Redeemed − Expired − Debited +
-// Transferred, and that no entry summed into f was unbalanced on its own.
-// (Transferred is 0 over a partner's whole day: a transfer's two entries,
-// and a merge's entries on its two members, are written together, at one
-// time.)
+// Transferred + Imported, and that no entry summed into f was unbalanced on
+// its own. (Transferred is 0 over a partner's whole day: a transfer's two
+// entries, and a merge's entries on its two members, are written together,
+// at one time.)
 func Check(f Figures) error {
-	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited + f.Transferred; flows != f.Net {
-		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d + transferred %d = %d, outstanding changed by %d",
-			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, f.Transferred, flows, f.Net)
+	if flows := f.Issued - f.Reversed - f.Redeemed - f.Expired - f.Debited + f.Transferred + f.Imported; flows != f.Net {
+		return fmt.Errorf("%w: issued %d − reversed %d − redeemed %d − expired %d − debited %d + transferred %d + imported %d = %d, outstanding changed by %d",
+			ErrUnbalanced, f.Issued, f.Reversed, f.Redeemed, f.Expired, f.Debited, f.Transferred, f.Imported, flows, f.Net)
 	}
 	if f.Unbalanced != 0 {
 		return fmt.Errorf("%w: %d entries whose own flows do not (the stats consumer logged each)", ErrUnbalanced, f.Unbalanced)

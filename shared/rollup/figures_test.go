@@ -47,6 +47,9 @@ func TestFiguresOfEntries(t *testing.T) {
 		{"merge: the absorbed member emptied", ledger.KindMerge, -40, B{Available: -30, Pending: -10, Debt: 0, Lifetime: -70}, rollup.Figures{Transferred: -40, Net: -40}, false},
 		{"merge: a lot received, repaying debt", ledger.KindMerge, 30, B{Available: 30, Debt: -5}, rollup.Figures{Transferred: 30, Net: 30, DebtChange: -5}, false},
 		{"merge: the survivor's closing entry", ledger.KindMerge, -8, B{Available: -8, Debt: 3, Lifetime: 70}, rollup.Figures{Transferred: -8, Net: -8, DebtChange: 3}, false},
+		{"imported available lot", ledger.KindImport, 500, B{Available: 500}, rollup.Figures{Imported: 500, Net: 500}, false},
+		{"imported pending lot", ledger.KindImport, 200, B{Pending: 200}, rollup.Figures{Imported: 200, Net: 200}, false},
+		{"imported lifetime points: not issued today", ledger.KindImport, 0, B{Lifetime: 9000}, rollup.Figures{}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -447,7 +447,7 @@ func dayFigures(partner string, p *program.Program, from store.RollupState, d da
 	out, debt := from.Outstanding+f.Net, from.Debt+f.DebtChange
 	ds := store.DayStats{
 		Day: d.String(), Issued: f.Issued, Reversed: f.Reversed, Redeemed: f.Redeemed, Expired: f.Expired, Debited: f.Debited,
-		Outstanding: out, Debt: debt, Liability: Liability(p, out), Currency: p.PointValue.Currency,
+		Imported: f.Imported, Outstanding: out, Debt: debt, Liability: Liability(p, out), Currency: p.PointValue.Currency,
 		ActiveMembers: f.ActiveMembers, Final: final, AsOf: end.UTC(),
 	}
 	next := store.RollupState{Closed: d.String(), Through: end.UTC(), Outstanding: out, Debt: debt, Version: from.Version, PartialsFrom: from.PartialsFrom}

@@ -3,6 +3,9 @@ package rules
 import (
 	"math"
 	"strconv"
+
+	"github.com/accrue/accrue/shared/payment"
+	"github.com/accrue/accrue/shared/program"
 )
 
 // streaks applies every streak rule to the payment's subscription period and adds
@@ -75,4 +78,23 @@ func streakDetail(count int, sub, per string) string {
 	b = append(b, per...)
 	b = append(b, ')')
 	return string(b)
+}
+
+// ReplayStreaks advances the streaks of st through payments made before the
+// member came to Accrue (a bulk import's history, package importer), in the
+// order given, under p's streak rules exactly as Evaluate would — and nothing
+// else: no points, no bonus, no counter, campaign or fraud state. A streak
+// that reached a multiple of its periods during the replay earned its bonus in
+// the previous program; the next on-time period continues the count. It never
+// writes into st (the result is a copy).
+func ReplayStreaks(p *program.Program, st State, pays []payment.Payment) State {
+	out := cloneState(st)
+	if p == nil || len(p.Streaks) == 0 {
+		return out
+	}
+	for _, pay := range pays {
+		e := &eval{p: p, pay: pay, loc: location(p), st: &out}
+		e.streaks()
+	}
+	return out
 }

@@ -160,3 +160,49 @@ func TestParsePeriod(t *testing.T) {
 		}
 	}
 }
+
+// ReplayStreaks gives the same streaks as evaluating the payments one by one,
+// and earns nothing: the state has no points, counters or recent events.
+func TestReplayStreaks(t *testing.T) {
+	p := streakProgram()
+	pay := func(per, due string, at time.Time, cat string) payment.Payment {
+		return payment.Payment{Type: payment.TypeSucceeded, PaymentID: "h-" + per, AmountMinor: 1000, Currency: "RUB",
+			Category: cat, Time: at, Recurring: &payment.Recurring{SubscriptionID: "plan-7", Period: per, DueDate: due}}
+	}
+	key := StreakKey("s3", "plan-7")
+	tests := []struct {
+		name string
+		pays []payment.Payment
+		want map[string]Streak
+	}{
+		{"none", nil, nil},
+		{"four on time", []payment.Payment{
+			pay("2026-07", "2026-07-10", day(2026, 7, 1), "telecom"), pay("2026-08", "2026-08-10", day(2026, 8, 1), "telecom"),
+			pay("2026-09", "2026-09-10", day(2026, 9, 1), "telecom"), pay("2026-10", "2026-10-10", day(2026, 10, 1), "telecom"),
+		}, map[string]Streak{key: {LastPeriod: "2026-10", Count: 4}}},
+		{"a late one resets", []payment.Payment{
+			pay("2026-08", "2026-08-10", day(2026, 8, 1), "telecom"), pay("2026-09", "2026-09-10", day(2026, 9, 20), "telecom"),
+			pay("2026-10", "2026-10-10", day(2026, 10, 1), "telecom"),
+		}, map[string]Streak{key: {LastPeriod: "2026-10", Count: 1}}},
+		{"another category counts for no rule", []payment.Payment{pay("2026-10", "2026-10-10", day(2026, 10, 1), "retail")}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ReplayStreaks(p, State{Tier: "gold"}, tc.pays)
+			if !reflect.DeepEqual(got.Streaks, tc.want) {
+				t.Fatalf("streaks %+v, want %+v", got.Streaks, tc.want)
+			}
+			if got.Tier != "gold" || got.Qualifying != 0 || got.DayPoints != 0 || got.MonthPoints != 0 || got.RecentEvents != nil || got.Campaigns != nil {
+				t.Fatalf("replay changed more than streaks: %+v", got)
+			}
+			// The same as Evaluate's streaks, payment by payment.
+			st := State{}
+			for _, py := range tc.pays {
+				st = Evaluate(p, st, Budgets{}, py, py.Time).State
+			}
+			if !reflect.DeepEqual(st.Streaks, got.Streaks) {
+				t.Fatalf("Evaluate's streaks %+v, replay's %+v", st.Streaks, got.Streaks)
+			}
+		})
+	}
+}

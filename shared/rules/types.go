@@ -89,12 +89,13 @@ const (
 	KindDebt       LineKind = "debt"        // a clawback created debt, or a credit repaid it
 	KindTransfer   LineKind = "transfer"    // points sent to or received from another member (Rule: out, in; Detail: the reason)
 	KindMerge      LineKind = "merge"       // a member merge (Rule: out on the absorbed member; lot, in on the survivor)
+	KindImport     LineKind = "import"      // an opening balance of a bulk import (Rule: available, pending, qualifying, lifetime)
 )
 
 // LineKinds lists every line kind.
 func LineKinds() []LineKind {
 	return []LineKind{KindEarn, KindTier, KindCampaign, KindStreak, KindFrequency, KindCap,
-		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt, KindTransfer, KindMerge}
+		KindActivity, KindAdjust, KindRedeem, KindReview, KindTierChange, KindRelease, KindExpire, KindReverse, KindDebt, KindTransfer, KindMerge, KindImport}
 }
 
 // Result of evaluating one payment.

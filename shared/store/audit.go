@@ -51,6 +51,7 @@ const (
 	AuditKeyRevoke     AuditAction = "key.revoke"      // an API key revoked
 	AuditTransfer      AuditAction = "points.transfer" // points moved from MemberID to OtherMemberID
 	AuditMerge         AuditAction = "member.merge"    // OtherMemberID merged into MemberID (the survivor)
+	AuditImport        AuditAction = "import.create"   // a bulk import created (Target: its id; Reason: format and source)
 )
 
 // AuditRecord is one audited action, kept per partner (and per member

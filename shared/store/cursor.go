@@ -104,4 +104,6 @@ var (
 	curPK  = cursorKey{attr: AttrPK}
 	curSK  = cursorKey{attr: AttrSK}
 	curLSK = cursorKey{attr: AttrLedgerSK, valid: isLedgerSK}
+	// curImportRejSK: a rejected line of an import (importRejectionSK).
+	curImportRejSK = cursorKey{attr: AttrSK, valid: isImportRejectionSK}
 )

@@ -14,7 +14,7 @@ import (
 //	P#{partner}#ERASED#{sha256(member id)} | ERASED    {erased_at}
 //
 // and every write that creates a member — an accrual that auto-enrolls, POST
-// /v1/members (and, later, imports) — checks in its own transaction that no
+// /v1/members, a bulk import (imports.go) — checks in its own transaction that no
 // such mark exists. So a payment of an erased member, old (a redelivery of an
 // event applied before the erase) or new, is rejected with member_erased, never
 // accrued to a member created afresh: invariant 3 survives the erase, because

@@ -88,8 +88,9 @@ type Written struct {
 	// Result: what a change another package commits through the store
 	// produced (package keys: a new key's metadata, never its secret).
 	Result   any
-	Webhook  *Webhook  // the webhook endpoint written, if any
-	Delivery *Delivery // the webhook delivery written, if any
+	Webhook  *Webhook   // the webhook endpoint written, if any
+	Delivery *Delivery  // the webhook delivery written, if any
+	Import   *ImportJob // the import created, if any
 }
 
 // IdemClaim is an Idempotency-Key a request holds.

@@ -38,6 +38,9 @@ package store
 //	                                                        partition per Idempotency-Key
 //	P#{partner}#AUDIT               {at}#{id}               admin actions (audit.go); records written before
 //	                                                        record ids: {at}#{member}#{seq}
+//	P#{partner}#IMPORT#{id}         IMPORT                  a bulk import: its file, status, progress checkpoint and
+//	                                                        counts (imports.go); one partition per import
+//	P#{partner}#IMPORT#{id}         REJ#{line}              a rejected line of the import's file and why
 //	P#{partner}#STATS               {yyyy-mm-dd}            daily figures of the stats roll-up
 //	P#{partner}#STATS               STATE                   the roll-up's progress: last closed day, outstanding then
 //	P#{partner}#STATS#D#{yyyy-mm-dd} {stream shard id}      a day's figures so far from one stream shard (partials.go)
@@ -84,6 +87,7 @@ const (
 	partAudit    = "AUDIT"
 	partStats    = "STATS"
 	partWebhook  = "WH#"
+	partImport   = "IMPORT#"
 
 	skProgram     = "PROGRAM"
 	skMember      = "MEMBER"
@@ -95,6 +99,7 @@ const (
 	skBudgetShard = "BUDGET"
 	skIdem        = "IDEM"
 	skWebhooks    = "WEBHOOKS"
+	skImport      = "IMPORT"
 
 	pfxReward     = "REWARD#"
 	pfxAPIKey     = "KEY#"
@@ -107,6 +112,7 @@ const (
 	pfxLate       = "LATE#"
 	pfxAudit      = "AUDIT#"
 	pfxWebhook    = "WEBHOOK#"
+	pfxImportRej  = "REJ#"
 
 	// Partitions of the stats roll-up's partial figures, under statsPK.
 	partStatsDay    = "#D#"
@@ -130,6 +136,24 @@ func memberPK(partner, member string) string { return partnerPK(partner) + "#" +
 func reviewPK(partner string) string         { return partnerPK(partner) + "#" + partReview }
 func auditPK(partner string) string          { return partnerPK(partner) + "#" + partAudit }
 func statsPK(partner string) string          { return partnerPK(partner) + "#" + partStats }
+
+// importPK is the partition of one bulk import: its job item and its
+// rejected lines. Each import its own partition, so the checkpoints of
+// imports running at once share no key.
+func importPK(partner, id string) string { return partnerPK(partner) + "#" + partImport + id }
+
+// importRejectionSK orders an import's rejected lines by line number.
+func importRejectionSK(line int64) string { return fmt.Sprintf("%s%012d", pfxImportRej, line) }
+
+// isImportRejectionSK reports whether s is an importRejectionSK.
+func isImportRejectionSK(s string) bool {
+	rest, ok := strings.CutPrefix(s, pfxImportRej)
+	if !ok || len(rest) != 12 {
+		return false
+	}
+	_, err := strconv.ParseUint(rest, 10, 64)
+	return err == nil
+}
 
 // budgetShardPK is shard i of partner's monthly program budget of month
 // (yyyy-mm); campaignShardPK shard i of a campaign's budget. Each is its own

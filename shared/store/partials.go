@@ -54,6 +54,9 @@ type Figures struct {
 	Redeemed int64 `dynamodbav:"red" json:"redeemed"`
 	Expired  int64 `dynamodbav:"exp" json:"expired"`
 	Debited  int64 `dynamodbav:"deb" json:"debited"`
+	// Imported: opening balances brought in by bulk imports (points that
+	// were issued before the partner came to Accrue).
+	Imported int64 `dynamodbav:"imp" json:"imported"`
 	// Net is Σ Δ(Available+Pending+Held): the change of outstanding points.
 	Net int64 `dynamodbav:"net" json:"net"`
 	// DebtChange is Σ Δ Debt.
@@ -76,6 +79,7 @@ func (f *Figures) Add(g Figures) {
 	f.Redeemed += g.Redeemed
 	f.Expired += g.Expired
 	f.Debited += g.Debited
+	f.Imported += g.Imported
 	f.Net += g.Net
 	f.DebtChange += g.DebtChange
 	f.Transferred += g.Transferred
@@ -87,7 +91,7 @@ func (f *Figures) Add(g Figures) {
 func (f Figures) Minus(g Figures) Figures {
 	return Figures{
 		Issued: f.Issued - g.Issued, Reversed: f.Reversed - g.Reversed, Redeemed: f.Redeemed - g.Redeemed,
-		Expired: f.Expired - g.Expired, Debited: f.Debited - g.Debited, Net: f.Net - g.Net,
+		Expired: f.Expired - g.Expired, Debited: f.Debited - g.Debited, Imported: f.Imported - g.Imported, Net: f.Net - g.Net,
 		DebtChange: f.DebtChange - g.DebtChange, Transferred: f.Transferred - g.Transferred, ActiveMembers: f.ActiveMembers - g.ActiveMembers,
 		Unbalanced: f.Unbalanced - g.Unbalanced,
 	}

@@ -22,6 +22,8 @@ type DayStats struct {
 	Redeemed int64 `dynamodbav:"redeemed" json:"redeemed"`
 	Expired  int64 `dynamodbav:"expired" json:"expired"`
 	Debited  int64 `dynamodbav:"debited" json:"debited"`
+	// Imported: opening balances brought in by bulk imports that day.
+	Imported int64 `dynamodbav:"imported" json:"imported"`
 	// Totals at the end of the day (at AsOf for figures so far).
 	Outstanding int64  `dynamodbav:"outstanding" json:"outstanding"`
 	Debt        int64  `dynamodbav:"debt" json:"debt"`
