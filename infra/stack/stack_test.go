@@ -215,7 +215,7 @@ func TestEveryQueueHasADLQAndAnAlarm(t *testing.T) {
 	stages(t, func(t *testing.T, s *synthStack, stage Stage) {
 		queues := s.json.ofType("AWS::SQS::Queue")
 		dlqs := deadLetterQueues(s.json)
-		if len(dlqs) != 3 {
+		if len(dlqs) != 4 {
 			t.Fatalf("dead-letter queues %v, want the payments DLQ, the events DLQ, the webhook DLQ and the imports DLQ", dlqs)
 		}
 		for _, id := range queues {

@@ -155,7 +155,9 @@ func (h *Handler) Run(ctx context.Context, partner, id string) error {
 		job.Error = err.Error() + ": upload it to a new import"
 		_, err = h.Runner.Store.CheckpointImport(context.WithoutCancel(ctx), job, store.ImportFailed)
 		return err
-	case errors.Is(err, ErrStopped) && ctx.Err() == nil:
+	case err != nil && ctx.Err() == nil && (errors.Is(err, ErrStopped) || runCtx.Err() != nil):
+		// Stopped for the invocation's deadline (also when the time ran out
+		// before the first line, claiming or opening the file): continue.
 		body, merr := json.Marshal(message{Continue: &Continue{PartnerID: partner, ImportID: id}})
 		if merr != nil {
 			return merr

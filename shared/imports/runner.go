@@ -134,7 +134,7 @@ func (r *Runner) Run(ctx context.Context, partner, id string, src Source) (store
 		job.Header, job.Line, job.Offset = rd.Header(), rd.Line(), rd.Offset()
 	}
 	log.InfoContext(ctx, "import running", "from_line", job.Line+1, "workers", r.workers())
-	run := &run{Runner: r, job: job, prog: prog, rd: rd, log: log}
+	run := &run{Runner: r, job: job, ref: jobRef{job.PartnerID, job.ID, job.At}, prog: prog, rd: rd, log: log}
 	return run.do(ctx, wctx)
 }
 
@@ -148,10 +148,19 @@ func (r *Runner) workers() int {
 // run is one Run in progress.
 type run struct {
 	*Runner
+	// job is the main loop's (checkpoints replace it); the workers read
+	// only ref, which never changes during a run.
 	job  store.ImportJob
+	ref  jobRef
 	prog *program.Program
 	rd   *importer.Reader
 	log  *slog.Logger
+}
+
+// jobRef is what the workers need of the job: its partner, id and time.
+type jobRef struct {
+	partner, id string
+	at          time.Time
 }
 
 // task is one line to do; result what doing it gave.
@@ -307,7 +316,7 @@ func (r *run) one(ctx context.Context, t task) result {
 	default:
 		o := t.rec.Opening
 		rej.MemberID = o.MemberID
-		out, err := r.Store.ImportMember(ctx, r.job.PartnerID, r.prog, o, r.job.ID+"/"+strconv.FormatInt(t.line, 10), r.job.At)
+		out, err := r.Store.ImportMember(ctx, r.ref.partner, r.prog, o, r.ref.id+"/"+strconv.FormatInt(t.line, 10), r.ref.at)
 		var ie *ledger.ImportError
 		switch {
 		case errors.As(err, &ie):
@@ -325,7 +334,7 @@ func (r *run) one(ctx context.Context, t task) result {
 			return res
 		}
 	}
-	if err := r.Store.RejectImportLine(ctx, r.job.PartnerID, r.job.ID, rej); err != nil {
+	if err := r.Store.RejectImportLine(ctx, r.ref.partner, r.ref.id, rej); err != nil {
 		res.err = err
 		return res
 	}
