@@ -159,7 +159,7 @@ func TestImportCLI(t *testing.T) {
 			}
 		}
 	}
-	base, err := importtest.Snapshot(ctx, awstest.Client(t), e.table, "straight")
+	base, err := importtest.Snapshot(ctx, awstest.Client(t), e.table, "straight", n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestImportCLI(t *testing.T) {
 	if got := summary(t, again); !reflect.DeepEqual(got, want) {
 		t.Fatalf("re-run summary %v, want %v", got, want)
 	}
-	if after, err := importtest.Snapshot(ctx, awstest.Client(t), e.table, "straight"); err != nil || !reflect.DeepEqual(after, base) {
+	if after, err := importtest.Snapshot(ctx, awstest.Client(t), e.table, "straight", n); err != nil || !reflect.DeepEqual(after, base) {
 		t.Fatalf("the re-run changed the table (%v)", err)
 	}
 
@@ -205,7 +205,7 @@ func TestImportCLI(t *testing.T) {
 	if got := summary(t, r); !reflect.DeepEqual(got, want) {
 		t.Fatalf("resumed summary %v, want %v", got, want)
 	}
-	sameAs(t, e, base, "stopped")
+	sameAs(t, e, base, "stopped", n)
 
 	// kill -9 half-way: the process of the CLI dies without a word; run
 	// again, it continues.
@@ -235,7 +235,7 @@ func TestImportCLI(t *testing.T) {
 	if got := summary(t, r); !reflect.DeepEqual(got, want) {
 		t.Fatalf("summary after kill -9 and a re-run %v, want %v", got, want)
 	}
-	sameAs(t, e, base, "killed")
+	sameAs(t, e, base, "killed", n)
 }
 
 // cancelAtHalf calls stop once the import's checkpoint passes line half.
@@ -249,10 +249,11 @@ func cancelAtHalf(ctx context.Context, stop func(), st *store.Store, partner, id
 	}
 }
 
-// sameAs checks that partner's members and entries are exactly base's.
-func sameAs(t *testing.T, e *tenv, base map[string]importtest.Item, partner string) {
+// sameAs checks that the members and entries of partner's n members are
+// exactly base's.
+func sameAs(t *testing.T, e *tenv, base map[string]importtest.Item, partner string, n int) {
 	t.Helper()
-	got, err := importtest.Snapshot(t.Context(), awstest.Client(t), e.table, partner)
+	got, err := importtest.Snapshot(t.Context(), awstest.Client(t), e.table, partner, n)
 	if err != nil {
 		t.Fatal(err)
 	}

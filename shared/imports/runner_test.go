@@ -145,7 +145,7 @@ func TestRunFile(t *testing.T) {
 			if err != nil || again.ImportCounts != want || again.Status != store.ImportCompleted {
 				t.Fatalf("run again: %+v, %v", again, err)
 			}
-			after, err := importtest.Snapshot(t.Context(), e.db, e.table, "telco")
+			after, err := importtest.Snapshot(t.Context(), e.db, e.table, "telco", n)
 			if err != nil || !reflect.DeepEqual(before, after) {
 				t.Fatalf("a second run changed the table (%v)", err)
 			}
@@ -157,7 +157,7 @@ func TestRunFile(t *testing.T) {
 // store.Audit, a few of them; it returns the snapshot.
 func (e *env) checkAll(t *testing.T, partner, id string, n int, bad func(int) string) map[string]importtest.Item {
 	t.Helper()
-	snap, err := importtest.Snapshot(t.Context(), e.db, e.table, partner)
+	snap, err := importtest.Snapshot(t.Context(), e.db, e.table, partner, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,12 +243,12 @@ func TestInterruptedImportEndsIdentical(t *testing.T) {
 		}
 	}
 
-	base, err := importtest.Snapshot(t.Context(), e.db, e.table, "straight")
+	base, err := importtest.Snapshot(t.Context(), e.db, e.table, "straight", n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"stopped", "raced"} {
-		got, err := importtest.Snapshot(t.Context(), e.db, e.table, p)
+		got, err := importtest.Snapshot(t.Context(), e.db, e.table, p, n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -132,6 +132,10 @@ const (
 // Partition keys.
 
 func partnerPK(partner string) string        { return pfxPartner + partner }
+// MemberPK is the partition key of a member's items (tests that read a
+// member's whole partition).
+func MemberPK(partner, member string) string { return memberPK(partner, member) }
+
 func memberPK(partner, member string) string { return partnerPK(partner) + "#" + partMember + member }
 func reviewPK(partner string) string         { return partnerPK(partner) + "#" + partReview }
 func auditPK(partner string) string          { return partnerPK(partner) + "#" + partAudit }
