@@ -131,7 +131,8 @@ const (
 
 // Partition keys.
 
-func partnerPK(partner string) string        { return pfxPartner + partner }
+func partnerPK(partner string) string { return pfxPartner + partner }
+
 // MemberPK is the partition key of a member's items (tests that read a
 // member's whole partition).
 func MemberPK(partner, member string) string { return memberPK(partner, member) }
