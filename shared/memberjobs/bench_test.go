@@ -210,6 +210,7 @@ func BenchmarkMemberJobsParallelism(b *testing.B) {
 	counted := &inFlight{Store: st}
 	r := memberjobs.New(counted, memberjobs.WithClock(now), memberjobs.WithLogger(quiet()))
 	shards := map[int]bool{}
+	visited := 0
 	for i := range b.N {
 		b.StopTimer()
 		for j := range backlog {
@@ -226,13 +227,16 @@ func BenchmarkMemberJobsParallelism(b *testing.B) {
 		}
 		b.StartTimer()
 		rep, err := r.Run(ctx)
-		if err != nil || rep.Members != backlog {
+		// The earlier iterations' members come due again (their tier
+		// window moved on with the clock): a run works on those too.
+		if err != nil || rep.Members < backlog {
 			b.Fatalf("run: %+v %v", rep, err)
 		}
+		visited += rep.Members
 	}
 	b.ReportMetric(float64(counted.peak.Load()), "parallelism")
 	b.ReportMetric(float64(len(shards)), "shards")
-	b.ReportMetric(float64(b.N*backlog)/b.Elapsed().Seconds(), "members/s")
+	b.ReportMetric(float64(visited)/b.Elapsed().Seconds(), "members/s")
 }
 
 // inFlight counts the member transactions in flight at once.
