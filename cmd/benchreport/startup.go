@@ -61,7 +61,9 @@ func startupTimes() ([]startup, error) {
 		"AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(), "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_LAMBDA_FUNCTION_NAME=bench",
 		"ACCRUE_TABLE=accrue", "ACCRUE_EVENT_BUS=accrue", "AWS_LAMBDA_LOG_FORMAT=JSON",
-		"ACCRUE_IMPORTS_BUCKET=accrue-imports", "ACCRUE_IMPORTS_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/000000000000/accrue-imports")
+		"ACCRUE_IMPORTS_BUCKET=accrue-imports", "ACCRUE_IMPORTS_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/000000000000/accrue-imports",
+		"ACCRUE_WEBHOOK_KEY=arn:aws:kms:us-east-1:000000000000:key/bench",
+		"ACCRUE_WEBHOOK_DELIVERIES_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/000000000000/accrue-webhook-deliveries")
 	var out []startup
 	for _, d := range dirs {
 		name := filepath.Base(d)
