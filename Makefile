@@ -60,7 +60,7 @@ bench: check-go tools testenv ## Run the benchmarks against the emulators; write
 	@mkdir -p .local
 	$(TESTENV) -- $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -timeout 60m $(GOTESTFLAGS) ./shared/... | tee .local/bench.txt
 	@# The ingest/bare ratio is the median of 5 pairs, each pair run back to back.
-	for i in 1 2 3 4; do $(TESTENV) -- $(GO) test -run='^$$' -bench='^Benchmark(Ingest|BareTransaction)$$' -benchtime=$(BENCHTIME) ./shared/ingest; done | tee -a .local/bench.txt
+	for i in 1 2 3 4; do $(TESTENV) -- $(GO) test -run='^$$' -bench='^Benchmark(Ingest|BareTransaction|BareTransactionInFlight)$$' -benchtime=$(BENCHTIME) ./shared/ingest; done | tee -a .local/bench.txt
 	$(GO) run ./cmd/benchreport -in .local/bench.txt -out BENCHMARKS.md -cmd "make bench BENCHTIME=$(BENCHTIME)"
 	@cat BENCHMARKS.md
 

@@ -163,16 +163,21 @@ var Stages = map[string]Stage{
 		EventArchiveRetention: 90 * 24 * time.Hour,
 		APIThrottle:           Throttle{RateLimit: 1000, BurstLimit: 2000},
 		APIUnmatchedThrottle:  Throttle{RateLimit: 100, BurstLimit: 200},
-		// Sized for the default quota of 1000: 506 reserved, 494 left for
+		// Sized for the default quota of 1000: 526 reserved, 474 left for
 		// anything else in the account.
 		//   api 300: the stage lets 1000 requests/s through; at a p99
 		//     latency of ~100 ms that is ~100 at once; 300 leaves room for a
 		//     slow DynamoDB moment.
-		//   ingest 100, its queue mapping at most 100: a batch of 10 payments
-		//     takes ~250 ms (one transaction each, in sequence), so ~4,000
-		//     payments/s, a partner's billing-day peak; at ~7 WRU each,
-		//     ~28,000 WRU/s, under the table's default quota of 40,000. Above
-		//     that the queue holds the payments (its age is alarmed).
+		//   ingest 20, its queue mapping at most 20: a batch of 10 payments
+		//     is worked on in lanes, one per member, all at once
+		//     (ingest.BatchWorkers), so it takes a BatchGetItem and its
+		//     slowest transaction, ~30-50 ms on DynamoDB (assumed: not
+		//     measurable here), so ~200-330 payments/s an invocation and
+		//     ~4,000-6,500 payments/s in all, above a partner's billing-day
+		//     peak; at ~5.5 WRU each (telco profile), ~22,000-36,000 WRU/s:
+		//     this maximum is what keeps a billing run within the table's
+		//     default quota of 40,000 WRU/s. Above it the queue holds the
+		//     payments (its age is alarmed). Raise it with the table's quota.
 		//   events 50, stats 50: a stream consumer runs one batch per shard at
 		//     a time (ParallelizationFactor 1), and the stream has a shard per
 		//     table partition: ~30 partitions at that write rate.
@@ -186,10 +191,10 @@ var Stages = map[string]Stage{
 		//     others wait in the imports queue. One import writes ~1,000
 		//     members/s at ~11 WRU each (README, "Bulk import"): two take
 		//     ~22,000 WRU/s of the table's 40,000, leaving room for payments.
-		//   606 reserved in all.
+		//   526 reserved in all.
 		Concurrency: Concurrency{
-			Reserved:        map[string]int{"api": 300, "ingest": 100, "events": 50, "stats": 50, "jobs": 2, "rollup": 2, "webhooks": 100, "imports": 2},
-			QueueMax:        100,
+			Reserved:        map[string]int{"api": 300, "ingest": 20, "events": 50, "stats": 50, "jobs": 2, "rollup": 2, "webhooks": 100, "imports": 2},
+			QueueMax:        20,
 			WebhookQueueMax: 50,
 			Account:         1000,
 		},

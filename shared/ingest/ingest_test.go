@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/accrue/accrue/internal/awstest"
 	"github.com/accrue/accrue/shared/ingest"
@@ -29,6 +30,7 @@ import (
 var now = time.Date(2026, 11, 5, 12, 0, 0, 0, time.UTC)
 
 type harness struct {
+	client  *dynamodb.Client
 	st      *store.Store
 	table   string
 	proc    *ingest.Processor
@@ -55,7 +57,7 @@ func newHarness(t *testing.T) *harness {
 	if _, err := st.PutProgram(context.Background(), "telco", p); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{st: st, table: table, logs: &bytes.Buffer{}, metrics: &bytes.Buffer{}}
+	h := &harness{client: c, st: st, table: table, logs: &bytes.Buffer{}, metrics: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
 	h.proc = ingest.New(st, log, metrics.New(h.metrics))
 	h.handler = lambda.NewHandler(h.proc.HandleSQS)
