@@ -272,9 +272,7 @@ type Entry struct {
 	PaymentRef
 	Lot
 	// Value of an expire entry: what its points were worth when they expired
-	// (ReportedValue), published with points.expired; nil on other kinds. Not
-	// among the ledger index's attributes (store.LedgerIndexAttributes, fixed
-	// when the table is created): readers of the index alone do not need it.
+	// (ReportedValue), published with points.expired; nil on other kinds.
 	Value *Money `dynamodbav:"val,omitempty"`
 	// RefundedMinor and Reversed: cumulative refunds against this payment and the
 	// points they reversed (only on the earn entry of a payment).

@@ -99,11 +99,15 @@ func validKeyValue(v string, partition bool) bool {
 	return v != "" && len(v) <= limit && utf8.ValidString(v)
 }
 
+// cursorSeq names the seq of a ledger cursor (no attribute of the table).
+const cursorSeq = "before"
+
 // The cursor shapes of the store's lists.
 var (
-	curPK  = cursorKey{attr: AttrPK}
-	curSK  = cursorKey{attr: AttrSK}
-	curLSK = cursorKey{attr: AttrLedgerSK, valid: isLedgerSK}
+	curPK = cursorKey{attr: AttrPK}
+	curSK = cursorKey{attr: AttrSK}
+	// curSeq: the ledger listing's, below an entry's seq (ledgerCursor).
+	curSeq = cursorKey{attr: cursorSeq, valid: isLedgerSK}
 	// curImportRejSK: a rejected line of an import (importRejectionSK).
 	curImportRejSK = cursorKey{attr: AttrSK, valid: isImportRejectionSK}
 )

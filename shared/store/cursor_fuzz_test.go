@@ -14,12 +14,11 @@ func FuzzDecodeCursor(f *testing.F) {
 	pk := "P#telco#M#m1"
 	good := encodeCursor(map[string]types.AttributeValue{
 		AttrPK: &types.AttributeValueMemberS{Value: pk}, AttrSK: &types.AttributeValueMemberS{Value: "PAY#p#S"},
-		AttrLedgerSK: &types.AttributeValueMemberS{Value: ledgerSK(7)},
-	}, curPK, curSK, curLSK)
-	for _, s := range []string{good, "", "x", "IlAjdGVsY28jUkVWSUVXIiIi", "IiIiIiIi", good + "A", "////"} {
+	}, curPK, curSK)
+	for _, s := range []string{good, ledgerCursor(pk, 7), "", "x", "IlAjdGVsY28jUkVWSUVXIiIi", "IiIiIiIi", good + "A", "////"} {
 		f.Add(s)
 	}
-	shapes := [][]cursorKey{{curPK, curSK}, {curPK, curSK, curLSK}}
+	shapes := [][]cursorKey{{curPK, curSK}, {curPK, curSeq}}
 	f.Fuzz(func(t *testing.T, c string) {
 		for _, shape := range shapes {
 			k, err := decodeCursor(c, pk, shape...)
@@ -41,6 +40,14 @@ func FuzzDecodeCursor(f *testing.F) {
 			if again := encodeCursor(k, shape...); again != c {
 				t.Fatalf("cursor %q re-encodes as %q", c, again)
 			}
+		}
+		// The ledger's cursor: a seq of 1 or more, of this member only.
+		if seq, err := parseLedgerCursor(c, pk); err == nil {
+			if seq < 1 || ledgerCursor(pk, seq) != c {
+				t.Fatalf("ledger cursor %q parsed as %d", c, seq)
+			}
+		} else if !errors.Is(err, ErrBadCursor) {
+			t.Fatalf("ledger cursor %q: error %v is not ErrBadCursor", c, err)
 		}
 	})
 }

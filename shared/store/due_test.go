@@ -96,18 +96,30 @@ func TestEnsureTableUpgradesIndexes(t *testing.T) {
 	}{
 		{"before the global indexes", func(in *dynamodb.CreateTableInput) {
 			in.GlobalSecondaryIndexes = nil
-			in.AttributeDefinitions = in.AttributeDefinitions[:3] // pk, sk, lsk
+			in.AttributeDefinitions = in.AttributeDefinitions[:2] // pk, sk
 		}},
-		{"with the day index", func(in *dynamodb.CreateTableInput) {
-			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String("dpk"), AttributeType: types.ScalarAttributeTypeS})
+		{"with the day index and the ledger LSI", func(in *dynamodb.CreateTableInput) {
+			in.AttributeDefinitions = append(in.AttributeDefinitions,
+				types.AttributeDefinition{AttributeName: aws.String("dpk"), AttributeType: types.ScalarAttributeTypeS},
+				types.AttributeDefinition{AttributeName: aws.String("lsk"), AttributeType: types.ScalarAttributeTypeS})
 			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
 				IndexName: aws.String("day"),
 				KeySchema: []types.KeySchemaElement{
 					{AttributeName: aws.String("dpk"), KeyType: types.KeyTypeHash},
-					{AttributeName: aws.String(store.AttrLedgerSK), KeyType: types.KeyTypeRange},
+					{AttributeName: aws.String("lsk"), KeyType: types.KeyTypeRange},
 				},
 				Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 			})
+			// An LSI exists only from a table's creation: a kept table keeps it
+			// (no item enters it any more).
+			in.LocalSecondaryIndexes = []types.LocalSecondaryIndex{{
+				IndexName: aws.String("ledger"),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(store.AttrPK), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String("lsk"), KeyType: types.KeyTypeRange},
+				},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+			}}
 		}},
 	}
 	for _, tc := range cases {

@@ -96,7 +96,6 @@ func BenchmarkImportWrites(b *testing.B) {
 			b.ReportMetric(float64(members)/took.Seconds(), "members/s")
 			b.ReportMetric(float64(r.TotalWRU+r.RejectedWRU)/metered, "WRU/member")
 			b.ReportMetric(float64(r.TableWRU)/metered, "table-WRU/member")
-			b.ReportMetric(float64(r.Indexes[IndexLedger].WRU)/metered, "ledger-index-WRU/member")
 			b.ReportMetric(float64(r.Indexes[IndexDue].WRU)/metered, "due-index-WRU/member")
 			b.ReportMetric(float64(r.HalfRRU)/2/metered, "RRU/member")
 		})

@@ -51,8 +51,8 @@ package store
 //	OPS#REJ                         {received}#{msg}        rejected event whose partner is unknown or unreadable
 //	KEYHASH#{sha256}                KEY                     API key lookup by hash (package keys)
 //
-// Index keys: lsk = L#{seq} (the ledger LSI), dsh = DUE#{shard} (the due
-// GSI).
+// Index keys: dsh = DUE#{shard} (the due GSI). A ledger cursor names an
+// entry's seq as L#{seq} (ledgerSK); no item has it.
 //
 // Partner ids are [a-z0-9-] (no "#"), so a partition key is parsed from the
 // left: "P#", the partner, then what follows its "#". Member ids may hold any
@@ -314,7 +314,7 @@ func rejectionSK(r *Rejection) string {
 	return fmt.Sprintf("%020d#%s", r.ReceivedAt.UnixNano(), r.MessageID)
 }
 
-// isLedgerSK reports whether s is a ledger index sort key (ledgerSK).
+// isLedgerSK reports whether s is a ledger cursor's seq (ledgerSK).
 func isLedgerSK(s string) bool {
 	if len(s) != len(pfxLedger)+16 || !strings.HasPrefix(s, pfxLedger) {
 		return false

@@ -460,58 +460,21 @@ func (tx *LedgerTx) Holds() ([]ledger.Redemption, error) {
 	return held, nil
 }
 
-// EntriesSince returns the member's ledger entries made at or after since,
-// newest first (read consistently through the ledger index, stopping at the
-// first page that reaches older entries), with the attributes the index
-// projects (LedgerIndexAttributes: no lot), which is all the tier window
-// needs. A member that absorbed others (a merge) gets theirs too, after its
-// own: their payments are its history (the qualifying window).
+// EntriesSince returns the member's ledger entries made at or after since
+// (read consistently from the table), which is what the tier window needs. A
+// member that absorbed others (a merge) gets theirs too, after its own: their
+// payments are its history (the qualifying window).
 func (tx *LedgerTx) EntriesSince(since time.Time) ([]ledger.Entry, error) {
 	var out []ledger.Entry
 	for _, id := range append([]string{tx.Member.ID}, tx.Member.Absorbed...) {
-		es, err := tx.s.entriesSince(tx.ctx, tx.Member.PartnerID, id, since)
+		es, err := tx.s.memberEntries(tx.ctx, tx.Member.PartnerID, id)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, es...)
-	}
-	return out, nil
-}
-
-// entriesSince is EntriesSince of one member's partition.
-func (s *Store) entriesSince(ctx context.Context, partner, member string, since time.Time) ([]ledger.Entry, error) {
-	// Entries are ordered by sequence; their times follow it up to the clock
-	// skew of concurrent writers, so reading goes a day further back.
-	stop := since.Add(-24 * time.Hour)
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(IndexLedger), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(lsk, :l)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: memberPK(partner, member)},
-			":l":  &types.AttributeValueMemberS{Value: pfxLedger},
-		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(100),
-	})
-	var out []ledger.Entry
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query ledger of %s/%s: %w", partner, member, err)
-		}
-		var es []ledger.Entry
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
-			return nil, fmt.Errorf("unmarshal entries: %w", err)
-		}
-		older := false
 		for _, e := range es {
 			if !e.At.Before(since) {
 				out = append(out, e)
 			}
-			older = older || e.At.Before(stop)
-		}
-		if older {
-			break
 		}
 	}
 	return out, nil

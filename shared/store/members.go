@@ -5,11 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/accrue/accrue/shared/ledger"
 )
 
@@ -50,31 +45,27 @@ type Page[T any] struct {
 	Next  string
 }
 
-// Ledger lists a member's entries newest first.
+// Ledger lists a member's entries newest first (entries.go: read from the
+// table, consistently).
 func (s *Store) Ledger(ctx context.Context, partner, member string, limit int32, cursor string) (Page[ledger.Entry], error) {
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(IndexLedger), ConsistentRead: aws.Bool(true),
-		Select:                    types.SelectAllAttributes, // each entry's lot as it is now: fetched from the table
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: memberPK(partner, member)}},
-		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(limit),
-	}
 	var page Page[ledger.Entry]
+	pk := memberPK(partner, member)
+	var before int64
 	if cursor != "" {
-		k, err := decodeCursor(cursor, memberPK(partner, member), curPK, curSK, curLSK)
+		seq, err := parseLedgerCursor(cursor, pk)
 		if err != nil {
 			return page, err
 		}
-		in.ExclusiveStartKey = k
+		before = seq
 	}
-	out, err := s.db.Query(ctx, in)
+	es, more, err := s.ledgerPage(ctx, pk, before, max(int(limit), 1))
 	if err != nil {
-		return page, fmt.Errorf("query ledger of %s/%s: %w", partner, member, err)
+		return page, fmt.Errorf("ledger of %s/%s: %w", partner, member, err)
 	}
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &page.Items); err != nil {
-		return page, fmt.Errorf("unmarshal ledger: %w", err)
+	page.Items = es
+	if more && len(es) > 0 {
+		page.Next = ledgerCursor(pk, es[len(es)-1].Seq)
 	}
-	page.Next = encodeCursor(out.LastEvaluatedKey, curPK, curSK, curLSK)
 	return page, nil
 }
 

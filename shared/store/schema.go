@@ -34,15 +34,9 @@ import (
 const (
 	AttrPK = "pk" // partition key (string)
 	AttrSK = "sk" // sort key (string)
-	// AttrLedgerSK orders a member's ledger entries: "L#" + zero-padded seq.
-	AttrLedgerSK = "lsk"
 	// AttrTTL: epoch seconds after which DynamoDB deletes the item (idempotency
 	// records, stale temporary items).
 	AttrTTL = "ttl"
-
-	// IndexLedger is a local secondary index (pk, lsk): a member's ledger, newest
-	// first, in one Query. Local, so it reads consistently with the entry writes.
-	IndexLedger = "ledger"
 
 	// AttrDueShard and AttrDue put a member item in the due index: the shard
 	// ("DUE#00".."DUE#15", from a hash of the member's key) and the unix second
@@ -85,7 +79,6 @@ func AttributeDefinitions() []types.AttributeDefinition {
 	return []types.AttributeDefinition{
 		{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
-		{AttributeName: aws.String(AttrLedgerSK), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrDueShard), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(AttrDue), AttributeType: types.ScalarAttributeTypeN},
 	}
@@ -106,30 +99,15 @@ func GlobalSecondaryIndexes() []types.GlobalSecondaryIndex {
 	}
 }
 
-// LedgerIndexAttributes are the entry attributes the ledger index projects:
-// those an entry never changes once written (what it is, when, its points,
-// deltas and breakdown, its payment), so that the later changes of its lot
-// (spends, refunds, its release, its warning, its expiry) write no index
-// item — with the whole item projected, each of them cost one more WRU.
-// The jobs' tier window reads the index alone (EntriesSince); the readers
-// that show or check the lot (the ledger listing, Entries) fetch the rest
-// of each entry from the table (Select ALL_ATTRIBUTES).
-var LedgerIndexAttributes = []string{
-	"partner", "member", "seq", "kind", "at", "pts", "bd", "d", "hold", "reason", "actor", "rid",
-	"eid", "pid", "amt", "cur", "cat", "paid", "rof", "rec",
-}
-
-// LocalSecondaryIndexes returns the table's LSIs.
-func LocalSecondaryIndexes() []types.LocalSecondaryIndex {
-	return []types.LocalSecondaryIndex{{
-		IndexName: aws.String(IndexLedger),
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrLedgerSK), KeyType: types.KeyTypeRange},
-		},
-		Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: LedgerIndexAttributes},
-	}}
-}
+// LocalSecondaryIndexes returns the table's LSIs: none. The ledger index
+// that older versions had (pk, lsk = L#{seq}) cost a write unit for every
+// ledger entry (a fifth of an accrual's), and a table with any LSI caps each
+// item collection — a member, and also a partner's rejections, audit trail
+// or review queue — at 10 GB and never splits one that is hot. The ledger is
+// read from the table instead (entries.go). An LSI exists only from a
+// table's creation: a table made by an older version keeps its index, which
+// no item enters any more (no item has lsk).
+func LocalSecondaryIndexes() []types.LocalSecondaryIndex { return nil }
 
 // StreamViewType is the view of the table's DynamoDB stream: the domain-event
 // publisher (package domainevents) compares the old and new images of an item

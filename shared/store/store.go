@@ -112,13 +112,7 @@ func memberItem(m *ledger.Member) (map[string]types.AttributeValue, error) {
 }
 
 func entryItem(e *ledger.Entry, sk string) (map[string]types.AttributeValue, error) {
-	pk := memberPK(e.PartnerID, e.MemberID)
-	it, err := item(e, pk, sk)
-	if err != nil {
-		return nil, err
-	}
-	it[AttrLedgerSK] = &types.AttributeValueMemberS{Value: ledgerSK(e.Seq)}
-	return it, nil
+	return item(e, memberPK(e.PartnerID, e.MemberID), sk)
 }
 
 // getItem reads one item consistently into out; found is false when absent.
