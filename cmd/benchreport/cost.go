@@ -92,3 +92,21 @@ func total(items []costItem) float64 {
 	}
 	return t
 }
+
+// The least any implementation of the spec can use per accrual, whatever its
+// code (docs/scale.md, "The floor the spec sets"):
+//   - an accrual is one TransactWriteItems of at least two items — the member
+//     and its new ledger entry (spec §2 invariant 4, §7) — under 1 KB each: 4 WRU;
+//   - a release and an expiry are balance changes, so each is a ledger entry
+//     written atomically with its member (invariant 4): at least one more
+//     item in some transaction, 2 WRU each, even riding on another write;
+//   - every domain event is one EventBridge event (spec §6): points.earned for
+//     each accrual; points.expiring and points.expired too in the telco profile;
+//   - each payment is one SQS message, received and deleted in batches (§3).
+//
+// No reads, no Lambda time, no logs, no indexes, no budgets, no warning
+// writes: a bound below anything that can be built, not an estimate.
+var (
+	floorLean  = usage{WRU: 4, Events: 1}
+	floorTelco = usage{WRU: 4 + 2 + 2, Events: 3}
+)

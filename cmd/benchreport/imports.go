@@ -42,7 +42,7 @@ func importsSection(b *strings.Builder, res results, figs map[string]float64) er
 		{"import_members_per_s", "members imported per second, a whole import through the runner (CLI, imports function), DynamoDB Local", "%.0f", "Import", "members/s"},
 		{"import_wru_per_member", "billed WRU per imported member on AWS, the same import (varied members: lots, pending, qualifying, history)", "%.1f", "Import", "WRU/member"},
 		{"import_tx_members_per_s", "transactions (used): members/s, typical member (2 lots, lifetime, qualifying)", "%.0f", "ImportWrites/transactions", "members/s"},
-		{"import_tx_wru_per_member", "transactions: billed WRU per member (table / ledger index / due index in the next rows)", "%.1f", "ImportWrites/transactions", "WRU/member"},
+		{"import_tx_wru_per_member", "transactions: billed WRU per member (table and due index; table alone in the next row)", "%.1f", "ImportWrites/transactions", "WRU/member"},
 		{"import_tx_table_wru_per_member", "transactions: table WRU per member", "%.1f", "ImportWrites/transactions", "table-WRU/member"},
 		{"import_batch_members_per_s", "BatchWriteItem after a BatchGetItem (not used: not conditional): members/s, same members", "%.0f", "ImportWrites/batchwrite", "members/s"},
 		{"import_batch_wru_per_member", "BatchWriteItem: billed WRU per member (and 2 RRU for the read before)", "%.1f", "ImportWrites/batchwrite", "WRU/member"},
