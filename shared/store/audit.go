@@ -32,7 +32,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -247,17 +246,8 @@ func (s *Store) AuditTrail(ctx context.Context, partner string, q AuditQuery) (P
 		pk = memberPK(partner, q.MemberID)
 	}
 	lo, hi := auditRange(q.From, to, q.MemberID != "")
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk},
-			":lo": &types.AttributeValueMemberS{Value: lo},
-			":hi": &types.AttributeValueMemberS{Value: hi},
-		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(q.Limit),
-	}
+	in := s.rangeQuery(pk, lo, hi, true)
+	in.Limit = aws.Int32(q.Limit)
 	if q.Cursor != "" {
 		// The cursor's key must lie in the range: DynamoDB refuses a start
 		// key outside the key condition (a 500, not the client's 400).

@@ -30,16 +30,7 @@ import (
 // (descending when desc), consistently, up to limit (0: all), and reports
 // whether more remain.
 func (s *Store) entryRange(ctx context.Context, pk, lo, hi string, desc bool, limit int) ([]ledger.Entry, bool, error) {
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk},
-			":lo": &types.AttributeValueMemberS{Value: lo},
-			":hi": &types.AttributeValueMemberS{Value: hi},
-		},
-		ScanIndexForward: aws.Bool(!desc),
-	}
+	in := s.rangeQuery(pk, lo, hi, desc)
 	if limit > 0 {
 		in.Limit = aws.Int32(int32(min(limit+1, 1000)))
 	}
@@ -60,6 +51,21 @@ func (s *Store) entryRange(ctx context.Context, pk, lo, hi string, desc bool, li
 		}
 	}
 	return out, false, nil
+}
+
+// rangeQuery is a consistent Query of the items of pk whose sort key lies
+// between lo and hi (inclusive), in key order or, desc, newest first.
+func (s *Store) rangeQuery(pk, lo, hi string, desc bool) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":lo": &types.AttributeValueMemberS{Value: lo},
+			":hi": &types.AttributeValueMemberS{Value: hi},
+		},
+		ScanIndexForward: aws.Bool(!desc),
+	}
 }
 
 // Sort-key bounds of the two ranges of entries: "$" follows "#", so every
