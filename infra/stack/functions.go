@@ -364,7 +364,7 @@ var Functions = []Function{
 		Trigger:     ScheduleTrigger{Expression: "rate(5 minutes)"},
 		Access: map[Resource][]string{
 			// Reads: program, member, a hold's lot (GetItem); the due index,
-			// lots, holds and the ledger index (Query). Writes: one
+			// lots, holds and the ledger's entries (Query). Writes: one
 			// TransactWriteItems per member: member, entries, lots and holds
 			// as Puts, a reward's stock given back as an Update.
 			Table: {

@@ -16,7 +16,7 @@ package store
 //
 // Each reports members/s (without the meter, whose own reads would slow
 // it) and the write units AWS would bill per member (internal/ddbsim.Meter,
-// on a second set of members): table, ledger index and due index.
+// on a second set of members): table and due index.
 
 import (
 	"context"
